@@ -17,8 +17,9 @@
 #include <unistd.h>
 
 /*
- * By path, not "config.h": from this directory the build's include path
- * (-I. first) finds autoconf's generated config.h instead.
+ * By path, not "config.h": automake puts -I. (the top build directory) first,
+ * so a generated top-level config.h (autoconf's default header name) would
+ * shadow this one.
  */
 #include "../../common/config.h"
 #include "log.h"
