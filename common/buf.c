@@ -91,7 +91,7 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 
 void buf_patch_u32(struct buf *b, size_t at, uint32_t v)
 {
-	if (b->oom || at + 4 > b->len)
+	if (b->oom || at > b->len || b->len - at < 4)
 		return;
 	b->data[at] = (uint8_t)(v >> 24);
 	b->data[at + 1] = (uint8_t)(v >> 16);
@@ -173,14 +173,16 @@ int32_t cursor_i32(struct cursor *c) { return (int32_t)cursor_u32(c); }
 
 uint64_t cursor_u64(struct cursor *c)
 {
-	uint64_t hi = cursor_u32(c);
-	return (hi << 32) | cursor_u32(c);
+	const uint8_t *p = cursor_bytes(c, 8);
+	return p ? ((uint64_t)get_u32(p) << 32) | get_u32(p + 4) : 0;
 }
 
 const char *cursor_cstr(struct cursor *c)
 {
-	if (c->bad)
+	if (c->bad || c->len == 0) {
+		c->bad = true;
 		return NULL;
+	}
 	const uint8_t *nul = memchr(c->p, 0, c->len);
 	if (!nul) {
 		c->bad = true;

@@ -1,0 +1,72 @@
+/*
+ * config.h — sluiced's settings: one table drives the file parser, command
+ * line overrides, --help, SHOW and the docs.
+ *
+ * The file format is postgresql.conf's: `key = value` per line, `#` starts a
+ * comment, values may be quoted with single quotes. Durations take units
+ * (us, ms, s, min, h, d; a bare number means the setting's own unit),
+ * sizes take units (B, kB, MB, GB, TB; powers of 1024). An unknown key or a
+ * bad or out-of-range value is an error naming the file and line.
+ */
+#ifndef SL_CONFIG_H
+#define SL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_STR_MAX 1024
+
+enum config_role { ROLE_LEADER = 0, ROLE_FOLLOWER = 1 };
+enum config_auth { AUTH_TRUST = 0, AUTH_PASSWORD = 1, AUTH_SCRAM = 2 };
+
+struct config {
+	char listen_address[CONFIG_STR_MAX]; /* "127.0.0.1" */
+	int port;                            /* 5433; 0 = any free port */
+	char data_dir[CONFIG_STR_MAX];       /* "" = must be given */
+	char node_name[CONFIG_STR_MAX];      /* "" = derived from host:port */
+	int role;                            /* enum config_role */
+	int max_connections;                 /* 100 */
+	int reader_threads;                  /* 2 */
+	int64_t max_message_size;            /* bytes, 64MB */
+	int64_t statement_timeout_ms;        /* 0 = none */
+	int64_t idle_in_transaction_session_timeout_ms; /* 60000; 0 = none */
+	int64_t authentication_timeout_ms;  /* 60000 */
+	int64_t lock_timeout_ms;             /* 0 = wait forever */
+	int auth_method;                     /* enum config_auth */
+	char password_file[CONFIG_STR_MAX];  /* "" = none */
+	int log_level;                       /* enum log_level */
+	char port_file[CONFIG_STR_MAX];      /* "" = none; the bound port is written here */
+};
+
+/* Fills every field with its default. */
+void config_defaults(struct config *cfg);
+
+/*
+ * Sets one setting from its text form. Returns 0, or SL_EINVAL with a
+ * message in err (e.g. `invalid value for "port": "x"`).
+ */
+int config_set(struct config *cfg, const char *name, const char *value, char *err, size_t errlen);
+
+/*
+ * Reads a config file. Returns 0, or SL_EINVAL / SL_EIO with a message in
+ * err that names the file and line: `sluice.conf:12: unknown setting "prot"`.
+ */
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/*
+ * Writes the current value of a setting in its canonical text form (with
+ * unit, e.g. "60s", "64MB", "leader"). Returns 0 or SL_ENOTFOUND.
+ */
+int config_show(const struct config *cfg, const char *name, char *out, size_t outlen);
+
+/* Calls fn for every setting in table order (for SHOW ALL). */
+void config_foreach(const struct config *cfg,
+		    void (*fn)(void *arg, const char *name, const char *value, const char *help),
+		    void *arg);
+
+/* Prints every setting with its default and help, for --help. */
+void config_print_help(FILE *out);
+
+#endif
