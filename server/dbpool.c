@@ -1,0 +1,296 @@
+/*
+ * dbpool.c — SQLite connections, statement caches and WAL syncing (see
+ * dbpool.h).
+ */
+#include "dbpool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pgfuncs.h"
+#include "sl_error.h"
+
+int64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Every 1000 VM steps: stop the statement when cancelled or past its deadline. */
+static int progress_check(void *arg)
+{
+	struct dbconn *c = arg;
+	struct interrupt *intr = c->intr;
+	if (!intr)
+		return 0;
+	if (atomic_load(&intr->cancel))
+		return 1;
+	if (intr->deadline_ns && monotonic_ns() > intr->deadline_ns) {
+		intr->timed_out = true;
+		return 1;
+	}
+	return 0;
+}
+
+static int commit_hook(void *arg)
+{
+	struct dbconn *c = arg;
+	if (atomic_load(&c->pool->failed))
+		return 1; /* fail-stop: turn the commit into a rollback */
+	c->commit_seen = true;
+	return 0;
+}
+
+static struct dbconn *conn_open(struct dbpool *pool, bool writer, char *err, size_t errlen)
+{
+	struct dbconn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->pool = pool;
+	c->writer = writer;
+	/* readers open read-write but with query_only, so -shm works everywhere */
+	int flags = SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_READWRITE | (writer ? SQLITE_OPEN_CREATE : 0);
+	int rc = sqlite3_open_v2(pool->path, &c->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "could not open database \"%s\": %s", pool->path,
+			 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, 5000);
+	sqlite3_progress_handler(c->db, 1000, progress_check, c);
+	const char *setup = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+				   : "PRAGMA foreign_keys=ON; PRAGMA query_only=ON;";
+	char *msg = NULL;
+	if (sqlite3_exec(c->db, setup, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "could not set up database \"%s\": %s", pool->path, msg ? msg : "?");
+		sqlite3_free(msg);
+		goto fail;
+	}
+	if (writer)
+		sqlite3_commit_hook(c->db, commit_hook, c);
+	if (pgfuncs_register(c->db, c) != SQLITE_OK) {
+		snprintf(err, errlen, "could not register SQL functions: %s", sqlite3_errmsg(c->db));
+		goto fail;
+	}
+	return c;
+fail:
+	sqlite3_close_v2(c->db);
+	free(c);
+	return NULL;
+}
+
+static void conn_close(struct dbconn *c)
+{
+	for (int i = 0; i < DBCONN_CACHE_SIZE; i++) {
+		sqlite3_finalize(c->cache[i].st);
+		free(c->cache[i].sql);
+	}
+	sqlite3_close_v2(c->db);
+	free(c);
+}
+
+int dbpool_open(const char *path, bool read_only, dbpool_setting_fn setting, struct dbpool **out, char *err,
+		size_t errlen)
+{
+	struct dbpool *pool = calloc(1, sizeof(*pool));
+	if (!pool || !(pool->path = strdup(path))) {
+		free(pool);
+		snprintf(err, errlen, "out of memory");
+		return SL_ENOMEM;
+	}
+	pool->read_only = read_only;
+	pool->setting = setting;
+	pool->wal_fd = -1;
+	pthread_mutex_init(&pool->mu, NULL);
+	if (read_only) {
+		/* a read-only node still needs the file and WAL mode set once */
+		sqlite3 *db = NULL;
+		int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			snprintf(err, errlen, "could not open database \"%s\": %s", path,
+				 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+			sqlite3_close_v2(db);
+			dbpool_close(pool);
+			return SL_EIO;
+		}
+		sqlite3_close_v2(db);
+	} else {
+		pool->writer = conn_open(pool, true, err, errlen);
+		if (!pool->writer) {
+			dbpool_close(pool);
+			return SL_EIO;
+		}
+	}
+	/* open one reader now so that a broken file is found at start-up */
+	struct dbconn *r = dbpool_acquire(pool, err, errlen);
+	if (!r) {
+		dbpool_close(pool);
+		return SL_EIO;
+	}
+	dbpool_release(pool, r);
+	*out = pool;
+	return 0;
+}
+
+void dbpool_close(struct dbpool *pool)
+{
+	if (!pool)
+		return;
+	while (pool->free_readers) {
+		struct dbconn *c = pool->free_readers;
+		pool->free_readers = c->next_free;
+		conn_close(c);
+	}
+	if (pool->writer)
+		conn_close(pool->writer);
+	if (pool->wal_fd >= 0)
+		close(pool->wal_fd);
+	pthread_mutex_destroy(&pool->mu);
+	free(pool->path);
+	free(pool);
+}
+
+struct dbconn *dbpool_acquire(struct dbpool *pool, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&pool->mu);
+	struct dbconn *c = pool->free_readers;
+	if (c)
+		pool->free_readers = c->next_free;
+	pthread_mutex_unlock(&pool->mu);
+	if (c) {
+		c->next_free = NULL;
+		return c;
+	}
+	c = conn_open(pool, false, err, errlen);
+	if (c) {
+		pthread_mutex_lock(&pool->mu);
+		pool->nreaders++;
+		pthread_mutex_unlock(&pool->mu);
+	}
+	return c;
+}
+
+void dbpool_release(struct dbpool *pool, struct dbconn *c)
+{
+	c->intr = NULL;
+	c->session = NULL;
+	pthread_mutex_lock(&pool->mu);
+	c->next_free = pool->free_readers;
+	pool->free_readers = c;
+	pthread_mutex_unlock(&pool->mu);
+}
+
+int dbconn_prepare(struct dbconn *c, const char *sql, sqlite3_stmt **st, const char **tail)
+{
+	struct cached_stmt *victim = NULL;
+	for (int i = 0; i < DBCONN_CACHE_SIZE; i++) {
+		struct cached_stmt *e = &c->cache[i];
+		if (!e->st) {
+			if (!victim || victim->st)
+				victim = e;
+			continue;
+		}
+		if (!e->in_use && strcmp(e->sql, sql) == 0) {
+			e->in_use = true;
+			e->last_used = ++c->use_clock;
+			*st = e->st;
+			if (tail)
+				*tail = sql + strlen(sql);
+			return SQLITE_OK;
+		}
+		if (!e->in_use && (!victim || (victim->st && e->last_used < victim->last_used)))
+			victim = e;
+	}
+	const char *t = NULL;
+	int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, &t);
+	if (tail)
+		*tail = t;
+	if (rc != SQLITE_OK || !*st)
+		return rc;
+	/* only a statement that is the whole text is cached (the key is the text) */
+	if (victim && t && *t == '\0') {
+		char *copy = strdup(sql);
+		if (copy) {
+			sqlite3_finalize(victim->st);
+			free(victim->sql);
+			victim->sql = copy;
+			victim->st = *st;
+			victim->in_use = true;
+			victim->last_used = ++c->use_clock;
+		}
+	}
+	return SQLITE_OK;
+}
+
+void dbconn_unprepare(struct dbconn *c, sqlite3_stmt *st)
+{
+	if (!st)
+		return;
+	for (int i = 0; i < DBCONN_CACHE_SIZE; i++) {
+		if (c->cache[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			c->cache[i].in_use = false;
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
+
+int dbconn_exec(struct dbconn *c, const char *sql)
+{
+	sqlite3_stmt *st;
+	int rc = dbconn_prepare(c, sql, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	dbconn_unprepare(c, st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : sqlite3_extended_errcode(c->db);
+}
+
+uint64_t dbpool_commit_count(struct dbpool *pool) { return atomic_load(&pool->commit_count); }
+
+void dbpool_note_commit(struct dbpool *pool) { atomic_fetch_add(&pool->commit_count, 1); }
+
+int dbpool_sync(struct dbpool *pool)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s-wal", pool->path);
+	struct stat sb;
+	if (stat(path, &sb) != 0) {
+		log_error("dbpool", "could not stat write-ahead log: %s path=%s", strerror(errno), path);
+		goto fail;
+	}
+	if (pool->wal_fd < 0 || sb.st_ino != pool->wal_ino) {
+		if (pool->wal_fd >= 0)
+			close(pool->wal_fd);
+		pool->wal_fd = open(path, O_RDWR | O_CLOEXEC);
+		if (pool->wal_fd < 0) {
+			log_error("dbpool", "could not open write-ahead log: %s path=%s", strerror(errno), path);
+			goto fail;
+		}
+		pool->wal_ino = sb.st_ino;
+	}
+	if (fdatasync(pool->wal_fd) != 0) {
+		log_error("dbpool", "could not fsync write-ahead log: %s path=%s", strerror(errno), path);
+		goto fail;
+	}
+	return 0;
+fail:
+	/* never retried as if nothing happened: the node stops taking writes */
+	atomic_store(&pool->failed, true);
+	return SL_EIO;
+}

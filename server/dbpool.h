@@ -1,0 +1,105 @@
+/*
+ * dbpool.h — the SQLite connections of one node: one writer connection and
+ * a pool of reader connections, each with its own statement cache.
+ *
+ * Connections are not tied to threads: an executor thread runs a job on
+ * whichever connection the job's session needs (SQLite is built
+ * thread-safe), but never two jobs on one connection at once — a reader
+ * connection belongs either to the pool or to exactly one session.
+ *
+ * The writer commits with synchronous=NORMAL and the writer thread makes a
+ * group of commits durable with one fsync of the -wal file (dbpool_sync)
+ * before any of them is acknowledged.
+ */
+#ifndef SL_DBPOOL_H
+#define SL_DBPOOL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define DBCONN_CACHE_SIZE 64
+
+/* What lets a running statement be stopped: a cancel flag and a deadline. */
+struct interrupt {
+	atomic_int cancel;      /* set by the loop thread on CancelRequest */
+	int64_t deadline_ns;    /* monotonic; 0 = none (statement_timeout) */
+	bool timed_out;         /* set when the deadline stopped it */
+};
+
+struct cached_stmt {
+	char *sql;
+	sqlite3_stmt *st;
+	uint64_t last_used;
+	bool in_use;
+};
+
+struct dbpool;
+
+struct dbconn {
+	sqlite3 *db;
+	bool writer;
+	struct dbpool *pool;
+	struct cached_stmt cache[DBCONN_CACHE_SIZE];
+	uint64_t use_clock;
+	/* The job running on this connection now: read by the progress
+	 * handler and by SQL functions such as pg_sleep and current_setting. */
+	struct interrupt *intr;
+	void *session;
+	bool commit_seen; /* set by the commit hook (writer) */
+	struct dbconn *next_free;
+};
+
+/* Looks up a session setting for SQL functions; set by the server. */
+typedef const char *(*dbpool_setting_fn)(void *session, const char *name);
+
+struct dbpool {
+	char *path;
+	bool read_only;
+	struct dbconn *writer; /* NULL on a read-only node */
+	pthread_mutex_t mu;
+	struct dbconn *free_readers;
+	int nreaders;
+	atomic_uint_fast64_t commit_count; /* commits made visible by the writer */
+	atomic_bool failed;               /* a write or fsync failed: writes stop */
+	int wal_fd;
+	ino_t wal_ino;
+	dbpool_setting_fn setting;
+};
+
+/*
+ * Opens (creating if needed) the database at path in WAL mode. A read-only
+ * pool has no writer. Returns 0 or an SL_E code with err filled.
+ */
+int dbpool_open(const char *path, bool read_only, dbpool_setting_fn setting, struct dbpool **out, char *err,
+		size_t errlen);
+void dbpool_close(struct dbpool *pool);
+
+/* A reader connection for one session (opened on demand); NULL with err. */
+struct dbconn *dbpool_acquire(struct dbpool *pool, char *err, size_t errlen);
+void dbpool_release(struct dbpool *pool, struct dbconn *c);
+
+/*
+ * A statement for sql from the connection's cache, or freshly prepared when
+ * the cached one is in use. Returns the SQLite result code; on success *st
+ * is ready to bind and *tail points after the first statement in sql.
+ */
+int dbconn_prepare(struct dbconn *c, const char *sql, sqlite3_stmt **st, const char **tail);
+/* Gives a statement back: reset, bindings cleared, cached or finalized. */
+void dbconn_unprepare(struct dbconn *c, sqlite3_stmt *st);
+/* Runs SQL that returns no rows (BEGIN, COMMIT, SAVEPOINT…). */
+int dbconn_exec(struct dbconn *c, const char *sql);
+
+/* Commits made visible so far (for snapshot conflict checks). */
+uint64_t dbpool_commit_count(struct dbpool *pool);
+/* Called by the writer thread after a job whose commit hook fired. */
+void dbpool_note_commit(struct dbpool *pool);
+/* fsyncs the -wal file. Returns 0 or SL_EIO (and the pool is failed). */
+int dbpool_sync(struct dbpool *pool);
+
+int64_t monotonic_ns(void);
+
+#endif

@@ -1,0 +1,375 @@
+/*
+ * executor.c — reader threads, the writer thread, and the hand-over of
+ * jobs to and from the event loop (see executor.h).
+ *
+ * Queues are plain linked lists under one mutex. Finished jobs go onto a
+ * done list and one ev_async wakes the loop, which drains it.
+ *
+ * The writer thread:
+ *   1. picks the first queued job it may run: any job when no session
+ *      holds a write transaction, else only the holder's jobs. A job that
+ *      may not run yet but was cancelled, or waited past lock_timeout or
+ *      its statement deadline, runs anyway with a forced error;
+ *   2. runs it; if the job committed, counts the commit and keeps the job
+ *      back until the next fsync of the WAL;
+ *   3. when nothing more can run (or enough jobs wait), fsyncs the WAL
+ *      once and hands every kept job back. An fsync failure fails those
+ *      jobs with a FATAL error and stops all writes: a commit that might
+ *      not be durable is never acknowledged.
+ */
+#include "executor.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend.h"
+#include "log.h"
+#include "pgwire.h"
+#include "sqlstate.h"
+
+#define MAX_JOBS_PER_SYNC 256
+#define WAIT_TICK_NS 20000000 /* how often waiting writer jobs are checked */
+
+struct job_queue {
+	struct job *head, *tail;
+};
+
+struct executor {
+	struct dbpool *pool;
+	const struct config *cfg;
+	struct ev_loop *loop;
+	ev_async done_async;
+	executor_done_fn done;
+
+	pthread_mutex_t mu;
+	pthread_cond_t readers_cond, writer_cond;
+	struct job_queue readers, writer;
+	struct session *owner; /* holds the write transaction; writer thread only */
+	bool stopping;
+
+	pthread_mutex_t done_mu;
+	struct job_queue finished;
+
+	pthread_t writer_thread;
+	bool have_writer;
+	pthread_t *reader_threads;
+	int nreaders;
+};
+
+static void queue_push(struct job_queue *q, struct job *j)
+{
+	j->next = NULL;
+	if (q->tail)
+		q->tail->next = j;
+	else
+		q->head = j;
+	q->tail = j;
+}
+
+static struct job *queue_pop(struct job_queue *q)
+{
+	struct job *j = q->head;
+	if (j) {
+		q->head = j->next;
+		if (!q->head)
+			q->tail = NULL;
+		j->next = NULL;
+	}
+	return j;
+}
+
+static void queue_remove(struct job_queue *q, struct job *j, struct job *prev)
+{
+	if (prev)
+		prev->next = j->next;
+	else
+		q->head = j->next;
+	if (q->tail == j)
+		q->tail = prev;
+	j->next = NULL;
+}
+
+struct job *job_new(struct session *sess, void *owner)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	j->kind = JOB_MESSAGES;
+	j->sess = sess;
+	j->owner = owner;
+	buf_init(&j->in);
+	buf_init(&j->out);
+	return j;
+}
+
+void job_free(struct job *job)
+{
+	if (!job)
+		return;
+	buf_free(&job->in);
+	buf_free(&job->out);
+	free(job);
+}
+
+static void finish(struct executor *ex, struct job *j)
+{
+	pthread_mutex_lock(&ex->done_mu);
+	queue_push(&ex->finished, j);
+	pthread_mutex_unlock(&ex->done_mu);
+	ev_async_send(ex->loop, &ex->done_async);
+}
+
+static void on_done_async(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct executor *ex = w->data;
+	pthread_mutex_lock(&ex->done_mu);
+	struct job_queue q = ex->finished;
+	ex->finished.head = ex->finished.tail = NULL;
+	pthread_mutex_unlock(&ex->done_mu);
+	struct job *j;
+	while ((j = queue_pop(&q)))
+		ex->done(j);
+}
+
+/* Runs a job on this thread; returns true when it must go to the writer. */
+static bool run_job(struct executor *ex, struct job *j, bool on_writer)
+{
+	bool to_writer = false;
+	if (j->kind == JOB_CLOSE)
+		backend_close_session(j, ex->pool);
+	else
+		to_writer = backend_run(j, ex->pool, on_writer) == BACKEND_TO_WRITER;
+	if (j->temp) {
+		dbpool_release(ex->pool, j->temp);
+		j->temp = NULL;
+	}
+	return to_writer;
+}
+
+static void *reader_main(void *arg)
+{
+	struct executor *ex = arg;
+	for (;;) {
+		pthread_mutex_lock(&ex->mu);
+		while (!ex->readers.head && !ex->stopping)
+			pthread_cond_wait(&ex->readers_cond, &ex->mu);
+		struct job *j = queue_pop(&ex->readers);
+		pthread_mutex_unlock(&ex->mu);
+		if (!j)
+			return NULL;
+		if (run_job(ex, j, false)) {
+			j->enqueued_ns = monotonic_ns();
+			pthread_mutex_lock(&ex->mu);
+			queue_push(&ex->writer, j);
+			pthread_cond_signal(&ex->writer_cond);
+			pthread_mutex_unlock(&ex->mu);
+		} else {
+			finish(ex, j);
+		}
+	}
+}
+
+/* Why a job that may not run yet should stop waiting; NULL to keep waiting. */
+static const char *wait_expired(struct executor *ex, struct job *j, int64_t now, const char **sqlstate)
+{
+	if (atomic_load(&j->intr.cancel)) {
+		*sqlstate = SQLSTATE_QUERY_CANCELED;
+		return "canceling statement due to user request";
+	}
+	if (j->intr.deadline_ns && now > j->intr.deadline_ns) {
+		*sqlstate = SQLSTATE_QUERY_CANCELED;
+		return "canceling statement due to statement timeout";
+	}
+	int64_t lock_timeout = j->sess->cfg.lock_timeout_ms;
+	if (lock_timeout > 0 && now - j->enqueued_ns > lock_timeout * 1000000) {
+		*sqlstate = SQLSTATE_LOCK_NOT_AVAILABLE;
+		return "canceling statement due to lock timeout";
+	}
+	return NULL;
+}
+
+/* With ex->mu held: the next job the writer may run, or NULL. */
+static struct job *writer_pick(struct executor *ex, bool *waiting)
+{
+	int64_t now = monotonic_ns();
+	struct job *prev = NULL;
+	*waiting = false;
+	for (struct job *j = ex->writer.head; j; prev = j, j = j->next) {
+		if (!ex->owner || j->sess == ex->owner) {
+			queue_remove(&ex->writer, j, prev);
+			return j;
+		}
+		const char *sqlstate, *why = wait_expired(ex, j, now, &sqlstate);
+		if (why) {
+			backend_set_forced_error(j, sqlstate, why);
+			queue_remove(&ex->writer, j, prev);
+			return j;
+		}
+		*waiting = true;
+	}
+	return NULL;
+}
+
+static void fail_unsynced(struct job *j)
+{
+	buf_reset(&j->out);
+	pgwire_put_error(&j->out, 'E', "FATAL", SQLSTATE_IO_ERROR,
+			 "could not make the commit durable: writes are stopped",
+			 "The write-ahead log could not be synced; the outcome of this transaction is unknown.",
+			 "See the server log.");
+	j->fatal = true;
+}
+
+static void *writer_main(void *arg)
+{
+	struct executor *ex = arg;
+	struct dbconn *w = ex->pool->writer;
+	struct job_queue kept = { NULL, NULL };
+	int nkept = 0;
+	bool dirty = false;
+	for (;;) {
+		pthread_mutex_lock(&ex->mu);
+		bool waiting;
+		struct job *j = writer_pick(ex, &waiting);
+		while (!j && nkept == 0 && !(ex->stopping && !waiting)) {
+			if (waiting) {
+				struct timespec ts;
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_nsec += WAIT_TICK_NS;
+				if (ts.tv_nsec >= 1000000000) {
+					ts.tv_sec++;
+					ts.tv_nsec -= 1000000000;
+				}
+				pthread_cond_timedwait(&ex->writer_cond, &ex->mu, &ts);
+			} else {
+				pthread_cond_wait(&ex->writer_cond, &ex->mu);
+			}
+			j = writer_pick(ex, &waiting);
+		}
+		bool stop = !j && nkept == 0 && ex->stopping && !waiting;
+		pthread_mutex_unlock(&ex->mu);
+		if (stop)
+			return NULL;
+		if (j) {
+			bool was_owner = j->sess == ex->owner;
+			run_job(ex, j, true);
+			w->intr = NULL;
+			w->session = NULL;
+			if (w->commit_seen) {
+				w->commit_seen = false;
+				dbpool_note_commit(ex->pool);
+				dirty = true;
+			}
+			if (was_owner || !ex->owner)
+				ex->owner = j->sess->bound == w ? j->sess : NULL;
+			if (dirty || nkept > 0) {
+				queue_push(&kept, j);
+				nkept++;
+			} else {
+				finish(ex, j);
+			}
+			if (nkept < MAX_JOBS_PER_SYNC)
+				continue; /* run whatever else is ready before syncing */
+		}
+		if (dirty) {
+			dirty = false;
+			if (dbpool_sync(ex->pool) != 0)
+				for (struct job *k = kept.head; k; k = k->next)
+					fail_unsynced(k);
+		}
+		struct job *k;
+		while ((k = queue_pop(&kept)))
+			finish(ex, k);
+		nkept = 0;
+	}
+}
+
+int executor_start(struct executor **out, struct dbpool *pool, const struct config *cfg, struct ev_loop *loop,
+		   executor_done_fn done)
+{
+	struct executor *ex = calloc(1, sizeof(*ex));
+	if (!ex)
+		return -1;
+	ex->pool = pool;
+	ex->cfg = cfg;
+	ex->loop = loop;
+	ex->done = done;
+	pthread_mutex_init(&ex->mu, NULL);
+	pthread_mutex_init(&ex->done_mu, NULL);
+	pthread_cond_init(&ex->readers_cond, NULL);
+	pthread_cond_init(&ex->writer_cond, NULL);
+	ev_async_init(&ex->done_async, on_done_async);
+	ex->done_async.data = ex;
+	ev_async_start(loop, &ex->done_async);
+	ex->reader_threads = calloc((size_t)cfg->reader_threads, sizeof(pthread_t));
+	if (!ex->reader_threads)
+		goto fail;
+	for (int i = 0; i < cfg->reader_threads; i++) {
+		if (pthread_create(&ex->reader_threads[i], NULL, reader_main, ex) != 0)
+			goto fail;
+		ex->nreaders++;
+	}
+	if (pool->writer) {
+		if (pthread_create(&ex->writer_thread, NULL, writer_main, ex) != 0)
+			goto fail;
+		ex->have_writer = true;
+	}
+	*out = ex;
+	return 0;
+fail:
+	log_error("executor", "could not start threads: %s", strerror(errno));
+	executor_stop(ex);
+	return -1;
+}
+
+void executor_stop(struct executor *ex)
+{
+	pthread_mutex_lock(&ex->mu);
+	ex->stopping = true;
+	pthread_cond_broadcast(&ex->readers_cond);
+	pthread_cond_broadcast(&ex->writer_cond);
+	pthread_mutex_unlock(&ex->mu);
+	for (int i = 0; i < ex->nreaders; i++)
+		pthread_join(ex->reader_threads[i], NULL);
+	if (ex->have_writer)
+		pthread_join(ex->writer_thread, NULL);
+	ev_async_stop(ex->loop, &ex->done_async);
+	on_done_async(ex->loop, &ex->done_async, 0); /* hand back what finished last */
+	free(ex->reader_threads);
+	pthread_mutex_destroy(&ex->mu);
+	pthread_mutex_destroy(&ex->done_mu);
+	pthread_cond_destroy(&ex->readers_cond);
+	pthread_cond_destroy(&ex->writer_cond);
+	free(ex);
+}
+
+void executor_submit(struct executor *ex, struct job *job)
+{
+	int64_t t = job->sess->cfg.statement_timeout_ms;
+	job->intr.deadline_ns = t > 0 ? monotonic_ns() + t * 1000000 : 0;
+	job->enqueued_ns = monotonic_ns();
+	bool writer = backend_wants_writer(job, ex->pool);
+	pthread_mutex_lock(&ex->mu);
+	if (writer) {
+		queue_push(&ex->writer, job);
+		pthread_cond_signal(&ex->writer_cond);
+	} else {
+		queue_push(&ex->readers, job);
+		pthread_cond_signal(&ex->readers_cond);
+	}
+	pthread_mutex_unlock(&ex->mu);
+}
+
+void executor_cancel(struct executor *ex, struct job *job)
+{
+	atomic_store(&job->intr.cancel, 1);
+	pthread_mutex_lock(&ex->mu);
+	pthread_cond_broadcast(&ex->writer_cond);
+	pthread_mutex_unlock(&ex->mu);
+}
+
+bool executor_writes_failed(struct executor *ex) { return atomic_load(&ex->pool->failed); }

@@ -1,0 +1,68 @@
+/*
+ * executor.h — the threads that run SQL, so the event loop never does.
+ *
+ * One writer thread owns the writer connection; a pool of reader threads
+ * runs read-only work. The loop thread hands a session's pending protocol
+ * messages over as a job; the executor routes it (writer or readers), runs
+ * it, and hands it back through an ev_async with the replies in job->out.
+ *
+ * The writer serves one transaction at a time: while a session holds an
+ * open write transaction, other sessions' write jobs wait (bounded by
+ * lock_timeout, cancel and statement_timeout). Autocommit writes from many
+ * sessions share one WAL fsync: the writer runs every job that is ready,
+ * then syncs once and answers them all.
+ */
+#ifndef SL_EXECUTOR_H
+#define SL_EXECUTOR_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "dbpool.h"
+#include "session.h"
+
+enum job_kind {
+	JOB_MESSAGES, /* run the protocol messages in `in` */
+	JOB_CLOSE,    /* end the session: roll back, free statements */
+};
+
+struct job {
+	enum job_kind kind;
+	struct session *sess;
+	struct buf in;   /* whole protocol messages, type byte first */
+	size_t pos;      /* next message to run */
+	size_t stmt_index; /* within a simple query: next statement to run */
+	struct buf out;  /* replies */
+	struct interrupt intr;
+	bool to_writer;  /* set by the backend: continue on the writer */
+	bool fatal;      /* close the client connection after sending out */
+	int64_t enqueued_ns;
+	struct dbconn *temp; /* reader connection borrowed for this job only */
+	char forced_sqlstate[6]; /* set while waiting for the writer: the next */
+	char forced_message[200]; /* write fails with this error instead */
+	void *owner;     /* the client connection (loop side) */
+	struct job *next;
+};
+
+struct executor;
+
+typedef void (*executor_done_fn)(struct job *job);
+
+int executor_start(struct executor **out, struct dbpool *pool, const struct config *cfg, struct ev_loop *loop,
+		   executor_done_fn done);
+/* Stops the threads after the jobs in hand; call from the loop thread. */
+void executor_stop(struct executor *ex);
+/* Loop thread: queue a job. */
+void executor_submit(struct executor *ex, struct job *job);
+/* Loop thread: ask the running or waiting job to stop. */
+void executor_cancel(struct executor *ex, struct job *job);
+/* Any thread: the writer is gone (fsync failure). */
+bool executor_writes_failed(struct executor *ex);
+
+struct job *job_new(struct session *sess, void *owner);
+void job_free(struct job *job);
+
+#endif

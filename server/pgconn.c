@@ -1,0 +1,504 @@
+/*
+ * pgconn.c — a client connection on the loop thread (see pgconn.h).
+ *
+ * Life cycle: STARTUP (SSLRequest and GSSENCRequest answered 'N';
+ * CancelRequest handled and closed) → AUTH_* (trust, cleartext password or
+ * SCRAM-SHA-256, bounded by authentication_timeout) → READY → CLOSING.
+ * In READY, whole messages up to a Sync, Query or Flush become one job;
+ * while it runs, further input waits in the buffer. Every close logs why.
+ */
+#include "pgconn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pgwire.h"
+#include "server.h"
+#include "sl_error.h"
+#include "sqlstate.h"
+#include "users.h"
+
+#define READ_CHUNK 65536
+#define INPUT_HIGH_WATER (1u << 20)
+
+static void update_watch(struct pgconn *c);
+static void process_input(struct pgconn *c);
+
+static void fatal(struct pgconn *c, const char *sqlstate, const char *message)
+{
+	pgwire_put_error(&c->out, 'E', "FATAL", sqlstate, message, NULL, NULL);
+	c->close_after_flush = true;
+}
+
+/* Writes what it can. Returns -1 when the connection was closed (and may
+ * have been freed): the caller must not touch c then. */
+static int flush(struct pgconn *c)
+{
+	while (c->out.len > 0 && c->fd >= 0) {
+		ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+		if (n > 0) {
+			buf_consume(&c->out, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		pgconn_close(c, n < 0 ? strerror(errno) : "peer closed");
+		return -1;
+	}
+	if (c->out.len == 0 && c->close_after_flush && c->fd >= 0) {
+		pgconn_close(c, "closed by server after error");
+		return -1;
+	}
+	return c->fd >= 0 ? 0 : -1;
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct pgconn *c = w->data;
+	if (c->state == PGCONN_READY) {
+		pgwire_put_error(&c->out, 'E', "FATAL", SQLSTATE_IDLE_IN_TRANSACTION_TIMEOUT,
+				 "terminating connection due to idle-in-transaction timeout", NULL, NULL);
+		c->close_after_flush = true;
+		flush(c);
+	} else {
+		pgconn_close(c, "authentication timeout");
+	}
+}
+
+static void start_timer(struct pgconn *c, int64_t ms)
+{
+	ev_timer_stop(c->srv->loop, &c->timer);
+	if (ms <= 0)
+		return;
+	ev_timer_set(&c->timer, (double)ms / 1000.0, 0.0);
+	ev_timer_start(c->srv->loop, &c->timer);
+}
+
+static void on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct pgconn *c = w->data;
+	if ((revents & EV_WRITE) && flush(c) < 0)
+		return;
+	if (revents & EV_READ) {
+		if (!buf_reserve(&c->in, READ_CHUNK)) {
+			pgconn_close(c, "out of memory");
+			return;
+		}
+		ssize_t n = recv(c->fd, c->in.data + c->in.len, READ_CHUNK, 0);
+		if (n == 0) {
+			pgconn_close(c, "client closed the connection");
+			return;
+		}
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				pgconn_close(c, strerror(errno));
+			return;
+		}
+		c->in.len += (size_t)n;
+		process_input(c);
+	}
+	if (c->fd >= 0 && flush(c) == 0)
+		update_watch(c);
+}
+
+static void update_watch(struct pgconn *c)
+{
+	int events = 0;
+	if (!c->close_after_flush && !c->job && c->in.len < INPUT_HIGH_WATER)
+		events |= EV_READ;
+	if (c->job && c->in.len < INPUT_HIGH_WATER)
+		events |= EV_READ; /* keep reading (pipelining) up to the bound */
+	if (c->out.len > 0)
+		events |= EV_WRITE;
+	if (events == c->io.events && ev_is_active(&c->io))
+		return;
+	ev_io_stop(c->srv->loop, &c->io);
+	if (events) {
+		ev_io_set(&c->io, c->fd, events);
+		ev_io_start(c->srv->loop, &c->io);
+	}
+}
+
+struct pgconn *pgconn_new(struct server *srv, int fd, const char *peer)
+{
+	struct pgconn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->srv = srv;
+	c->fd = fd;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	buf_init(&c->in);
+	buf_init(&c->out);
+	buf_init(&c->startup);
+	ev_io_init(&c->io, on_io, fd, EV_READ);
+	c->io.data = c;
+	ev_init(&c->timer, on_timer);
+	c->timer.data = c;
+	ev_io_start(srv->loop, &c->io);
+	start_timer(c, srv->cfg->authentication_timeout_ms);
+	return c;
+}
+
+static void free_conn(struct pgconn *c)
+{
+	session_free(c->sess);
+	scram_free(c->scram);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	buf_free(&c->startup);
+	server_conn_closed(c->srv, c);
+	free(c);
+}
+
+static void submit_close_job(struct pgconn *c)
+{
+	struct job *j = job_new(c->sess, c);
+	if (!j) {
+		/* cannot end the session on the executor: leak it rather than race */
+		log_error("pgconn", "out of memory ending session pid=%u", c->pid);
+		return;
+	}
+	j->kind = JOB_CLOSE;
+	c->job = j;
+	executor_submit(c->srv->ex, j);
+}
+
+void pgconn_close(struct pgconn *c, const char *reason)
+{
+	if (c->fd >= 0) {
+		log_info("pgconn", "connection closed reason=\"%s\" peer=%s user=%s pid=%u", reason, c->peer,
+			 c->user[0] ? c->user : "-", c->pid);
+		ev_io_stop(c->srv->loop, &c->io);
+		ev_timer_stop(c->srv->loop, &c->timer);
+		close(c->fd);
+		c->fd = -1;
+	}
+	c->state = PGCONN_CLOSING;
+	if (c->job) {
+		executor_cancel(c->srv->ex, c->job); /* freed when the job comes back */
+		return;
+	}
+	if (c->sess)
+		submit_close_job(c);
+	else
+		free_conn(c);
+}
+
+void pgconn_terminate(struct pgconn *c)
+{
+	if (c->fd < 0)
+		return;
+	pgwire_put_error(&c->out, 'E', "FATAL", SQLSTATE_ADMIN_SHUTDOWN,
+			 "terminating connection due to administrator command", NULL, NULL);
+	c->close_after_flush = true;
+	if (c->job) {
+		executor_cancel(c->srv->ex, c->job);
+		return; /* flushed and closed when the job comes back */
+	}
+	flush(c);
+}
+
+/* ------------------------------------------------------------ start-up */
+
+static void finish_auth(struct pgconn *c, const struct pg_startup *st)
+{
+	struct server *srv = c->srv;
+	if (srv->nsessions >= srv->cfg->max_connections) {
+		fatal(c, SQLSTATE_TOO_MANY_CONNECTIONS, "sorry, too many clients already");
+		return;
+	}
+	c->sess = session_new(srv->cfg, c->pid, c->secret, srv->cfg->role == ROLE_FOLLOWER);
+	if (!c->sess) {
+		fatal(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+		return;
+	}
+	srv->nsessions++;
+	c->counted_session = true;
+	snprintf(c->sess->user, sizeof(c->sess->user), "%s", c->user);
+	const char *db = pgwire_startup_param(st, "database");
+	snprintf(c->sess->database, sizeof(c->sess->database), "%s", db && *db ? db : c->user);
+	char err[256];
+	for (int i = 0; i < st->nparams; i++) {
+		const char *k = st->keys[i];
+		if (strcmp(k, "user") == 0 || strcmp(k, "database") == 0 || strcmp(k, "options") == 0 ||
+		    strcmp(k, "replication") == 0)
+			continue;
+		if (session_set(c->sess, k, st->values[i], err, sizeof(err)) != 0) {
+			fatal(c, SQLSTATE_FEATURE_NOT_SUPPORTED, err);
+			return;
+		}
+	}
+	buf_reset(&c->sess->reports); /* everything is reported below */
+	pgwire_put_auth(&c->out, 0, NULL, 0);
+	session_report_all(c->sess, &c->out);
+	pgwire_put_backend_key(&c->out, c->pid, c->secret);
+	pgwire_put_ready(&c->out, 'I');
+	c->state = PGCONN_READY;
+	ev_timer_stop(srv->loop, &c->timer);
+	scram_free(c->scram);
+	c->scram = NULL;
+	log_info("pgconn", "session started peer=%s user=%s database=%s pid=%u", c->peer, c->user,
+		 c->sess->database, c->pid);
+}
+
+static int handle_startup(struct pgconn *c, const struct pg_msg *m)
+{
+	struct pg_startup st;
+	if (pgwire_decode_startup(m, &st) != 0) {
+		fatal(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid startup packet");
+		return -1;
+	}
+	switch (st.code) {
+	case PG_SSL_REQUEST_CODE:
+	case PG_GSSENC_REQUEST_CODE:
+		buf_put_u8(&c->out, 'N');
+		return 0;
+	case PG_CANCEL_REQUEST_CODE:
+		server_cancel(c->srv, st.cancel_pid, st.cancel_key);
+		c->close_after_flush = true; /* closed by the next flush */
+		return 0;
+	}
+	const char *user = pgwire_startup_param(&st, "user");
+	if (!user || !*user) {
+		fatal(c, SQLSTATE_INVALID_AUTHORIZATION, "no PostgreSQL user name specified in startup packet");
+		return -1;
+	}
+	if (strlen(user) >= sizeof(c->user)) {
+		fatal(c, SQLSTATE_INVALID_AUTHORIZATION, "user name too long");
+		return -1;
+	}
+	snprintf(c->user, sizeof(c->user), "%s", user);
+	switch (c->srv->cfg->auth_method) {
+	case AUTH_TRUST:
+		finish_auth(c, &st);
+		break;
+	case AUTH_PASSWORD:
+		pgwire_put_auth(&c->out, 3, NULL, 0);
+		c->state = PGCONN_AUTH_PASSWORD;
+		break;
+	default:
+		pgwire_put_auth_sasl(&c->out);
+		c->state = PGCONN_AUTH_SASL;
+		break;
+	}
+	return 0;
+}
+
+static void auth_failed(struct pgconn *c)
+{
+	char msg[160];
+	snprintf(msg, sizeof(msg), "password authentication failed for user \"%s\"", c->user);
+	log_warn("pgconn", "authentication failed peer=%s user=%s", c->peer, c->user);
+	fatal(c, SQLSTATE_INVALID_PASSWORD, msg);
+}
+
+static const char *user_secret(struct pgconn *c)
+{
+	return c->srv->users ? users_secret(c->srv->users, c->user) : NULL;
+}
+
+/* An authentication message; startup is the saved startup packet. */
+static void handle_auth(struct pgconn *c, const struct pg_msg *m, const struct pg_msg *startup)
+{
+	if (m->type != 'p') {
+		fatal(c, SQLSTATE_PROTOCOL_VIOLATION, "expected password response");
+		return;
+	}
+	char err[256];
+	struct buf reply;
+	buf_init(&reply);
+	if (c->state == PGCONN_AUTH_PASSWORD) {
+		const char *password;
+		const char *secret = user_secret(c);
+		if (pgwire_decode_password(m, &password) != 0)
+			fatal(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid password packet");
+		else if (!secret || !scram_check_password(secret, password))
+			auth_failed(c);
+		else
+			goto ok;
+		return;
+	}
+	if (c->state == PGCONN_AUTH_SASL) {
+		const char *mech;
+		const uint8_t *data;
+		uint32_t len;
+		if (pgwire_decode_sasl_initial(m, &mech, &data, &len) != 0 || !data) {
+			fatal(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid SASL initial response");
+			return;
+		}
+		if (strcmp(mech, "SCRAM-SHA-256") != 0) {
+			fatal(c, SQLSTATE_PROTOCOL_VIOLATION, "client selected an invalid SASL authentication mechanism");
+			return;
+		}
+		c->scram = scram_new(user_secret(c));
+		if (!c->scram || scram_handle_client_first(c->scram, data, len, &reply, err, sizeof(err)) != 0) {
+			fatal(c, SQLSTATE_PROTOCOL_VIOLATION, c->scram ? err : "out of memory");
+			buf_free(&reply);
+			return;
+		}
+		pgwire_put_auth(&c->out, 11, reply.data, reply.len);
+		buf_free(&reply);
+		c->state = PGCONN_AUTH_SASL_FINAL;
+		return;
+	}
+	int rc = scram_handle_client_final(c->scram, m->body, m->len, &reply, err, sizeof(err));
+	if (rc == SL_EAUTH) {
+		auth_failed(c);
+		buf_free(&reply);
+		return;
+	}
+	if (rc != 0) {
+		fatal(c, SQLSTATE_PROTOCOL_VIOLATION, err);
+		buf_free(&reply);
+		return;
+	}
+	pgwire_put_auth(&c->out, 12, reply.data, reply.len);
+	buf_free(&reply);
+ok: {
+	struct pg_startup st;
+	if (pgwire_decode_startup(startup, &st) != 0) {
+		fatal(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid startup packet");
+		return;
+	}
+	finish_auth(c, &st);
+}
+}
+
+#define MAX_AUTH_MESSAGE 65536
+
+/* Before READY: the startup packet, then authentication messages. The
+ * startup packet is kept in c->startup until authentication ends, because
+ * finish_auth reads its parameters. */
+static void process_startup(struct pgconn *c)
+{
+	while (c->fd >= 0 && !c->close_after_flush && c->state != PGCONN_READY) {
+		struct pg_msg m;
+		size_t used;
+		if (c->state == PGCONN_STARTUP) {
+			int rc = pgwire_frame_startup(c->in.data, c->in.len, &m, &used);
+			if (rc == 0)
+				return;
+			if (rc < 0) {
+				fatal(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid length of startup packet");
+				return;
+			}
+			buf_append(&c->startup, c->in.data, used);
+			buf_consume(&c->in, used);
+			struct pg_msg sm = { 0, c->startup.data + 4, (uint32_t)(c->startup.len - 4) };
+			if (c->startup.oom) {
+				fatal(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+				return;
+			}
+			handle_startup(c, &sm);
+			if (c->state == PGCONN_STARTUP) /* SSL/GSS request answered: a real one follows */
+				buf_reset(&c->startup);
+			continue;
+		}
+		int rc = pgwire_frame(c->in.data, c->in.len, MAX_AUTH_MESSAGE, &m, &used);
+		if (rc == 0)
+			return;
+		if (rc < 0) {
+			fatal(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid length of authentication message");
+			return;
+		}
+		struct pg_msg sm = { 0, c->startup.data + 4, (uint32_t)(c->startup.len - 4) };
+		handle_auth(c, &m, &sm);
+		buf_consume(&c->in, used);
+	}
+}
+
+static void process_input(struct pgconn *c);
+
+/* ------------------------------------------------------------- queries */
+
+static void dispatch(struct pgconn *c)
+{
+	if (c->job || c->state != PGCONN_READY || c->close_after_flush)
+		return;
+	struct job *j = NULL;
+	size_t pos = 0;
+	while (pos < c->in.len) {
+		struct pg_msg m;
+		size_t used;
+		int rc = pgwire_frame(c->in.data + pos, c->in.len - pos, (size_t)c->srv->cfg->max_message_size, &m,
+				      &used);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			if (j)
+				break; /* run what came before; the bad bytes are seen next time */
+			fatal(c, SQLSTATE_PROTOCOL_VIOLATION,
+			      rc == SL_ETOOBIG ? "invalid message length: message too large" : "invalid message length");
+			buf_reset(&c->in);
+			return;
+		}
+		if (m.type == 'X') {
+			if (j)
+				break;
+			pgconn_close(c, "client sent Terminate");
+			return;
+		}
+		if (!j && !(j = job_new(c->sess, c))) {
+			fatal(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+			return;
+		}
+		buf_append(&j->in, c->in.data + pos, used);
+		pos += used;
+		if (m.type == 'S' || m.type == 'Q' || m.type == 'H')
+			break;
+	}
+	if (!j)
+		return;
+	if (j->in.oom) {
+		job_free(j);
+		fatal(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+		return;
+	}
+	buf_consume(&c->in, pos);
+	ev_timer_stop(c->srv->loop, &c->timer);
+	c->job = j;
+	executor_submit(c->srv->ex, j);
+}
+
+void pgconn_job_done(struct job *job)
+{
+	struct pgconn *c = job->owner;
+	c->job = NULL;
+	if (job->kind == JOB_CLOSE || c->state == PGCONN_CLOSING) {
+		bool was_close = job->kind == JOB_CLOSE;
+		job_free(job);
+		if (was_close)
+			free_conn(c);
+		else
+			pgconn_close(c, "closed while a statement ran");
+		return;
+	}
+	buf_move(&c->out, &job->out);
+	if (job->fatal)
+		c->close_after_flush = true;
+	job_free(job);
+	struct session *s = c->sess;
+	if (!c->close_after_flush && s->txn != TXN_IDLE && !s->implicit)
+		start_timer(c, s->cfg.idle_in_transaction_session_timeout_ms);
+	process_input(c);
+	if (c->fd >= 0 && flush(c) == 0)
+		update_watch(c);
+}
+
+static void process_input(struct pgconn *c)
+{
+	if (c->state != PGCONN_READY) {
+		process_startup(c);
+		if (c->state == PGCONN_READY)
+			buf_free(&c->startup);
+	}
+	if (c->state == PGCONN_READY)
+		dispatch(c);
+}

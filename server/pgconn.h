@@ -1,0 +1,60 @@
+/*
+ * pgconn.h — one client connection on the loop thread: reading and
+ * framing PostgreSQL messages, start-up and authentication, handing the
+ * session's messages to the executor as jobs, and writing the replies.
+ *
+ * The watch mask follows the buffers: read while the input buffer has
+ * room and no job is running, write while the output buffer has bytes.
+ */
+#ifndef SL_PGCONN_H
+#define SL_PGCONN_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "executor.h"
+#include "scram.h"
+#include "session.h"
+
+struct server;
+
+enum pgconn_state {
+	PGCONN_STARTUP,       /* waiting for the startup packet */
+	PGCONN_AUTH_PASSWORD, /* AuthenticationCleartextPassword sent */
+	PGCONN_AUTH_SASL,     /* AuthenticationSASL sent */
+	PGCONN_AUTH_SASL_FINAL,
+	PGCONN_READY,         /* authenticated: queries flow */
+	PGCONN_CLOSING,       /* socket closed; waiting for the session to end */
+};
+
+struct pgconn {
+	struct server *srv;
+	int fd;
+	char peer[64];
+	ev_io io;
+	ev_timer timer; /* authentication timeout, then idle-in-transaction timeout */
+	enum pgconn_state state;
+	struct buf in, out;
+	struct buf startup; /* the startup packet, until authentication ends */
+	bool close_after_flush;
+	bool counted_session;
+	struct session *sess;
+	struct job *job;     /* in flight, or NULL */
+	struct scram_state *scram;
+	char user[64];
+	uint32_t pid, secret;
+	struct pgconn *next, *prev;
+};
+
+struct pgconn *pgconn_new(struct server *srv, int fd, const char *peer);
+/* Closes the socket now (logging why) and frees the connection once its
+ * session has ended on the executor. */
+void pgconn_close(struct pgconn *c, const char *reason);
+/* The executor finished a job of this connection. */
+void pgconn_job_done(struct job *job);
+/* Shutdown: tell the client and close. */
+void pgconn_terminate(struct pgconn *c);
+
+#endif
