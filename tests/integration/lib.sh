@@ -100,18 +100,21 @@ cleanup() {
 	local rc=$? n p s
 	trap - ERR
 	set +e
+	local pids=()
 	for s in "${!SESS_PID[@]}"; do
 		eval "exec ${SESS_FD[$s]}>&-" 2>/dev/null
-		kill -9 "${SESS_PID[$s]}" 2>/dev/null
+		pids+=("${SESS_PID[$s]}")
 	done
-	for p in "${BG_PIDS[@]}"; do
-		kill -9 "$p" 2>/dev/null
-	done
+	pids+=("${BG_PIDS[@]}")
 	for n in "${NODE_NAMES[@]}"; do
-		p=${NODE_PID[$n]:-}
-		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
+		pids+=("${NODE_PID[$n]:-}")
 	done
-	wait 2>/dev/null
+	for p in "${pids[@]}"; do
+		[ -n "$p" ] && proc_alive "$p" && disown "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
+	done
+	for p in "${pids[@]}"; do
+		[ -n "$p" ] && wait_until "! proc_alive $p" 10
+	done
 	if [ "$rc" != 0 ] && [ ! -e "$TEST_TMP/.failed" ]; then
 		echo "FAIL: $TEST_NAME: exit status $rc" >&2
 		dump_logs >&2
@@ -229,13 +232,25 @@ node_stop() {
 	wait_pid_exit "$pid" "$STOP_DEADLINE" || rc=$?
 	[ "$rc" != 124 ] || fail "node $n (pid $pid) did not exit within ${STOP_DEADLINE}s of SIGTERM"
 	[ "$rc" = 0 ] || fail "node $n (pid $pid) exited with status $rc after SIGTERM (want 0)"
+	node_check_log "$n"
 	log "node $n: stopped (exit 0)"
+}
+
+# node_check_log NAME: fail on sanitizer reports or crash notices in the log
+# (with an ASan/UBSan build, runtime errors do not change the exit status).
+node_check_log() {
+	local hit
+	hit=$(grep -m 5 -E 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:|double free|free\(\): invalid|corrupted' \
+		"${NODE_LOG[$1]}" 2>/dev/null) || true
+	[ -z "$hit" ] || fail "node $1: its log reports memory errors:
+$hit"
 }
 
 # node_kill NAME: SIGKILL and reap.
 node_kill() {
 	local n=$1 pid
 	pid=$(node_pid "$n")
+	disown "$pid" 2>/dev/null || true # no "Killed" job notice; the status is not wanted
 	kill -KILL "$pid" 2>/dev/null || true
 	wait_pid_exit "$pid" 10 || true
 	log "node $n: killed"

@@ -968,7 +968,8 @@ static int cmd_txstatus(PGconn *conn)
 
 	/* The same through the extended protocol. */
 	PGresult *res = PQexecParams(conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
-	CHECK(PQtransactionStatus(conn) == PQTRANS_INTRANS, "extended BEGIN: %s", tx_name(PQtransactionStatus(conn)));
+	CHECK(PQtransactionStatus(conn) == PQTRANS_INTRANS, "extended BEGIN: %s (%s %s)",
+	      tx_name(PQtransactionStatus(conn)), status_name(PQresultStatus(res)), PQresultErrorMessage(res));
 	PQclear(res);
 	res = PQexecParams(conn, "INSERT INTO tx_t VALUES ($1)", 1, NULL, (const char *[]){"3"}, NULL, NULL, 0);
 	expect_str("extended duplicate", res_state(res), "23505");
@@ -978,7 +979,9 @@ static int cmd_txstatus(PGconn *conn)
 	expect_str("extended in failed block", res_state(res), "25P02");
 	PQclear(res);
 	res = PQexecParams(conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
-	CHECK(PQtransactionStatus(conn) == PQTRANS_IDLE, "extended ROLLBACK: %s", tx_name(PQtransactionStatus(conn)));
+	CHECK(PQtransactionStatus(conn) == PQTRANS_IDLE, "extended ROLLBACK: %s (%s %s)", tx_name(PQtransactionStatus(conn)),
+	      status_name(PQresultStatus(res)), PQresultErrorMessage(res));
+	expect_str("extended ROLLBACK tag", PQcmdStatus(res), "ROLLBACK");
 	PQclear(res);
 
 	/* Active while a query runs. */
@@ -988,7 +991,8 @@ static int cmd_txstatus(PGconn *conn)
 	bool to;
 	while ((res = get_result_by(conn, now_ms() + 5000, &to)) != NULL)
 		PQclear(res);
-	CHECK(!to && PQtransactionStatus(conn) == PQTRANS_IDLE, "not idle after the query");
+	CHECK(!to && PQtransactionStatus(conn) == PQTRANS_IDLE, "not idle after the query: %s",
+	      tx_name(PQtransactionStatus(conn)));
 	return 0;
 }
 
@@ -1128,7 +1132,7 @@ static int cmd_hold(PGconn *conn, int argc, char **argv)
 	}
 	printf("connected\n");
 	fflush(stdout);
-	int64_t deadline = now_ms() + ms;
+	int64_t held_from = now_ms(), deadline = held_from + ms;
 	for (;;) {
 		int64_t left = deadline - now_ms();
 		if (left <= 0)
@@ -1147,7 +1151,7 @@ static int cmd_hold(PGconn *conn, int argc, char **argv)
 				PQclear(res);
 			}
 			if (!ok || PQstatus(conn) == CONNECTION_BAD) {
-				printf("closed sqlstate=%s after %" PRId64 " ms: %s", hold_state, ms - left,
+				printf("closed sqlstate=%s after %" PRId64 " ms: %s", hold_state, now_ms() - held_from,
 				       PQerrorMessage(conn));
 				fflush(stdout);
 				return 2;

@@ -31,7 +31,12 @@ expect_sqlstate fol "CREATE TABLE other (x INTEGER)" 25006
 expect_sqlstate fol "DROP TABLE kv" 25006
 expect_sqlstate fol "CREATE INDEX kv_v ON kv (v)" 25006
 expect_sqlstate fol "BEGIN; INSERT INTO kv VALUES (5, 'five'); COMMIT" 25006
-expect_sqlstate fol "SET default_transaction_read_only = off; INSERT INTO kv VALUES (6, 'six')" 25006
+# Asking for read-write transactions changes nothing: whether the SET itself
+# is accepted (PostgreSQL does on a standby) or refused, the write fails.
+out=$(psql_to fol -At -v VERBOSITY=verbose -c "SET default_transaction_read_only = off" \
+	-c "INSERT INTO kv VALUES (6, 'six')" 2>&1) && fail "write after SET default_transaction_read_only = off: $out"
+log "SET default_transaction_read_only = off on the follower: $(head -n 1 <<<"$out")"
+expect_match "$out" 'ERROR:  25006:' "write after SET default_transaction_read_only = off"
 # Read-only work in a block is fine, and the data did not change.
 expect_eq "$(q fol "BEGIN; SELECT count(*) FROM kv; COMMIT")" "BEGIN
 3
