@@ -208,6 +208,8 @@ int pgwire_decode_sasl_initial(const struct pg_msg *msg, const char **mechanism,
 	cursor_init(&c, msg->body, msg->len);
 	*mechanism = cursor_cstr(&c);
 	int32_t n = cursor_i32(&c);
+	if (n < -1)
+		return SL_EPROTO;
 	if (n < 0) {
 		*data = NULL;
 		*len = 0;
