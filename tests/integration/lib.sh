@@ -14,8 +14,15 @@
 # with port 0 and a port_file, a data directory of its own under the test's
 # temporary directory (unless --data_dir=... is given; a restarted NAME keeps
 # its directory), logs to a file, and waits with a deadline until the port
-# file exists and psql connects (-D DIR works too). `node_port NAME`, `node_pid NAME`,
-# `node_dir NAME`, `node_log NAME`, `node_conninfo NAME` tell about it.
+# file exists and psql connects (-D DIR works too). `node_port NAME`,
+# `node_pid NAME`, `node_dir NAME`, `node_log NAME`, `node_conninfo NAME`
+# tell about it; `node_stop` (SIGTERM, must exit 0) and `node_kill` end it.
+#
+# Queries: `q NODE SQL` (psql, stops at the first error, prints results and
+# command tags), `expect_sqlstate NODE SQL STATE`, `expect_eq GOT WANT WHAT`,
+# `expect_match GOT REGEX WHAT`, `wait_until CMD SECONDS`, `fail MESSAGE`.
+# Sessions (`sess_open/sess_q/sess_close`) are long-lived psql processes fed
+# through a FIFO, for tests that interleave several connections.
 #
 # Every wait has a deadline; on any failure (`fail`, or a command failing
 # under set -e) the node logs are printed; on exit every process the test
@@ -110,7 +117,10 @@ cleanup() {
 		pids+=("${NODE_PID[$n]:-}")
 	done
 	for p in "${pids[@]}"; do
-		[ -n "$p" ] && proc_alive "$p" && disown "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
+		if [ -n "$p" ] && proc_alive "$p"; then
+			disown "$p" 2>/dev/null # no "Killed" job notices
+			kill -9 "$p" 2>/dev/null
+		fi
 	done
 	for p in "${pids[@]}"; do
 		[ -n "$p" ] && wait_until "! proc_alive $p" 10
@@ -385,4 +395,49 @@ import struct, sys
 u = sys.argv[1].encode()
 body = struct.pack("!I", 196608) + b"user\0" + u + b"\0database\0" + u + b"\0\0"
 print((struct.pack("!I", len(body) + 4) + body).hex())' "$1"
+}
+
+# proto_hex MSG...: the hex of frontend protocol messages, one per argument:
+#   Q:SQL  P:NAME:SQL  B:PORTAL:STATEMENT  E:PORTAL:MAXROWS  D:P|S:NAME
+#   C:P|S:NAME (Close)  S (Sync)  H (Flush)  X (Terminate)
+proto_hex() {
+	python3 -c '
+import struct, sys
+def msg(t, body=b""):
+    return t + struct.pack("!I", len(body) + 4) + body
+z = lambda s: s.encode() + b"\0"
+out = b""
+for a in sys.argv[1:]:
+    kind, _, rest = a.partition(":")
+    if kind == "Q":
+        out += msg(b"Q", z(rest))
+    elif kind == "P":
+        name, _, sql = rest.partition(":")
+        out += msg(b"P", z(name) + z(sql) + struct.pack("!h", 0))
+    elif kind == "B":
+        portal, _, stmt = rest.partition(":")
+        out += msg(b"B", z(portal) + z(stmt) + struct.pack("!hhh", 0, 0, 0))
+    elif kind == "E":
+        portal, _, n = rest.partition(":")
+        out += msg(b"E", z(portal) + struct.pack("!i", int(n)))
+    elif kind in ("D", "C"):
+        what, _, name = rest.partition(":")
+        out += msg(kind.encode(), what.encode() + z(name))
+    elif kind in ("S", "H", "X"):
+        out += msg(kind.encode())
+    else:
+        sys.exit("proto_hex: unknown message " + a)
+print(out.hex())' "$@"
+}
+
+# proto_run NODE MSG...: log in over a raw socket, send the messages, print
+# the replies after the start-up (one per line, as pgclient rawbytes prints
+# them) up to where the server goes quiet.
+proto_run() {
+	local n=$1
+	shift
+	local hex
+	hex=$(proto_hex "$@")
+	{ pgclient rawbytes "$(node_port "$n")" - --startup "$SL_USER" --timeout-ms 2000 <<<"$hex" || true; } |
+		sed -n '/^sent /,$p' | sed -e '1d' -e '/^TIMEOUT$/d'
 }

@@ -38,12 +38,13 @@
  *               (or cancels it with --cancel and expects 57014)
  *
  * `rawbytes` sends the bytes given in hex (whitespace and #-comments ignored)
- * and prints one line per reply message ("R 0", "S name=value", "K", "Z I",
- * "E 08P01 message", ...) then "EOF" (server closed), "RESET" (connection
- * reset) or "TIMEOUT" (still open at the deadline, exit 3). With --startup it
- * first sends a startup packet for USER and prints the replies up to the
- * first ReadyForQuery (or error) before sending the bytes; --ssl-request
- * sends an SSLRequest before that and prints the answer ("SSL N").
+ * and prints one line per reply message ("R 0", "S name=value", "Z I",
+ * "E 08P01 message", "D v1|v2", "C tag", other types as "T len=N") then "EOF"
+ * (server closed), "RESET" (connection reset) or "TIMEOUT" (still open at
+ * the deadline, exit 3). With --startup it first sends a startup packet for
+ * USER and prints the replies up to the first ReadyForQuery (or error)
+ * before sending the bytes; --ssl-request sends an SSLRequest before that and
+ * prints the answer ("SSL N").
  *
  * Environment: PGCLIENT_DIALECT=postgres declares columns with PostgreSQL
  * type names (BIGINT, DOUBLE PRECISION, BYTEA) so that the same checks can
@@ -1333,6 +1334,34 @@ static void print_message(uint8_t type, const uint8_t *body, size_t len)
 			i += sl + 1;
 		}
 		printf("%c %s %s\n", type, state, msg);
+		break;
+	}
+	case 'C':
+		printf("C %.*s\n", (int)strnlen((const char *)body, len), (const char *)body);
+		break;
+	case 'D': {
+		/* "D v1|v2|..." for short text rows, NULL as \N */
+		char row[256];
+		size_t o = 0, i = 2;
+		unsigned ncols = len >= 2 ? (unsigned)(body[0] << 8 | body[1]) : 0;
+		row[0] = '\0';
+		for (unsigned c = 0; c < ncols && i + 4 <= len && o < sizeof row - 8; c++) {
+			int32_t l = (int32_t)get_be32(body + i);
+			i += 4;
+			if (c)
+				row[o++] = '|';
+			if (l < 0) {
+				o += (size_t)snprintf(row + o, sizeof row - o, "\\N");
+				continue;
+			}
+			if ((size_t)l > len - i)
+				break;
+			for (int32_t k = 0; k < l && o < sizeof row - 8; k++)
+				row[o++] = body[i + (size_t)k] >= 0x20 && body[i + (size_t)k] < 0x7f ? (char)body[i + (size_t)k] : '.';
+			i += (size_t)l;
+		}
+		row[o < sizeof row ? o : sizeof row - 1] = '\0';
+		printf("D %s\n", row);
 		break;
 	}
 	default:
