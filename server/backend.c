@@ -49,6 +49,14 @@ int backend_error(struct ctx *x, const char *sqlstate, const char *fmt, ...)
 	return STEP_ERROR;
 }
 
+/* A malformed message: FATAL, and the connection is closed after the reply. */
+static int protocol_violation(struct ctx *x, const char *message)
+{
+	pgwire_put_error(x->out, 'E', "FATAL", SQLSTATE_PROTOCOL_VIOLATION, message, NULL, NULL);
+	x->job->fatal = true;
+	return STEP_ERROR;
+}
+
 int backend_sqlite_error(struct ctx *x, struct dbconn *c)
 {
 	int rc = sqlite3_extended_errcode(c->db);
@@ -162,7 +170,9 @@ int backend_conn_for(struct ctx *x, bool write, struct dbconn **out)
 		if (s->read_only_node || !pool->writer)
 			return backend_error(x, SQLSTATE_READ_ONLY_TRANSACTION,
 					     "cannot execute a write on a read-only node");
-		if (s->txn_read_only)
+		const char *deflt = session_get(s, "default_transaction_read_only");
+		bool implicit = s->txn == TXN_IDLE || s->implicit;
+		if (s->txn_read_only || (implicit && deflt && strcasecmp(deflt, "on") == 0))
 			return backend_error(x, SQLSTATE_READ_ONLY_TRANSACTION,
 					     "cannot execute a write in a read-only transaction");
 		if (atomic_load(&pool->failed))
@@ -473,11 +483,8 @@ int backend_portal_send(struct ctx *x, struct portal *p, uint64_t max_rows, bool
 
 /* ------------------------------------------------------------ statements */
 
-static void free_prepared(struct prepared *p)
-{
-	p->refs = 1;
-	prepared_unref(p);
-}
+/* Drops the builder's reference; a cursor's portal may keep its own. */
+static void free_prepared(struct prepared *p) { prepared_unref(p); }
 
 /*
  * Builds a prepared statement from client text: classifies it, rewrites
@@ -692,17 +699,19 @@ static int msg_parse(struct ctx *x, const struct pg_msg *m)
 {
 	struct pg_parse pm;
 	if (pgwire_decode_parse(m, &pm) != 0)
-		return backend_error(x, SQLSTATE_PROTOCOL_VIOLATION, "invalid Parse message");
+		return protocol_violation(x, "invalid Parse message");
 	if (pm.name[0] && session_find_prepared(x->s, pm.name))
 		return backend_error(x, SQLSTATE_DUPLICATE_PSTATEMENT, "prepared statement \"%s\" already exists",
 				     pm.name);
-	if (x->s->txn == TXN_FAILED)
-		return backend_error(x, SQLSTATE_IN_FAILED_TRANSACTION,
-				     "current transaction is aborted, commands ignored until end of transaction block");
 	struct prepared *p;
 	int rc = prepared_build(x, pm.name, pm.query, strlen(pm.query), pm.nparams, pm.param_oids, &p);
 	if (rc != STEP_OK)
 		return rc;
+	if (x->s->txn == TXN_FAILED && !utility_allowed_when_failed(&p->cmd)) {
+		free_prepared(p);
+		return backend_error(x, SQLSTATE_IN_FAILED_TRANSACTION,
+				     "current transaction is aborted, commands ignored until end of transaction block");
+	}
 	if (!pm.name[0])
 		session_drop_prepared(x->s, "");
 	session_add_prepared(x->s, p);
@@ -737,7 +746,7 @@ static int msg_bind(struct ctx *x, const struct pg_msg *m, size_t next_pos)
 	if (drc == SL_ENOMEM)
 		return backend_error(x, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 	if (drc != 0)
-		return backend_error(x, SQLSTATE_PROTOCOL_VIOLATION, "invalid Bind message");
+		return protocol_violation(x, "invalid Bind message");
 	int rc = STEP_OK;
 	struct prepared *p = session_find_prepared(s, b.stmt);
 	if (!p) {
@@ -817,7 +826,7 @@ static int msg_describe(struct ctx *x, const struct pg_msg *m)
 {
 	struct pg_describe d;
 	if (pgwire_decode_describe(m, &d) != 0)
-		return backend_error(x, SQLSTATE_PROTOCOL_VIOLATION, "invalid Describe message");
+		return protocol_violation(x, "invalid Describe message");
 	if (d.kind == 'S') {
 		struct prepared *p = session_find_prepared(x->s, d.name);
 		if (!p)
@@ -865,7 +874,7 @@ static int msg_execute(struct ctx *x, const struct pg_msg *m)
 {
 	struct pg_execute e;
 	if (pgwire_decode_execute(m, &e) != 0)
-		return backend_error(x, SQLSTATE_PROTOCOL_VIOLATION, "invalid Execute message");
+		return protocol_violation(x, "invalid Execute message");
 	struct portal *pt = session_find_portal(x->s, e.portal);
 	if (!pt)
 		return backend_error(x, SQLSTATE_INVALID_CURSOR_NAME, "portal \"%s\" does not exist", e.portal);
@@ -891,7 +900,7 @@ static int msg_close(struct ctx *x, const struct pg_msg *m)
 {
 	struct pg_describe d;
 	if (pgwire_decode_describe(m, &d) != 0)
-		return backend_error(x, SQLSTATE_PROTOCOL_VIOLATION, "invalid Close message");
+		return protocol_violation(x, "invalid Close message");
 	if (d.kind == 'S')
 		session_drop_prepared(x->s, d.name);
 	else
@@ -937,9 +946,7 @@ enum backend_result backend_run(struct job *job, struct dbpool *pool, bool on_wr
 		case 'Q': {
 			const char *sql;
 			if (pgwire_decode_query(&m, &sql) != 0) {
-				pgwire_put_error(x.out, 'E', "FATAL", SQLSTATE_PROTOCOL_VIOLATION, "invalid Query message",
-						 NULL, NULL);
-				job->fatal = true;
+				protocol_violation(&x, "invalid Query message");
 				break;
 			}
 			rc = run_query(&x, sql);
@@ -953,9 +960,7 @@ enum backend_result backend_run(struct job *job, struct dbpool *pool, bool on_wr
 		case 'S': msg_sync(&x); break;
 		case 'H': break;
 		default:
-			pgwire_put_error(x.out, 'E', "FATAL", SQLSTATE_PROTOCOL_VIOLATION, "invalid frontend message type",
-					 NULL, NULL);
-			job->fatal = true;
+			protocol_violation(&x, "invalid frontend message type");
 			break;
 		}
 		if (rc == STEP_MOVE)

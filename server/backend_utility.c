@@ -157,7 +157,9 @@ static int run_set(struct ctx *x, const struct sql_command *cmd)
 		return complete(x, "SET");
 	}
 	if (session_set(s, cmd->name, cmd->value, err, sizeof(err)) != 0)
-		return backend_error(x, SQLSTATE_INVALID_TEXT, "%s", err);
+		return backend_error(x, strncmp(err, "unrecognized", 12) == 0 ? SQLSTATE_UNDEFINED_OBJECT
+									     : SQLSTATE_INVALID_TEXT,
+				     "%s", err);
 	return complete(x, "SET");
 }
 

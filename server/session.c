@@ -169,6 +169,25 @@ const char *session_get(struct session *s, const char *name)
 	return NULL;
 }
 
+/* PostgreSQL parameters that clients set and that have no meaning here:
+ * accepted and shown back, as a PostgreSQL server would. */
+static bool is_ignored_parameter(const char *name)
+{
+	static const char *const names[] = {
+		"work_mem", "maintenance_work_mem", "temp_buffers", "jit", "random_page_cost", "seq_page_cost",
+		"effective_cache_size", "default_statistics_target", "geqo", "row_security", "check_function_bodies",
+		"xmloption", "gin_fuzzy_search_limit", "synchronous_commit", "vacuum_cost_delay", "timezone_abbreviations",
+		"escape_string_warning", "backslash_quote", "array_nulls", "default_with_oids", "log_statement",
+		"log_min_duration_statement", "log_min_messages", "enable_seqscan", "enable_indexscan",
+		"enable_bitmapscan", "enable_hashjoin", "enable_mergejoin", "enable_nestloop", "plan_cache_mode",
+		"idle_session_timeout", "default_tablespace", "temp_tablespaces", "role", "deadlock_timeout",
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
 static bool is_utf8_name(const char *v)
 {
 	return strcasecmp(v, "UTF8") == 0 || strcasecmp(v, "UTF-8") == 0 || strcasecmp(v, "unicode") == 0;
@@ -212,6 +231,10 @@ int session_set(struct session *s, const char *name, const char *value, char *er
 			}
 			return config_set(&s->cfg, name, value, err, errlen) == 0 ? 0 : -1;
 		}
+	}
+	if (!k && !strchr(name, '.') && !is_ignored_parameter(name)) {
+		snprintf(err, errlen, "unrecognized configuration parameter \"%s\"", name);
+		return -1;
 	}
 	const char *canonical = k ? k->name : name;
 	if (store(s, canonical, value) != 0) {
