@@ -49,6 +49,73 @@ static int commit_hook(void *arg)
 	return 0;
 }
 
+/*
+ * Checkpoints. Copying WAL frames into the database file means random
+ * writes and an fsync of the database: too slow for the commit path. So the
+ * checkpointer thread copies them in the background (PASSIVE: it blocks
+ * neither the writer nor the readers) once the WAL holds
+ * DBPOOL_CHECKPOINT_FRAMES frames. A background checkpoint never catches
+ * up with a busy writer, though, and the WAL can only start over from its
+ * beginning after a checkpoint has copied every frame; so at twice that
+ * length the writer finishes the checkpoint itself, which is cheap by then
+ * because most frames are already copied. Starting over keeps the WAL file
+ * at a fixed size, rewritten in place, where an fsync costs far less than
+ * one that also grows the file.
+ */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct dbpool *pool = arg;
+	if (frames >= 2 * DBPOOL_CHECKPOINT_FRAMES) {
+		int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+			log_error("dbpool", "checkpoint failed: %s", sqlite3_errmsg(db));
+	} else if (frames >= DBPOOL_CHECKPOINT_FRAMES) {
+		pthread_mutex_lock(&pool->ckpt_mu);
+		pool->ckpt_wanted = true;
+		pthread_cond_signal(&pool->ckpt_cond);
+		pthread_mutex_unlock(&pool->ckpt_mu);
+	}
+	return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *arg)
+{
+	struct dbpool *pool = arg;
+	for (;;) {
+		pthread_mutex_lock(&pool->ckpt_mu);
+		while (!pool->ckpt_wanted && !pool->ckpt_stop)
+			pthread_cond_wait(&pool->ckpt_cond, &pool->ckpt_mu);
+		bool stop = pool->ckpt_stop;
+		pool->ckpt_wanted = false;
+		pthread_mutex_unlock(&pool->ckpt_mu);
+		if (stop)
+			return NULL;
+		int rc = sqlite3_wal_checkpoint_v2(pool->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+			log_error("dbpool", "checkpoint failed: %s", sqlite3_errmsg(pool->ckpt_db));
+	}
+}
+
+static int checkpointer_start(struct dbpool *pool, char *err, size_t errlen)
+{
+	int rc = sqlite3_open_v2(pool->path, &pool->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(pool->ckpt_db, "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0", NULL, NULL,
+				  NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "could not open the checkpoint connection: %s",
+			 pool->ckpt_db ? sqlite3_errmsg(pool->ckpt_db) : sqlite3_errstr(rc));
+		return SL_EIO;
+	}
+	sqlite3_busy_timeout(pool->ckpt_db, 1000);
+	if (pthread_create(&pool->ckpt_thread, NULL, checkpointer_main, pool) != 0) {
+		snprintf(err, errlen, "could not start the checkpoint thread");
+		return SL_EIO;
+	}
+	pool->ckpt_running = true;
+	return 0;
+}
+
 static struct dbconn *conn_open(struct dbpool *pool, bool writer, char *err, size_t errlen)
 {
 	struct dbconn *c = calloc(1, sizeof(*c));
@@ -69,16 +136,21 @@ static struct dbconn *conn_open(struct dbpool *pool, bool writer, char *err, siz
 	sqlite3_extended_result_codes(c->db, 1);
 	sqlite3_busy_timeout(c->db, 5000);
 	sqlite3_progress_handler(c->db, 1000, progress_check, c);
+	/* The writer does not checkpoint on every 1000 frames as SQLite would:
+	 * see wal_hook. */
 	const char *setup = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-				   : "PRAGMA foreign_keys=ON; PRAGMA query_only=ON;";
+				     "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-65536;"
+				   : "PRAGMA foreign_keys=ON; PRAGMA query_only=ON; PRAGMA cache_size=-16384;";
 	char *msg = NULL;
 	if (sqlite3_exec(c->db, setup, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "could not set up database \"%s\": %s", pool->path, msg ? msg : "?");
 		sqlite3_free(msg);
 		goto fail;
 	}
-	if (writer)
+	if (writer) {
 		sqlite3_commit_hook(c->db, commit_hook, c);
+		sqlite3_wal_hook(c->db, wal_hook, pool);
+	}
 	if (pgfuncs_register(c->db, c) != SQLITE_OK) {
 		snprintf(err, errlen, "could not register SQL functions: %s", sqlite3_errmsg(c->db));
 		goto fail;
@@ -113,6 +185,8 @@ int dbpool_open(const char *path, bool read_only, dbpool_setting_fn setting, str
 	pool->setting = setting;
 	pool->wal_fd = -1;
 	pthread_mutex_init(&pool->mu, NULL);
+	pthread_mutex_init(&pool->ckpt_mu, NULL);
+	pthread_cond_init(&pool->ckpt_cond, NULL);
 	if (read_only) {
 		/* a read-only node still needs the file and WAL mode set once */
 		sqlite3 *db = NULL;
@@ -129,7 +203,7 @@ int dbpool_open(const char *path, bool read_only, dbpool_setting_fn setting, str
 		sqlite3_close_v2(db);
 	} else {
 		pool->writer = conn_open(pool, true, err, errlen);
-		if (!pool->writer) {
+		if (!pool->writer || checkpointer_start(pool, err, errlen) != 0) {
 			dbpool_close(pool);
 			return SL_EIO;
 		}
@@ -149,6 +223,16 @@ void dbpool_close(struct dbpool *pool)
 {
 	if (!pool)
 		return;
+	if (pool->ckpt_running) {
+		pthread_mutex_lock(&pool->ckpt_mu);
+		pool->ckpt_stop = true;
+		pthread_cond_signal(&pool->ckpt_cond);
+		pthread_mutex_unlock(&pool->ckpt_mu);
+		pthread_join(pool->ckpt_thread, NULL);
+	}
+	sqlite3_close_v2(pool->ckpt_db);
+	pthread_mutex_destroy(&pool->ckpt_mu);
+	pthread_cond_destroy(&pool->ckpt_cond);
 	while (pool->free_readers) {
 		struct dbconn *c = pool->free_readers;
 		pool->free_readers = c->next_free;

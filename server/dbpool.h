@@ -9,7 +9,8 @@
  *
  * The writer commits with synchronous=NORMAL and the writer thread makes a
  * group of commits durable with one fsync of the -wal file (dbpool_sync)
- * before any of them is acknowledged.
+ * before any of them is acknowledged. Checkpoints run mostly on a thread
+ * of their own, off the commit path.
  */
 #ifndef SL_DBPOOL_H
 #define SL_DBPOOL_H
@@ -22,6 +23,8 @@
 #include <sys/types.h>
 
 #define DBCONN_CACHE_SIZE 64
+/* WAL length (frames) at which the checkpointer is woken */
+#define DBPOOL_CHECKPOINT_FRAMES 4000
 
 /* What lets a running statement be stopped: a cancel flag and a deadline. */
 struct interrupt {
@@ -68,6 +71,12 @@ struct dbpool {
 	int wal_fd;
 	ino_t wal_ino;
 	dbpool_setting_fn setting;
+	/* the checkpointer thread and its connection (see dbpool.c) */
+	sqlite3 *ckpt_db;
+	pthread_t ckpt_thread;
+	bool ckpt_running, ckpt_wanted, ckpt_stop;
+	pthread_mutex_t ckpt_mu;
+	pthread_cond_t ckpt_cond;
 };
 
 /*
