@@ -132,7 +132,7 @@ static int run_set(struct ctx *x, const struct sql_command *cmd)
 {
 	struct session *s = x->s;
 	char err[256];
-	if (strcmp(cmd->name, "transaction") == 0 || strcmp(cmd->name, "session characteristics") == 0) {
+	if (strcmp(cmd->name, "transaction") == 0 || strcmp(cmd->name, "session_characteristics") == 0) {
 		if (cmd->read_only == 0 && s->read_only_node)
 			return backend_error(x, SQLSTATE_READ_ONLY_TRANSACTION,
 					     "cannot set transaction read-write mode on a read-only node");
@@ -325,7 +325,8 @@ static int outside_block(struct ctx *x, const char *what)
 	return STEP_OK;
 }
 
-/* "a, b" → the same names, each double-quoted, for SQL built from them. */
+/* Runs fmt once per table of a "a, b" list; the classifier gives the names
+ * ready to paste into SQL (identifiers, quoted ones with their quotes). */
 static int for_each_table(struct ctx *x, const char *tables, const char *fmt)
 {
 	const char *p = tables;
@@ -338,11 +339,9 @@ static int for_each_table(struct ctx *x, const char *tables, const char *fmt)
 			n--;
 		if (n == 0)
 			break;
-		char name[SQL_NAME_MAX], q[SQL_NAME_MAX * 2 + 4], sql[SQL_NAME_MAX * 2 + 64];
+		char name[SQL_VALUE_MAX], sql[SQL_VALUE_MAX + 64];
 		snprintf(name, sizeof(name), "%.*s", (int)n, p);
-		if (backend_quote_ident(name, q, sizeof(q)) != 0)
-			return backend_error(x, SQLSTATE_PROGRAM_LIMIT, "table name too long");
-		snprintf(sql, sizeof(sql), fmt, q);
+		snprintf(sql, sizeof(sql), fmt, name);
 		int rc = run_on_writer(x, sql);
 		if (rc != STEP_OK)
 			return rc;
