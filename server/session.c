@@ -215,11 +215,6 @@ int session_set(struct session *s, const char *name, const char *value, char *er
 		snprintf(err, errlen, "standard_conforming_strings cannot be turned off");
 		return -1;
 	}
-	if (s->read_only_node && strcasecmp(name, "default_transaction_read_only") == 0 &&
-	    strcasecmp(value, "on") != 0 && strcasecmp(value, "true") != 0) {
-		snprintf(err, errlen, "cannot make transactions read-write on a read-only node");
-		return -1;
-	}
 	if (!k) {
 		/* a server setting: only what a session may change, checked by the config table */
 		char shown[CONFIG_STR_MAX];
