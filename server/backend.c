@@ -57,6 +57,12 @@ static int protocol_violation(struct ctx *x, const char *message)
 	return STEP_ERROR;
 }
 
+static int failed_block_error(struct ctx *x)
+{
+	return backend_error(x, SQLSTATE_IN_FAILED_TRANSACTION,
+			     "current transaction is aborted, commands ignored until end of transaction block");
+}
+
 int backend_sqlite_error(struct ctx *x, struct dbconn *c)
 {
 	int rc = sqlite3_extended_errcode(c->db);
@@ -598,8 +604,7 @@ static int run_simple_statement(struct ctx *x, const char *text, size_t len)
 		return rc;
 	if (x->s->txn == TXN_FAILED && !utility_allowed_when_failed(&p->cmd)) {
 		free_prepared(p);
-		return backend_error(x, SQLSTATE_IN_FAILED_TRANSACTION,
-				     "current transaction is aborted, commands ignored until end of transaction block");
+		return failed_block_error(x);
 	}
 	set_deadline(x);
 	if (p->cmd.kind != SQL_OTHER) {
@@ -709,8 +714,7 @@ static int msg_parse(struct ctx *x, const struct pg_msg *m)
 		return rc;
 	if (x->s->txn == TXN_FAILED && !utility_allowed_when_failed(&p->cmd)) {
 		free_prepared(p);
-		return backend_error(x, SQLSTATE_IN_FAILED_TRANSACTION,
-				     "current transaction is aborted, commands ignored until end of transaction block");
+		return failed_block_error(x);
 	}
 	if (!pm.name[0])
 		session_drop_prepared(x->s, "");
@@ -755,8 +759,7 @@ static int msg_bind(struct ctx *x, const struct pg_msg *m, size_t next_pos)
 		goto out;
 	}
 	if (s->txn == TXN_FAILED && !utility_allowed_when_failed(&p->cmd)) {
-		rc = backend_error(x, SQLSTATE_IN_FAILED_TRANSACTION,
-				   "current transaction is aborted, commands ignored until end of transaction block");
+		rc = failed_block_error(x);
 		goto out;
 	}
 	if (b.portal[0] && session_find_portal(s, b.portal)) {
@@ -879,8 +882,7 @@ static int msg_execute(struct ctx *x, const struct pg_msg *m)
 	if (!pt)
 		return backend_error(x, SQLSTATE_INVALID_CURSOR_NAME, "portal \"%s\" does not exist", e.portal);
 	if (x->s->txn == TXN_FAILED && !utility_allowed_when_failed(&pt->prep->cmd))
-		return backend_error(x, SQLSTATE_IN_FAILED_TRANSACTION,
-				     "current transaction is aborted, commands ignored until end of transaction block");
+		return failed_block_error(x);
 	set_deadline(x);
 	if (!pt->st) {
 		struct prepared *p = pt->prep;
