@@ -4,14 +4,15 @@
  *
  * Pure text in, text out: no SQLite, no I/O, no global state; runs on any
  * thread. One pass over the input writes the output; the only allocation is
- * the output buffer (grown by doubling). Text that cannot need a rewrite —
- * no '$', no "::", no comment, no "cast", and every quote opening a string
+ * the output, a struct buf (common/buf.h). Text that cannot need a rewrite
+ * — no '$', no "::", no comment, no "cast", and every quote opening a string
  * after one of ( , = < > | ' or at the start — is copied as is without
  * lexing (the fast path).
  *
- * The lexer is the one described at the top of sql_split.c (strings, E'…'
- * strings, "identifiers", $tag$…$tag$, nested comments, words, numbers); it
- * is repeated here because the two files must not share private headers.
+ * The tokens are those of sql_lex.c (strings, E'…' strings, "identifiers",
+ * $tag$…$tag$, nested comments, words, numbers), the lexer sql_split() and
+ * sql_classify() use too; sql_lex_scan() also hands over the white space and
+ * comments, which are copied.
  *
  * Casts. While copying, the rewriter remembers where the operand a following
  * "::" would apply to begins in the output: the last literal, parameter,
@@ -58,6 +59,9 @@
  */
 #include "sql_rewrite.h"
 
+#include "buf.h"
+#include "sql_lex.h"
+
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -65,174 +69,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* --------------------------------------------------------- output buffer */
+/* ------------------------------------------------------------- helpers */
 
-struct out {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
+/* The output is a struct buf (common/buf.h): appends after an allocation
+ * failure do nothing and leave `oom` set, checked once at the end. */
 
-static bool out_reserve(struct out *o, size_t n)
+static void put_char(struct buf *o, char c) { buf_put_u8(o, (uint8_t)c); }
+
+static void put_str(struct buf *o, const char *s) { buf_append(o, s, strlen(s)); }
+
+/* The output's text from byte at. */
+static char *out_text(struct buf *o, size_t at) { return (char *)o->data + at; }
+
+/* Inserts s[0, n) at byte `at` of the output. */
+static void out_insert(struct buf *o, size_t at, const char *s, size_t n)
 {
-	if (o->oom)
-		return false;
-	if (n <= o->cap - o->len)
-		return true;
-	if (n > SIZE_MAX / 4 - o->len) {
-		o->oom = true;
-		return false;
-	}
-	size_t cap = o->cap ? o->cap : 64;
-	while (cap - o->len < n)
-		cap *= 2;
-	char *q = realloc(o->p, cap);
-	if (!q) {
-		o->oom = true;
-		return false;
-	}
-	o->p = q;
-	o->cap = cap;
-	return true;
-}
-
-static void out_put(struct out *o, const char *s, size_t n)
-{
-	if (n > 0 && out_reserve(o, n)) {
-		memcpy(o->p + o->len, s, n);
-		o->len += n;
-	}
-}
-
-static void out_putc(struct out *o, char c) { out_put(o, &c, 1); }
-
-static void out_puts(struct out *o, const char *s) { out_put(o, s, strlen(s)); }
-
-static void out_insert(struct out *o, size_t at, const char *s, size_t n)
-{
-	if (!out_reserve(o, n))
+	if (!buf_reserve(o, n))
 		return;
-	memmove(o->p + at + n, o->p + at, o->len - at);
-	memcpy(o->p + at, s, n);
+	memmove(o->data + at + n, o->data + at, o->len - at);
+	memcpy(o->data + at, s, n);
 	o->len += n;
-}
-
-/* ------------------------------------------------------------------ lexer */
-
-static bool is_space(unsigned char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-
-static bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-static bool is_ident_start(unsigned char c) { return is_alpha(c) || c == '_' || c >= 0x80; }
-
-static bool is_ident_char(unsigned char c) { return is_ident_start(c) || is_digit(c) || c == '$'; }
-
-static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c; }
-
-static int hex_value(char c)
-{
-	if (is_digit((unsigned char)c))
-		return c - '0';
-	c = lower(c);
-	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
-/* Index just past a run quoted by q that opens at s[i]; see sql_split.c. */
-static size_t skip_quoted(const char *s, size_t len, size_t i, char q, bool bs, bool *closed)
-{
-	for (i++; i < len; i++) {
-		if (bs && s[i] == '\\') {
-			if (++i >= len)
-				break;
-			continue;
-		}
-		if (s[i] == q) {
-			if (i + 1 < len && s[i + 1] == q) {
-				i++;
-				continue;
-			}
-			*closed = true;
-			return i + 1;
-		}
-	}
-	*closed = false;
-	return len;
-}
-
-static size_t dollar_tag_len(const char *s, size_t len, size_t i)
-{
-	size_t j = i + 1;
-	if (j < len && s[j] != '$') {
-		if (!is_ident_start((unsigned char)s[j]))
-			return 0;
-		while (j < len && (is_ident_start((unsigned char)s[j]) || is_digit((unsigned char)s[j])))
-			j++;
-	}
-	if (j >= len || s[j] != '$')
-		return 0;
-	return j + 1 - i;
-}
-
-static size_t skip_dollar(const char *s, size_t len, size_t i, size_t taglen, bool *closed)
-{
-	for (size_t j = i + taglen; j + taglen <= len; j++) {
-		if (s[j] == '$' && memcmp(s + j, s + i, taglen) == 0) {
-			*closed = true;
-			return j + taglen;
-		}
-	}
-	*closed = false;
-	return len;
-}
-
-/* Index just past the block comment opening at s[i]. */
-static size_t skip_block(const char *s, size_t len, size_t i, bool *nested, bool *closed)
-{
-	size_t depth = 1;
-	*nested = false;
-	for (i += 2; i < len; i++) {
-		if (s[i] == '/' && i + 1 < len && s[i + 1] == '*') {
-			depth++;
-			*nested = true;
-			i++;
-		} else if (s[i] == '*' && i + 1 < len && s[i + 1] == '/') {
-			i++;
-			if (--depth == 0) {
-				*closed = true;
-				return i + 1;
-			}
-		}
-	}
-	*closed = false;
-	return len;
-}
-
-static size_t skip_line(const char *s, size_t len, size_t i)
-{
-	while (i < len && s[i] != '\n' && s[i] != '\r')
-		i++;
-	return i;
-}
-
-static size_t skip_blank(const char *s, size_t len, size_t i)
-{
-	bool nested, closed;
-	while (i < len) {
-		if (is_space((unsigned char)s[i]))
-			i++;
-		else if (s[i] == '-' && i + 1 < len && s[i + 1] == '-')
-			i = skip_line(s, len, i);
-		else if (s[i] == '/' && i + 1 < len && s[i + 1] == '*')
-			i = skip_block(s, len, i, &nested, &closed);
-		else
-			break;
-	}
-	return i;
 }
 
 /* strcmp() for the short names here, inlined: lookups run once per word. */
@@ -245,23 +101,15 @@ static int name_cmp(const char *a, const char *b)
 	return (unsigned char)*a - (unsigned char)*b;
 }
 
-/* Index just past the word at s[i] (which starts a word). */
-static size_t word_end(const char *s, size_t len, size_t i)
-{
-	for (i++; i < len && is_ident_char((unsigned char)s[i]); i++)
-		;
-	return i;
-}
-
 static bool word_is(const char *s, size_t b, size_t e, const char *kw)
 {
-	if (e == b || lower(s[b]) != kw[0])
+	if (e == b || sql_lex_lower(s[b]) != kw[0])
 		return false;
 	size_t n = strlen(kw);
 	if (e - b != n)
 		return false;
 	for (size_t k = 0; k < n; k++)
-		if (lower(s[b + k]) != kw[k])
+		if (sql_lex_lower(s[b + k]) != kw[k])
 			return false;
 	return true;
 }
@@ -361,17 +209,17 @@ static void type_add(struct type_ref *ty, const char *s, size_t b, size_t e, boo
 	if (ty->nlen > 0)
 		ty->name[ty->nlen++] = ' ';
 	for (size_t k = b; k < e; k++)
-		ty->name[ty->nlen++] = fold ? lower(s[k]) : s[k];
+		ty->name[ty->nlen++] = fold ? sql_lex_lower(s[k]) : s[k];
 	ty->name[ty->nlen] = '\0';
 }
 
 /* Takes the word kw when it comes next. */
 static bool type_take(struct type_ref *ty, const char *s, size_t len, const char *kw)
 {
-	size_t b = skip_blank(s, len, ty->end);
-	if (b >= len || !is_ident_start((unsigned char)s[b]))
+	size_t b = sql_lex_skip_blank(s, len, ty->end);
+	if (b >= len || !sql_lex_is_ident_start((unsigned char)s[b]))
 		return false;
-	size_t e = word_end(s, len, b);
+	size_t e = sql_lex_word_end(s, len, b);
 	if (!word_is(s, b, e, kw))
 		return false;
 	type_add(ty, s, b, e, true);
@@ -382,10 +230,10 @@ static bool type_take(struct type_ref *ty, const char *s, size_t len, const char
 /* (n[, m]) after a type name. */
 static void type_mod(struct type_ref *ty, const char *s, size_t len)
 {
-	size_t i = skip_blank(s, len, ty->end);
+	size_t i = sql_lex_skip_blank(s, len, ty->end);
 	if (i >= len || s[i] != '(')
 		return;
-	for (i++; i < len && (is_digit((unsigned char)s[i]) || is_space((unsigned char)s[i]) || s[i] == ','); i++)
+	for (i++; i < len && (sql_lex_is_digit((unsigned char)s[i]) || sql_lex_is_space((unsigned char)s[i]) || s[i] == ','); i++)
 		;
 	if (i < len && s[i] == ')')
 		ty->end = i + 1;
@@ -400,22 +248,22 @@ static void type_parse(const char *s, size_t len, size_t i, struct type_ref *ty)
 	ty->nlen = 0;
 	ty->name[0] = '\0';
 
-	size_t b = skip_blank(s, len, i), e;
+	size_t b = sql_lex_skip_blank(s, len, i), e;
 	if (b < len && s[b] == '"') {
-		e = skip_quoted(s, len, b, '"', false, &closed);
+		e = sql_lex_skip_quoted(s, len, b, '"', false, &closed);
 		if (!closed)
 			return;
 		ty->ok = true;
 		type_add(ty, s, b + 1, e - 1, false);
 		ty->end = e;
-	} else if (b < len && is_ident_start((unsigned char)s[b])) {
-		e = word_end(s, len, b);
-		size_t d = skip_blank(s, len, e);
+	} else if (b < len && sql_lex_is_ident_start((unsigned char)s[b])) {
+		e = sql_lex_word_end(s, len, b);
+		size_t d = sql_lex_skip_blank(s, len, e);
 		if (word_is(s, b, e, "pg_catalog") && d < len && s[d] == '.') {
-			b = skip_blank(s, len, d + 1);
-			if (b >= len || !is_ident_start((unsigned char)s[b]))
+			b = sql_lex_skip_blank(s, len, d + 1);
+			if (b >= len || !sql_lex_is_ident_start((unsigned char)s[b]))
 				return;
-			e = word_end(s, len, b);
+			e = sql_lex_word_end(s, len, b);
 		}
 		ty->ok = true;
 		type_add(ty, s, b, e, true);
@@ -437,10 +285,10 @@ static void type_parse(const char *s, size_t len, size_t i, struct type_ref *ty)
 	}
 	type_mod(ty, s, len);
 	for (;;) {
-		size_t k = skip_blank(s, len, ty->end);
+		size_t k = sql_lex_skip_blank(s, len, ty->end);
 		if (k >= len || s[k] != '[')
 			break;
-		for (k++; k < len && (is_digit((unsigned char)s[k]) || is_space((unsigned char)s[k])); k++)
+		for (k++; k < len && (sql_lex_is_digit((unsigned char)s[k]) || sql_lex_is_space((unsigned char)s[k])); k++)
 			;
 		if (k >= len || s[k] != ']')
 			break;
@@ -459,7 +307,7 @@ const char *sql_rewrite_type(const char *pgtype, size_t len)
 {
 	struct type_ref ty;
 	type_parse(pgtype, len, 0, &ty);
-	if (skip_blank(pgtype, len, ty.end) != len)
+	if (sql_lex_skip_blank(pgtype, len, ty.end) != len)
 		return NULL;
 	return type_target(&ty);
 }
@@ -475,18 +323,18 @@ static int bool_value(const char *v, size_t n)
 		int value;
 	} spellings[] = { { "true", 1, 1 }, { "false", 1, 0 }, { "yes", 1, 1 }, { "no", 1, 0 },
 		          { "on", 2, 1 },   { "off", 2, 0 },   { "1", 1, 1 },   { "0", 1, 0 } };
-	while (n > 0 && is_space((unsigned char)v[0])) {
+	while (n > 0 && sql_lex_is_space((unsigned char)v[0])) {
 		v++;
 		n--;
 	}
-	while (n > 0 && is_space((unsigned char)v[n - 1]))
+	while (n > 0 && sql_lex_is_space((unsigned char)v[n - 1]))
 		n--;
 	for (size_t k = 0; k < sizeof(spellings) / sizeof(spellings[0]); k++) {
 		size_t wl = strlen(spellings[k].word);
 		if (n < spellings[k].min || n > wl)
 			continue;
 		size_t j = 0;
-		while (j < n && lower(v[j]) == spellings[k].word[j])
+		while (j < n && sql_lex_lower(v[j]) == spellings[k].word[j])
 			j++;
 		if (j == n)
 			return spellings[k].value;
@@ -495,50 +343,50 @@ static int bool_value(const char *v, size_t n)
 }
 
 /*
- * The standard literal o->p[a, b) ('…') cast to the type `name`: a bool
+ * The standard literal at output bytes [a, b) ('…') cast to the type `name`: a bool
  * spelling becomes 1/0 and a '\x…' bytea literal X'…', written at `at`
  * (at <= a; the output is cut there first). Returns false when neither
  * applies, leaving the output as it was.
  */
-static bool literal_special(struct out *o, size_t at, size_t a, size_t b, const char *name)
+static bool literal_special(struct buf *o, size_t at, size_t a, size_t b, const char *name)
 {
 	if (o->oom || b < a + 2 || b > o->len)
 		return false;
-	const char *v = o->p + a + 1;
+	const char *v = out_text(o, a + 1);
 	size_t n = b - a - 2;
 	if (name_cmp(name, "bool") == 0 || name_cmp(name, "boolean") == 0) {
 		int t = bool_value(v, n);
 		if (t < 0)
 			return false;
 		o->len = at;
-		out_putc(o, t ? '1' : '0');
+		put_char(o, t ? '1' : '0');
 		return true;
 	}
 	if (name_cmp(name, "bytea") != 0 || n < 2 || v[0] != '\\' || v[1] != 'x')
 		return false;
 	size_t digits = 0;
 	for (size_t k = 2; k < n; k++) {
-		if (is_space((unsigned char)v[k]) && digits % 2 == 0)
+		if (sql_lex_is_space((unsigned char)v[k]) && digits % 2 == 0)
 			continue;
-		if (hex_value(v[k]) < 0)
+		if (sql_lex_hex_value(v[k]) < 0)
 			return false;
 		digits++;
 	}
 	if (digits % 2 != 0)
 		return false;
 	/* Written in place: the writer (at + 2 + j) never passes the reader. */
-	char *w = o->p + at;
+	char *w = out_text(o, at);
 	*w++ = 'X';
 	*w++ = '\'';
 	for (size_t k = 2; k < n; k++)
-		if (!is_space((unsigned char)v[k]))
+		if (!sql_lex_is_space((unsigned char)v[k]))
 			*w++ = v[k];
 	*w++ = '\'';
-	o->len = (size_t)(w - o->p);
+	o->len = (size_t)(w - out_text(o, 0));
 	return true;
 }
 
-static void put_utf8(struct out *o, uint32_t cp)
+static void put_utf8(struct buf *o, uint32_t cp)
 {
 	char u[4];
 	size_t n;
@@ -561,7 +409,7 @@ static void put_utf8(struct out *o, uint32_t cp)
 		u[3] = (char)(0x80 | (cp & 0x3F));
 		n = 4;
 	}
-	out_put(o, u, n);
+	buf_append(o, u, n);
 }
 
 static bool utf8_valid(const unsigned char *p, size_t n)
@@ -601,9 +449,9 @@ static bool read_hex(const char *q, size_t len, size_t *k, int n, uint32_t *cp)
 {
 	uint32_t v = 0;
 	for (int d = 0; d < n; d++) {
-		if (*k + 1 >= len || hex_value(q[*k + 1]) < 0)
+		if (*k + 1 >= len || sql_lex_hex_value(q[*k + 1]) < 0)
 			return false;
-		v = v * 16 + (uint32_t)hex_value(q[++*k]);
+		v = v * 16 + (uint32_t)sql_lex_hex_value(q[++*k]);
 	}
 	*cp = v;
 	return true;
@@ -628,15 +476,15 @@ static bool read_unicode(const char *q, size_t n, size_t *k, uint32_t *cp)
 
 /* Decodes the body q[0, n) of a closed E'…' string into a standard literal.
  * Returns false (output partly written; the caller cuts it) when invalid. */
-static bool decode_e(struct out *o, const char *q, size_t n)
+static bool decode_e(struct buf *o, const char *q, size_t n)
 {
 	size_t start = o->len;
-	out_putc(o, '\'');
+	put_char(o, '\'');
 	for (size_t k = 0; k < n; k++) {
 		size_t run = k;
 		while (run < n && q[run] != '\\' && q[run] != '\'' && q[run] != '\0')
 			run++;
-		out_put(o, q + k, run - k);
+		buf_append(o, q + k, run - k);
 		if ((k = run) >= n)
 			break;
 		char c = q[k];
@@ -644,50 +492,27 @@ static bool decode_e(struct out *o, const char *q, size_t n)
 			return false;
 		if (c == '\'') {
 			k++; /* the body holds it doubled */
-			out_put(o, "''", 2);
+			buf_append(o, "''", 2);
 			continue;
 		}
 		if (++k >= n)
 			return false;
-		c = q[k];
-		uint32_t cp;
-		switch (c) {
-		case 'b': c = '\b'; break;
-		case 'f': c = '\f'; break;
-		case 'n': c = '\n'; break;
-		case 'r': c = '\r'; break;
-		case 't': c = '\t'; break;
-		case 'x':
-			if (k + 1 < n && hex_value(q[k + 1]) >= 0) {
-				int v = hex_value(q[++k]);
-				if (k + 1 < n && hex_value(q[k + 1]) >= 0)
-					v = v * 16 + hex_value(q[++k]);
-				c = (char)v;
-			}
-			break;
-		case 'u':
-		case 'U':
+		if (q[k] == 'u' || q[k] == 'U') {
+			uint32_t cp;
 			if (!read_unicode(q, n, &k, &cp))
 				return false;
 			put_utf8(o, cp);
 			continue;
-		default:
-			if (c >= '0' && c <= '7') {
-				unsigned v = (unsigned)(c - '0');
-				for (int d = 0; d < 2 && k + 1 < n && q[k + 1] >= '0' && q[k + 1] <= '7'; d++)
-					v = v * 8 + (unsigned)(q[++k] - '0');
-				c = (char)(v & 0xFF);
-			}
-			break;
 		}
+		c = sql_lex_unescape(q, n, &k);
 		if (c == '\0')
 			return false;
 		if (c == '\'')
-			out_putc(o, '\'');
-		out_putc(o, c);
+			put_char(o, '\'');
+		put_char(o, c);
 	}
-	out_putc(o, '\'');
-	return !o->oom && utf8_valid((const unsigned char *)o->p + start + 1, o->len - start - 2);
+	put_char(o, '\'');
+	return !o->oom && utf8_valid(o->data + start + 1, o->len - start - 2);
 }
 
 /* ---------------------------------------------------------- the rewriter */
@@ -709,7 +534,7 @@ struct level {
 struct rw {
 	const char *s;
 	size_t len;
-	struct out o;
+	struct buf o;
 	int max_param;
 	/* The operand a following "::" applies to starts at op_start. */
 	bool op;
@@ -812,47 +637,49 @@ static int keyword_class(const char *lw)
 	return 0;
 }
 
-/* A string literal at s[i] ('…', E'…', N'…' or $tag$…$tag$): copied or
- * converted to a standard literal; it becomes the operand. */
-static size_t rw_string(struct rw *w, size_t i)
+/* True when t is a string literal that rw_string() converts ('…', E'…',
+ * N'…' or $tag$…$tag$); B'…', X'…' and U&'…' are copied as they are. */
+static bool string_plain(const struct sql_token *t)
+{
+	return t->type == SQL_TOK_STRING && (t->prefix == 0 || t->prefix == 'e' || t->prefix == 'n' || t->prefix == '$');
+}
+
+/* The string literal t (string_plain()): copied or converted to a standard
+ * literal; it becomes the operand. Returns the index after it. */
+static size_t rw_string(struct rw *w, const struct sql_token *t)
 {
 	const char *s = w->s;
-	size_t len = w->len, start = w->o.len, e;
-	char c = lower(s[i]);
-	bool closed;
+	size_t i = t->off, start = w->o.len, e = t->off + t->len;
+	bool closed = t->closed;
 
 	w->lit = false;
-	if (c == '$') {
-		size_t tl = dollar_tag_len(s, len, i);
-		e = skip_dollar(s, len, i, tl, &closed);
+	if (t->form == SQL_STR_DOLLAR) {
 		if (closed) {
-			const char *q = s + i + tl, *end = s + e - tl;
-			out_putc(&w->o, '\'');
+			const char *q = s + t->body, *end = q + t->body_len;
+			put_char(&w->o, '\'');
 			while (q < end) {
 				const char *quote = memchr(q, '\'', (size_t)(end - q));
 				size_t n = quote ? (size_t)(quote - q) + 1 : (size_t)(end - q);
-				out_put(&w->o, q, n);
+				buf_append(&w->o, q, n);
 				if (quote)
-					out_putc(&w->o, '\'');
+					put_char(&w->o, '\'');
 				q += n;
 			}
-			out_putc(&w->o, '\'');
+			put_char(&w->o, '\'');
 		} else {
-			out_put(&w->o, s + i, e - i);
+			buf_append(&w->o, s + i, e - i);
 		}
-	} else if (c == 'e') {
-		e = skip_quoted(s, len, i + 1, '\'', true, &closed);
+	} else if (t->form == SQL_STR_ESC) {
 		if (!closed) {
-			out_put(&w->o, s + i, e - i);
-		} else if (!decode_e(&w->o, s + i + 2, e - 1 - (i + 2))) {
+			buf_append(&w->o, s + i, e - i);
+		} else if (!decode_e(&w->o, s + t->body, t->body_len)) {
 			w->o.len = start;
-			out_puts(&w->o, RW_BAD_ESTRING);
+			put_str(&w->o, RW_BAD_ESTRING);
 			closed = false;
 		}
 	} else {
-		size_t q = c == 'n' ? i + 1 : i;
-		e = skip_quoted(s, len, q, '\'', false, &closed);
-		out_put(&w->o, s + q, e - q);
+		size_t q = t->prefix == 'n' ? i + 1 : i;
+		buf_append(&w->o, s + q, e - q);
 	}
 	op_set(w, start);
 	if (closed && !w->o.oom) {
@@ -863,19 +690,6 @@ static size_t rw_string(struct rw *w, size_t i)
 	return e;
 }
 
-/* True when a string literal starts at s[i]. */
-static bool string_at(const char *s, size_t len, size_t i)
-{
-	if (i >= len)
-		return false;
-	char c = lower(s[i]);
-	if (s[i] == '\'')
-		return true;
-	if ((c == 'e' || c == 'n') && i + 1 < len && s[i + 1] == '\'')
-		return true;
-	return s[i] == '$' && dollar_tag_len(s, len, i) > 0;
-}
-
 /* "::" at s[i]. */
 static size_t rw_cast(struct rw *w, size_t i)
 {
@@ -883,16 +697,16 @@ static size_t rw_cast(struct rw *w, size_t i)
 	type_parse(w->s, w->len, i + 2, &ty);
 	const char *target = type_target(&ty);
 	if (!w->op || !target || w->casts >= RW_CHAIN) {
-		out_put(&w->o, w->s + i, ty.end - i);
+		buf_append(&w->o, w->s + i, ty.end - i);
 		op_clear(w);
 		return ty.end;
 	}
 	if (!(w->lit && w->lit_start == w->op_start &&
 	      literal_special(&w->o, w->op_start, w->lit_start, w->lit_end, ty.name))) {
 		out_insert(&w->o, w->op_start, "CAST(", 5);
-		out_puts(&w->o, " AS ");
-		out_puts(&w->o, target);
-		out_putc(&w->o, ')');
+		put_str(&w->o, " AS ");
+		put_str(&w->o, target);
+		put_char(&w->o, ')');
 	}
 	int casts = w->casts + 1;
 	op_set(w, w->op_start);
@@ -908,7 +722,7 @@ static size_t rw_cast_as(struct rw *w, struct level *l, size_t b, size_t e)
 	const char *target = type_target(&ty);
 	l->cast = false;
 	if (target && w->lit && w->op_start == w->lit_start && l->first == w->lit_start) {
-		size_t close = skip_blank(w->s, w->len, ty.end);
+		size_t close = sql_lex_skip_blank(w->s, w->len, ty.end);
 		size_t start = l->start;
 		if (close < w->len && w->s[close] == ')' &&
 		    literal_special(&w->o, start, w->lit_start, w->lit_end, ty.name)) {
@@ -917,12 +731,12 @@ static size_t rw_cast_as(struct rw *w, struct level *l, size_t b, size_t e)
 			return close + 1;
 		}
 	}
-	out_put(&w->o, w->s + b, e - b);
+	buf_append(&w->o, w->s + b, e - b);
 	if (target) {
-		out_putc(&w->o, ' ');
-		out_puts(&w->o, target);
+		put_char(&w->o, ' ');
+		put_str(&w->o, target);
 	} else {
-		out_put(&w->o, w->s + e, ty.end - e);
+		buf_append(&w->o, w->s + e, ty.end - e);
 	}
 	op_clear(w);
 	return ty.end;
@@ -939,61 +753,44 @@ static size_t rw_type_literal(struct rw *w, size_t b, const char *first)
 	const char *target = type_target(&ty);
 	if (!target || name_cmp(ty.name, "interval") == 0)
 		return 0;
-	size_t q = skip_blank(w->s, w->len, ty.end);
-	if (!string_at(w->s, w->len, q))
+	struct sql_token lit;
+	sql_lex_scan(w->s, w->len, sql_lex_skip_blank(w->s, w->len, ty.end), &lit);
+	if (!string_plain(&lit))
 		return 0;
 	size_t s0 = w->o.len;
-	out_puts(&w->o, "CAST(");
-	size_t end = rw_string(w, q);
+	put_str(&w->o, "CAST(");
+	size_t end = rw_string(w, &lit);
 	if (!(w->lit && literal_special(&w->o, s0, w->lit_start, w->lit_end, ty.name))) {
-		out_puts(&w->o, " AS ");
-		out_puts(&w->o, target);
-		out_putc(&w->o, ')');
+		put_str(&w->o, " AS ");
+		put_str(&w->o, target);
+		put_char(&w->o, ')');
 	}
 	op_set(w, s0);
 	return end;
 }
 
-/* A word at s[i]; sets *name when it is an ordinary word. */
-static size_t rw_word(struct rw *w, size_t i, bool *name)
+/* The word token t; sets *name when it is an ordinary word. */
+static size_t rw_word(struct rw *w, const struct sql_token *t, bool *name)
 {
 	const char *s = w->s;
-	size_t len = w->len, e = word_end(s, len, i);
-	char c = lower(s[i]), lw[16] = "";
+	size_t i = t->off, e = t->off + t->len;
+	char lw[16] = "";
 	struct level *l = top(w);
 
 	if (e - i < sizeof(lw)) { /* longer words are no keyword or type */
 		for (size_t k = i; k < e; k++)
-			lw[k - i] = lower(s[k]);
+			lw[k - i] = sql_lex_lower(s[k]);
 		lw[e - i] = '\0';
 	}
 
-	if (e == i + 1 && e < len && s[e] == '\'') {
-		if (c == 'e' || c == 'n')
-			return rw_string(w, i);
-		if (c == 'b' || c == 'x') {
-			bool closed;
-			size_t start = w->o.len, end = skip_quoted(s, len, e, '\'', false, &closed);
-			out_put(&w->o, s + i, end - i);
-			op_set(w, start);
-			return end;
-		}
-	}
-	if (e == i + 1 && c == 'u' && e + 1 < len && s[e] == '&' && s[e + 1] == '\'') {
-		bool closed;
-		size_t start = w->o.len, end = skip_quoted(s, len, e + 1, '\'', false, &closed);
-		out_put(&w->o, s + i, end - i);
-		op_set(w, start);
-		return end;
-	}
 	if (name_cmp(lw, "case") == 0) {
 		push(w, LV_CASE, w->o.len, false);
-		out_put(&w->o, s + i, e - i);
+		buf_append(&w->o, s + i, e - i);
 		op_clear(w);
 		return e;
 	}
 	if (l && l->kind == LV_CASE && name_cmp(lw, "end") == 0) {
-		out_put(&w->o, s + i, e - i);
+		buf_append(&w->o, s + i, e - i);
 		pop(w, LV_CASE);
 		return e;
 	}
@@ -1006,7 +803,7 @@ static size_t rw_word(struct rw *w, size_t i, bool *name)
 	}
 	size_t start = w->o.len;
 	int class = keyword_class(lw);
-	out_put(&w->o, s + i, e - i);
+	buf_append(&w->o, s + i, e - i);
 	if (w->after_dot && w->op)
 		w->lit = false;
 	else if (class == 2)
@@ -1026,107 +823,106 @@ static void note_token(struct rw *w)
 		l->first = w->o.len;
 }
 
+/* A punctuation byte at s[i]; returns the index after it. */
+static size_t rw_punct(struct rw *w, size_t i, size_t start, bool *dot)
+{
+	char c = w->s[i];
+	if (c == ':' && i + 1 < w->len && w->s[i + 1] == ':')
+		return rw_cast(w, i);
+	if (c == '(') {
+		bool call = w->after_name && w->op && w->word_class == 0;
+		bool cast = call && w->word_cast;
+		push(w, LV_PAREN, call ? w->op_start : start, cast);
+		put_char(&w->o, '(');
+		op_clear(w);
+	} else if (c == '[') {
+		push(w, LV_BRACKET, w->op ? w->op_start : start, false);
+		put_char(&w->o, '[');
+		op_clear(w);
+	} else if (c == ')' || c == ']') {
+		put_char(&w->o, c);
+		pop(w, c == ')' ? LV_PAREN : LV_BRACKET);
+	} else if (c == '.' && w->op) {
+		put_char(&w->o, '.');
+		w->lit = false;
+		*dot = true;
+	} else {
+		put_char(&w->o, c);
+		op_clear(w);
+	}
+	return i + 1;
+}
+
+/* $n: written as ?n; the highest n is kept. */
+static void rw_param(struct rw *w, const struct sql_token *t)
+{
+	long long n = 0;
+	for (size_t k = t->off + 1; k < t->off + t->len; k++)
+		if (n <= INT_MAX)
+			n = n * 10 + (w->s[k] - '0');
+	if (n > INT_MAX)
+		n = INT_MAX;
+	if (n > w->max_param)
+		w->max_param = (int)n;
+	put_char(&w->o, '?');
+	buf_append(&w->o, w->s + t->off + 1, t->len - 1);
+}
+
 static void rw_run(struct rw *w)
 {
 	const char *s = w->s;
-	size_t len = w->len, i = 0, e;
-	bool nested, closed;
+	size_t len = w->len, i = 0;
+	struct sql_token t;
 
 	while (i < len && !w->o.oom) {
-		unsigned char c = (unsigned char)s[i];
-		if (is_space(c)) {
-			for (e = i + 1; e < len && is_space((unsigned char)s[e]); e++)
-				;
-			out_put(&w->o, s + i, e - i);
-			i = e;
-			continue;
-		}
-		if (c == '-' && i + 1 < len && s[i + 1] == '-') {
-			e = skip_line(s, len, i);
-			out_put(&w->o, s + i, e - i);
-			i = e;
-			continue;
-		}
-		if (c == '/' && i + 1 < len && s[i + 1] == '*') {
-			e = skip_block(s, len, i, &nested, &closed);
-			if (nested && closed)
-				out_putc(&w->o, ' ');
+		sql_lex_scan(s, len, i, &t);
+		if (t.type == SQL_TOK_SPACE || t.type == SQL_TOK_COMMENT) {
+			if (t.nested && t.closed)
+				put_char(&w->o, ' '); /* SQLite does not nest comments */
 			else
-				out_put(&w->o, s + i, e - i);
-			i = e;
+				buf_append(&w->o, s + i, t.len);
+			i += t.len;
 			continue;
 		}
 
 		note_token(w);
 		bool name = false, dot = false;
 		size_t start = w->o.len;
-		if (c == '\'') {
-			i = rw_string(w, i);
-		} else if (c == '"') {
-			e = skip_quoted(s, len, i, '"', false, &closed);
-			out_put(&w->o, s + i, e - i);
+		switch (t.type) {
+		case SQL_TOK_STRING:
+			if (string_plain(&t)) {
+				i = rw_string(w, &t);
+				break;
+			}
+			buf_append(&w->o, s + i, t.len); /* B'…', X'…', U&'…' */
+			op_set(w, start);
+			i += t.len;
+			break;
+		case SQL_TOK_QIDENT:
+			buf_append(&w->o, s + i, t.len);
 			if (!(w->after_dot && w->op))
 				op_set(w, start);
 			name = true;
 			w->word_class = 0; /* never a keyword */
 			w->word_cast = false;
-			i = e;
-		} else if (c == '$' && i + 1 < len && is_digit((unsigned char)s[i + 1])) {
-			long long n = 0;
-			for (e = i + 1; e < len && is_digit((unsigned char)s[e]); e++)
-				if (n <= INT_MAX)
-					n = n * 10 + (s[e] - '0');
-			if (n > INT_MAX)
-				n = INT_MAX;
-			if (n > w->max_param)
-				w->max_param = (int)n;
-			out_putc(&w->o, '?');
-			out_put(&w->o, s + i + 1, e - i - 1);
+			i += t.len;
+			break;
+		case SQL_TOK_PARAM:
+			rw_param(w, &t);
 			op_set(w, start);
-			i = e;
-		} else if (c == '$' && dollar_tag_len(s, len, i) > 0) {
-			i = rw_string(w, i);
-		} else if (is_ident_start(c)) {
-			i = rw_word(w, i, &name);
-		} else if (is_digit(c) || (c == '.' && i + 1 < len && is_digit((unsigned char)s[i + 1]))) {
-			for (e = i; e < len; e++) {
-				unsigned char d = (unsigned char)s[e];
-				if ((d == 'e' || d == 'E') && e + 2 < len && (s[e + 1] == '+' || s[e + 1] == '-') &&
-				    is_digit((unsigned char)s[e + 2]))
-					e += 2;
-				else if (!is_digit(d) && !is_alpha(d) && d != '_' && d != '.')
-					break;
-			}
-			out_put(&w->o, s + i, e - i);
+			i += t.len;
+			break;
+		case SQL_TOK_WORD:
+			i = rw_word(w, &t, &name);
+			break;
+		case SQL_TOK_NUMBER:
+			buf_append(&w->o, s + i, t.len);
 			op_set(w, start);
-			i = e;
-		} else if (c == ':' && i + 1 < len && s[i + 1] == ':') {
-			i = rw_cast(w, i);
-		} else if (c == '(') {
-			bool call = w->after_name && w->op && w->word_class == 0;
-			bool cast = call && w->word_cast;
-			push(w, LV_PAREN, call ? w->op_start : start, cast);
-			out_putc(&w->o, '(');
-			op_clear(w);
-			i++;
-		} else if (c == '[') {
-			push(w, LV_BRACKET, w->op ? w->op_start : start, false);
-			out_putc(&w->o, '[');
-			op_clear(w);
-			i++;
-		} else if (c == ')' || c == ']') {
-			out_putc(&w->o, (char)c);
-			pop(w, c == ')' ? LV_PAREN : LV_BRACKET);
-			i++;
-		} else if (c == '.' && w->op) {
-			out_putc(&w->o, '.');
-			w->lit = false;
-			dot = true;
-			i++;
-		} else {
-			out_putc(&w->o, (char)c);
-			op_clear(w);
-			i++;
+			i += t.len;
+			break;
+		default:
+			i = rw_punct(w, i, start, &dot);
+			break;
 		}
 		w->after_name = name;
 		w->after_dot = dot;
@@ -1152,19 +948,19 @@ static bool rw_needed(const char *s, size_t len)
 			break;
 		case 'c':
 		case 'C':
-			if (i + 3 < len && lower(s[i + 1]) == 'a' && lower(s[i + 2]) == 's' && lower(s[i + 3]) == 't')
+			if (i + 3 < len && sql_lex_lower(s[i + 1]) == 'a' && sql_lex_lower(s[i + 2]) == 's' && sql_lex_lower(s[i + 3]) == 't')
 				return true;
 			break;
 		case '"':
-			i = skip_quoted(s, len, i, '"', false, &closed) - 1;
+			i = sql_lex_skip_quoted(s, len, i, '"', false, &closed) - 1;
 			break;
 		case '\'': {
 			size_t j = i;
-			while (j > 0 && is_space((unsigned char)s[j - 1]))
+			while (j > 0 && sql_lex_is_space((unsigned char)s[j - 1]))
 				j--;
 			if (j > 0 && !memchr("(,=<>|'", s[j - 1], 7))
 				return true;
-			i = skip_quoted(s, len, i, '\'', false, &closed) - 1;
+			i = sql_lex_skip_quoted(s, len, i, '\'', false, &closed) - 1;
 			break;
 		}
 		default:
@@ -1192,14 +988,15 @@ char *sql_rewrite(const char *sql, size_t len, int *max_param)
 	memset(&w, 0, offsetof(struct rw, lv));
 	w.s = sql;
 	w.len = len;
-	out_reserve(&w.o, len + len / 8 + 32);
+	buf_init(&w.o);
+	buf_reserve(&w.o, len + len / 8 + 32);
 	rw_run(&w);
-	out_putc(&w.o, '\0');
+	put_char(&w.o, '\0');
 	if (w.o.oom) {
-		free(w.o.p);
+		buf_free(&w.o);
 		return NULL;
 	}
 	if (max_param)
 		*max_param = w.max_param;
-	return w.o.p;
+	return (char *)w.o.data; /* the caller owns it now */
 }
