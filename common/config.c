@@ -120,6 +120,8 @@ static const struct setting settings[] = {
 	SET_INT(reader_threads, "2", 1, 64, "SQL executor threads for read-only queries"),
 	SET_SIZE(max_message_size, "64MB", KB, KB * KB * KB,
 		 "largest protocol message accepted from a client"),
+	SET_SIZE(checkpoint_wal_size, "64MB", KB * KB, 16 * KB * KB * KB,
+		 "WAL length at which a background checkpoint starts; the WAL file is preallocated to twice this"),
 	SET_DURATION("statement_timeout", statement_timeout_ms, "0", 0, MS_MAX,
 		     "cancel a statement that runs longer than this; 0 turns it off"),
 	SET_DURATION("idle_in_transaction_session_timeout", idle_in_transaction_session_timeout_ms,

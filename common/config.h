@@ -30,6 +30,7 @@ struct config {
 	int max_connections;                 /* 100 */
 	int reader_threads;                  /* 2 */
 	int64_t max_message_size;            /* bytes, 64MB */
+	int64_t checkpoint_wal_size;         /* bytes, 64MB */
 	int64_t statement_timeout_ms;        /* 0 = none */
 	int64_t idle_in_transaction_session_timeout_ms; /* 60000; 0 = none */
 	int64_t authentication_timeout_ms;  /* 60000 */

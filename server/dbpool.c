@@ -54,7 +54,7 @@ static int commit_hook(void *arg)
  * writes and an fsync of the database: too slow for the commit path. So the
  * checkpointer thread copies them in the background (PASSIVE: it blocks
  * neither the writer nor the readers) once the WAL holds
- * DBPOOL_CHECKPOINT_FRAMES frames. A background checkpoint never catches
+ * checkpoint_wal_size worth of frames. A background checkpoint never catches
  * up with a busy writer, though, and the WAL can only start over from its
  * beginning after a checkpoint has copied every frame; so at twice that
  * length the writer finishes the checkpoint itself, which is cheap by then
@@ -65,11 +65,11 @@ static int commit_hook(void *arg)
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	struct dbpool *pool = arg;
-	if (frames >= 2 * DBPOOL_CHECKPOINT_FRAMES) {
+	if (frames >= 2 * pool->checkpoint_frames) {
 		int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 			log_error("dbpool", "checkpoint failed: %s", sqlite3_errmsg(db));
-	} else if (frames >= DBPOOL_CHECKPOINT_FRAMES) {
+	} else if (frames >= pool->checkpoint_frames) {
 		pthread_mutex_lock(&pool->ckpt_mu);
 		pool->ckpt_wanted = true;
 		pthread_cond_signal(&pool->ckpt_cond);
@@ -172,8 +172,48 @@ static void conn_close(struct dbconn *c)
 	free(c);
 }
 
-int dbpool_open(const char *path, bool read_only, dbpool_setting_fn setting, struct dbpool **out, char *err,
-		size_t errlen)
+/*
+ * Writes zeroes up to `size` at the end of the -wal file, so that commits
+ * rewrite blocks the file already has instead of growing it: an fdatasync
+ * that must also record a new file size costs about twice as much. SQLite
+ * reads a WAL only up to its first invalid frame, so zeroes (or old frames
+ * with an old salt) past the end are ignored, as after any WAL restart.
+ */
+static int preallocate_wal(struct dbpool *pool, int64_t size, char *err, size_t errlen)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s-wal", pool->path);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) != 0) {
+		snprintf(err, errlen, "could not open write-ahead log \"%s\": %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return SL_EIO;
+	}
+	static const char zeroes[65536];
+	for (int64_t at = sb.st_size; at < size;) {
+		size_t n = size - at < (int64_t)sizeof(zeroes) ? (size_t)(size - at) : sizeof(zeroes);
+		ssize_t w = pwrite(fd, zeroes, n, at);
+		if (w <= 0) {
+			snprintf(err, errlen, "could not preallocate write-ahead log \"%s\": %s", path,
+				 w < 0 ? strerror(errno) : "short write");
+			close(fd);
+			return SL_EIO;
+		}
+		at += w;
+	}
+	if (sb.st_size < size && fsync(fd) != 0) {
+		snprintf(err, errlen, "could not fsync write-ahead log \"%s\": %s", path, strerror(errno));
+		close(fd);
+		return SL_EIO;
+	}
+	close(fd);
+	return 0;
+}
+
+int dbpool_open(const char *path, bool read_only, int64_t checkpoint_wal_size, dbpool_setting_fn setting,
+		struct dbpool **out, char *err, size_t errlen)
 {
 	struct dbpool *pool = calloc(1, sizeof(*pool));
 	if (!pool || !(pool->path = strdup(path))) {
@@ -203,7 +243,17 @@ int dbpool_open(const char *path, bool read_only, dbpool_setting_fn setting, str
 		sqlite3_close_v2(db);
 	} else {
 		pool->writer = conn_open(pool, true, err, errlen);
-		if (!pool->writer || checkpointer_start(pool, err, errlen) != 0) {
+		/* a frame is a page plus its 24-byte header */
+		int page = 4096;
+		sqlite3_stmt *st;
+		if (pool->writer && sqlite3_prepare_v2(pool->writer->db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK) {
+			if (sqlite3_step(st) == SQLITE_ROW)
+				page = sqlite3_column_int(st, 0);
+			sqlite3_finalize(st);
+		}
+		pool->checkpoint_frames = (int)(checkpoint_wal_size / (page + 24));
+		if (!pool->writer || preallocate_wal(pool, 2 * checkpoint_wal_size + 65536, err, errlen) != 0 ||
+		    checkpointer_start(pool, err, errlen) != 0) {
 			dbpool_close(pool);
 			return SL_EIO;
 		}

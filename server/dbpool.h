@@ -23,8 +23,6 @@
 #include <sys/types.h>
 
 #define DBCONN_CACHE_SIZE 64
-/* WAL length (frames) at which the checkpointer is woken */
-#define DBPOOL_CHECKPOINT_FRAMES 4000
 
 /* What lets a running statement be stopped: a cancel flag and a deadline. */
 struct interrupt {
@@ -77,14 +75,15 @@ struct dbpool {
 	bool ckpt_running, ckpt_wanted, ckpt_stop;
 	pthread_mutex_t ckpt_mu;
 	pthread_cond_t ckpt_cond;
+	int checkpoint_frames; /* WAL length at which the checkpointer is woken */
 };
 
 /*
  * Opens (creating if needed) the database at path in WAL mode. A read-only
  * pool has no writer. Returns 0 or an SL_E code with err filled.
  */
-int dbpool_open(const char *path, bool read_only, dbpool_setting_fn setting, struct dbpool **out, char *err,
-		size_t errlen);
+int dbpool_open(const char *path, bool read_only, int64_t checkpoint_wal_size, dbpool_setting_fn setting,
+		struct dbpool **out, char *err, size_t errlen);
 void dbpool_close(struct dbpool *pool);
 
 /* A reader connection for one session (opened on demand); NULL with err. */

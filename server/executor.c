@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "backend.h"
@@ -99,6 +100,7 @@ struct job *job_new(struct session *sess, void *owner)
 	if (!j)
 		return NULL;
 	j->kind = JOB_MESSAGES;
+	j->reply_fd = -1;
 	j->sess = sess;
 	j->owner = owner;
 	buf_init(&j->in);
@@ -117,6 +119,11 @@ void job_free(struct job *job)
 
 static void finish(struct executor *ex, struct job *j)
 {
+	if (j->reply_fd >= 0 && j->out.len > 0 && !atomic_load(&j->intr.cancel)) {
+		ssize_t n = send(j->reply_fd, j->out.data, j->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0)
+			buf_consume(&j->out, (size_t)n);
+	}
 	pthread_mutex_lock(&ex->done_mu);
 	queue_push(&ex->finished, j);
 	pthread_mutex_unlock(&ex->done_mu);

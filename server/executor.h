@@ -5,6 +5,10 @@
  * runs read-only work. The loop thread hands a session's pending protocol
  * messages over as a job; the executor routes it (writer or readers), runs
  * it, and hands it back through an ev_async with the replies in job->out.
+ * When the client's socket had nothing else queued (job->reply_fd), the
+ * executor thread sends the replies itself before handing the job back,
+ * so the answer does not wait for the loop thread to wake up; whatever
+ * the socket does not take stays in job->out for the loop to send.
  *
  * The writer serves one transaction at a time: while a session holds an
  * open write transaction, other sessions' write jobs wait (bounded by
@@ -44,6 +48,7 @@ struct job {
 	char forced_sqlstate[6]; /* set while waiting for the writer: the next */
 	char forced_message[200]; /* write fails with this error instead */
 	void *owner;     /* the client connection (loop side) */
+	int reply_fd;    /* the client socket to send replies on at once, or -1 */
 	struct job *next;
 };
 

@@ -133,6 +133,7 @@ struct pgconn *pgconn_new(struct server *srv, int fd, const char *peer)
 		return NULL;
 	c->srv = srv;
 	c->fd = fd;
+	c->deferred_fd = -1;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	buf_init(&c->in);
 	buf_init(&c->out);
@@ -177,7 +178,10 @@ void pgconn_close(struct pgconn *c, const char *reason)
 			 c->user[0] ? c->user : "-", c->pid);
 		ev_io_stop(c->srv->loop, &c->io);
 		ev_timer_stop(c->srv->loop, &c->timer);
-		close(c->fd);
+		if (c->job)
+			c->deferred_fd = c->fd; /* the executor may still send on it */
+		else
+			close(c->fd);
 		c->fd = -1;
 	}
 	c->state = PGCONN_CLOSING;
@@ -463,6 +467,8 @@ static void dispatch(struct pgconn *c)
 	}
 	buf_consume(&c->in, pos);
 	ev_timer_stop(c->srv->loop, &c->timer);
+	if (c->out.len == 0)
+		j->reply_fd = c->fd; /* nothing queued before it: the executor may answer directly */
 	c->job = j;
 	executor_submit(c->srv->ex, j);
 }
@@ -471,6 +477,10 @@ void pgconn_job_done(struct job *job)
 {
 	struct pgconn *c = job->owner;
 	c->job = NULL;
+	if (c->deferred_fd >= 0) {
+		close(c->deferred_fd);
+		c->deferred_fd = -1;
+	}
 	if (job->kind == JOB_CLOSE || c->state == PGCONN_CLOSING) {
 		bool was_close = job->kind == JOB_CLOSE;
 		job_free(job);

@@ -32,6 +32,7 @@ enum pgconn_state {
 struct pgconn {
 	struct server *srv;
 	int fd;
+	int deferred_fd; /* closed, but an executor may still send on it: close when its job is back */
 	char peer[64];
 	ev_io io;
 	ev_timer timer; /* authentication timeout, then idle-in-transaction timeout */

@@ -209,7 +209,8 @@ int server_init(struct server *srv, const struct config *cfg, struct ev_loop *lo
 	}
 	char path[CONFIG_STR_MAX + 32];
 	snprintf(path, sizeof(path), "%s/sluice.db", cfg->data_dir);
-	if (dbpool_open(path, cfg->role == ROLE_FOLLOWER, session_setting, &srv->pool, err, sizeof(err)) != 0) {
+	if (dbpool_open(path, cfg->role == ROLE_FOLLOWER, cfg->checkpoint_wal_size, session_setting, &srv->pool, err,
+			sizeof(err)) != 0) {
 		log_fatal("server", "%s", err);
 		return -1;
 	}

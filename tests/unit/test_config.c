@@ -103,6 +103,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.max_connections, 100);
 	assert_int_equal(cfg.reader_threads, 2);
 	assert_true(cfg.max_message_size == 64 * 1024 * 1024);
+	assert_true(cfg.checkpoint_wal_size == 64 * 1024 * 1024);
 	assert_true(cfg.statement_timeout_ms == 0);
 	assert_true(cfg.idle_in_transaction_session_timeout_ms == 60000);
 	assert_true(cfg.authentication_timeout_ms == 60000);
@@ -126,6 +127,7 @@ static void test_defaults_shown(void **state)
 	expect_show(&cfg, "max_connections", "100");
 	expect_show(&cfg, "reader_threads", "2");
 	expect_show(&cfg, "max_message_size", "64MB");
+	expect_show(&cfg, "checkpoint_wal_size", "64MB");
 	expect_show(&cfg, "statement_timeout", "0");
 	expect_show(&cfg, "idle_in_transaction_session_timeout", "1min");
 	expect_show(&cfg, "authentication_timeout", "1min");
@@ -502,6 +504,7 @@ static void test_show_roundtrip(void **state)
 	expect_set(&a, "max_connections", "10000");
 	expect_set(&a, "reader_threads", "64");
 	expect_set(&a, "max_message_size", "1025");
+	expect_set(&a, "checkpoint_wal_size", "1GB");
 	expect_set(&a, "statement_timeout", "2147483647");
 	expect_set(&a, "idle_in_transaction_session_timeout", "90s");
 	expect_set(&a, "authentication_timeout", "1s");
@@ -515,10 +518,10 @@ static void test_show_roundtrip(void **state)
 	config_defaults(&b);
 	struct collect c = { .into = &b };
 	config_foreach(&a, collect_fn, &c);
-	assert_int_equal(c.count, 16);
+	assert_int_equal(c.count, 17);
 	assert_memory_equal(&a, &b, sizeof(a));
 	assert_string_equal(c.names[0], "listen_address");
-	assert_string_equal(c.names[15], "port_file");
+	assert_string_equal(c.names[16], "port_file");
 
 	/* And one setting at a time, through config_show. */
 	for (int i = 0; i < c.count; i++) {
