@@ -145,8 +145,10 @@ static void end_reader(struct ctx *x)
 
 struct dbconn *backend_any_conn(struct ctx *x)
 {
-	if (x->s->bound)
+	if (x->s->bound) {
+		attach(x, x->s->bound);
 		return x->s->bound;
+	}
 	if (x->on_writer && x->pool->writer) {
 		attach(x, x->pool->writer);
 		return x->pool->writer;
@@ -190,11 +192,17 @@ int backend_conn_for(struct ctx *x, bool write, struct dbconn **out)
 		attach(x, w);
 		if (s->bound != w && s->txn == TXN_BLOCK) {
 			if (s->bound) {
-				bool conflict = dbpool_commit_count(pool) != s->snapshot_commits;
-				end_reader(x);
-				if (conflict)
+				/* the snapshot stays bound on a conflict, so that ROLLBACK TO
+				 * a savepoint cannot trade it for a newer one */
+				if (dbpool_commit_count(pool) != s->snapshot_commits)
 					return backend_error(x, SQLSTATE_SERIALIZATION_FAILURE,
 							     "could not serialize access due to concurrent update");
+				for (struct portal *p = s->portals; p; p = p->next)
+					if (p->conn == s->bound && !p->done)
+						return backend_error(x, SQLSTATE_FEATURE_NOT_SUPPORTED,
+								     "cannot write in a transaction while a cursor "
+								     "or portal is open on its read snapshot");
+				end_reader(x);
 			}
 			if (dbconn_exec(w, "BEGIN IMMEDIATE") != SQLITE_OK)
 				return backend_sqlite_error(x, w);
@@ -311,6 +319,7 @@ int backend_portal_peek(struct ctx *x, struct portal *p)
 {
 	if (!p->st || p->row_ready || p->done || p->ncols == 0)
 		return STEP_OK;
+	attach(x, p->conn);
 	int rc = sqlite3_step(p->st);
 	if (rc == SQLITE_ROW) {
 		p->row_ready = true;
@@ -434,6 +443,7 @@ int backend_portal_send(struct ctx *x, struct portal *p, uint64_t max_rows, bool
 	const char *state = NULL;
 	if (decide_types(p) != 0)
 		return backend_error(x, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+	attach(x, p->conn);
 	while (!p->done) {
 		if (!p->row_ready) {
 			int rc = sqlite3_step(p->st);
@@ -886,6 +896,8 @@ static int msg_execute(struct ctx *x, const struct pg_msg *m)
 	set_deadline(x);
 	if (!pt->st) {
 		struct prepared *p = pt->prep;
+		if (!p->readonly && !x->on_writer && x->pool->writer)
+			return STEP_MOVE; /* before the portal is used up */
 		p->refs++;
 		portal_unlink(x, e.portal); /* a utility portal runs once */
 		x->extended = true;
@@ -931,7 +943,10 @@ static void msg_sync(struct ctx *x)
 
 enum backend_result backend_run(struct job *job, struct dbpool *pool, bool on_writer)
 {
-	struct ctx x = { .job = job, .s = job->sess, .pool = pool, .on_writer = on_writer, .out = &job->out };
+	/* a job let through while another session holds the writer (to fail it)
+	 * must not touch the writer connection at all */
+	struct ctx x = { .job = job, .s = job->sess, .pool = pool, .on_writer = on_writer && !job->writer_forbidden,
+			 .out = &job->out };
 	const struct buf *in = &job->in;
 	while (job->pos < in->len && !job->fatal) {
 		struct pg_msg m;
@@ -985,6 +1000,20 @@ void backend_close_session(struct job *job, struct dbpool *pool)
 	}
 }
 
+/* Whether a Parse for `name` stands in in[from..to). */
+static bool parsed_in_job(const struct buf *in, size_t from, size_t to, const char *name)
+{
+	struct pg_msg m;
+	size_t used;
+	for (size_t pos = from; pos < to && pgwire_frame(in->data + pos, to - pos, SIZE_MAX, &m, &used) == 1;
+	     pos += used) {
+		struct pg_parse pm;
+		if (m.type == 'P' && pgwire_decode_parse(&m, &pm) == 0 && strcmp(pm.name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
 bool backend_wants_writer(const struct job *job, const struct dbpool *pool)
 {
 	const struct session *s = job->sess;
@@ -999,6 +1028,15 @@ bool backend_wants_writer(const struct job *job, const struct dbpool *pool)
 	struct pg_msg m;
 	while (pgwire_frame(in->data + pos, in->len - pos, SIZE_MAX, &m, &used) == 1) {
 		pos += used;
+		if (m.type == 'P') {
+			/* a statement parsed in this job replaces the session's one of that name */
+			struct pg_parse pm;
+			if (pgwire_decode_parse(&m, &pm) != 0)
+				return false;
+			if (sql_guess_write(pm.query, strlen(pm.query)))
+				return true;
+			continue;
+		}
 		if (m.type == 'Q') {
 			const char *sql;
 			if (pgwire_decode_query(&m, &sql) != 0)
@@ -1015,7 +1053,8 @@ bool backend_wants_writer(const struct job *job, const struct dbpool *pool)
 			struct pg_bind b;
 			if (pgwire_decode_bind(&m, &b) != 0)
 				return false;
-			const struct prepared *p = session_find_prepared((struct session *)s, b.stmt);
+			bool parsed_here = parsed_in_job(in, job->pos, pos - used, b.stmt);
+			const struct prepared *p = parsed_here ? NULL : session_find_prepared((struct session *)s, b.stmt);
 			pgwire_bind_free(&b);
 			if (p && !p->readonly)
 				return true;

@@ -154,6 +154,12 @@ static bool run_job(struct executor *ex, struct job *j, bool on_writer)
 		dbpool_release(ex->pool, j->temp);
 		j->temp = NULL;
 	}
+	struct dbconn *bound = j->sess->bound;
+	if (bound && !bound->writer) {
+		bound->intr = NULL; /* points into this job, which is about to go */
+		bound->session = NULL;
+	}
+	j->writer_forbidden = false;
 	return to_writer;
 }
 
@@ -213,6 +219,7 @@ static struct job *writer_pick(struct executor *ex, bool *waiting)
 		const char *sqlstate, *why = wait_expired(ex, j, now, &sqlstate);
 		if (why) {
 			backend_set_forced_error(j, sqlstate, why);
+			j->writer_forbidden = true;
 			queue_remove(&ex->writer, j, prev);
 			return j;
 		}
@@ -263,7 +270,13 @@ static void *writer_main(void *arg)
 			return NULL;
 		if (j) {
 			bool was_owner = j->sess == ex->owner;
-			run_job(ex, j, true);
+			if (run_job(ex, j, true)) {
+				/* a job let through to fail, with a second write: back in line */
+				pthread_mutex_lock(&ex->mu);
+				queue_push(&ex->writer, j);
+				pthread_mutex_unlock(&ex->mu);
+				continue;
+			}
 			w->intr = NULL;
 			w->session = NULL;
 			if (w->commit_seen) {

@@ -45,6 +45,7 @@ struct job {
 	bool fatal;      /* close the client connection after sending out */
 	int64_t enqueued_ns;
 	struct dbconn *temp; /* reader connection borrowed for this job only */
+	bool writer_forbidden;   /* let through while another session holds the writer */
 	char forced_sqlstate[6]; /* set while waiting for the writer: the next */
 	char forced_message[200]; /* write fails with this error instead */
 	void *owner;     /* the client connection (loop side) */

@@ -111,10 +111,11 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 static void update_watch(struct pgconn *c)
 {
 	int events = 0;
-	if (!c->close_after_flush && !c->job && c->in.len < INPUT_HIGH_WATER)
+	/* With no job out, read on: a message up to max_message_size must be
+	 * able to arrive whole (framing refuses longer ones). While a job is
+	 * out, pipelined input is buffered up to a bound. */
+	if (!c->close_after_flush && (!c->job || c->in.len < INPUT_HIGH_WATER))
 		events |= EV_READ;
-	if (c->job && c->in.len < INPUT_HIGH_WATER)
-		events |= EV_READ; /* keep reading (pipelining) up to the bound */
 	if (c->out.len > 0)
 		events |= EV_WRITE;
 	if (events == c->io.events && ev_is_active(&c->io))
@@ -206,7 +207,8 @@ void pgconn_terminate(struct pgconn *c)
 		executor_cancel(c->srv->ex, c->job);
 		return; /* flushed and closed when the job comes back */
 	}
-	flush(c);
+	if (flush(c) == 0)
+		update_watch(c); /* the rest goes out when the socket takes it */
 }
 
 /* ------------------------------------------------------------ start-up */
