@@ -392,4 +392,3 @@ void executor_cancel(struct executor *ex, struct job *job)
 	pthread_mutex_unlock(&ex->mu);
 }
 
-bool executor_writes_failed(struct executor *ex) { return atomic_load(&ex->pool->failed); }

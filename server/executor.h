@@ -65,8 +65,6 @@ void executor_stop(struct executor *ex);
 void executor_submit(struct executor *ex, struct job *job);
 /* Loop thread: ask the running or waiting job to stop. */
 void executor_cancel(struct executor *ex, struct job *job);
-/* Any thread: the writer is gone (fsync failure). */
-bool executor_writes_failed(struct executor *ex);
 
 struct job *job_new(struct session *sess, void *owner);
 void job_free(struct job *job);

@@ -420,7 +420,6 @@ static void process_startup(struct pgconn *c)
 	}
 }
 
-static void process_input(struct pgconn *c);
 
 /* ------------------------------------------------------------- queries */
 
