@@ -1000,17 +1000,13 @@ void backend_close_session(struct job *job, struct dbpool *pool)
 	}
 }
 
-/* Whether a Parse for `name` stands in in[from..to). */
-static bool parsed_in_job(const struct buf *in, size_t from, size_t to, const char *name)
+#define ROUTE_MAX_PARSED 16
+
+static bool name_listed(const char *const *names, int n, const char *name)
 {
-	struct pg_msg m;
-	size_t used;
-	for (size_t pos = from; pos < to && pgwire_frame(in->data + pos, to - pos, SIZE_MAX, &m, &used) == 1;
-	     pos += used) {
-		struct pg_parse pm;
-		if (m.type == 'P' && pgwire_decode_parse(&m, &pm) == 0 && strcmp(pm.name, name) == 0)
+	for (int i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
 			return true;
-	}
 	return false;
 }
 
@@ -1023,18 +1019,28 @@ bool backend_wants_writer(const struct job *job, const struct dbpool *pool)
 		return s->bound == pool->writer;
 	if (job->kind == JOB_CLOSE)
 		return false;
+	/* One pass over the job, no allocation: this runs on the loop thread. A
+	 * statement parsed in this job (a read, or we would have returned)
+	 * replaces the session's one of that name. A wrong guess costs little:
+	 * a reader hands a write on to the writer. */
+	const char *parsed[ROUTE_MAX_PARSED];
+	int nparsed = 0;
+	bool parsed_overflow = false;
 	const struct buf *in = &job->in;
 	size_t pos = job->pos, used;
 	struct pg_msg m;
 	while (pgwire_frame(in->data + pos, in->len - pos, SIZE_MAX, &m, &used) == 1) {
 		pos += used;
 		if (m.type == 'P') {
-			/* a statement parsed in this job replaces the session's one of that name */
 			struct pg_parse pm;
 			if (pgwire_decode_parse(&m, &pm) != 0)
 				return false;
 			if (sql_guess_write(pm.query, strlen(pm.query)))
 				return true;
+			if (nparsed < ROUTE_MAX_PARSED)
+				parsed[nparsed++] = pm.name;
+			else
+				parsed_overflow = true;
 			continue;
 		}
 		if (m.type == 'Q') {
@@ -1050,12 +1056,15 @@ bool backend_wants_writer(const struct job *job, const struct dbpool *pool)
 			return false;
 		}
 		if (m.type == 'B') {
-			struct pg_bind b;
-			if (pgwire_decode_bind(&m, &b) != 0)
+			struct cursor c;
+			cursor_init(&c, m.body, m.len);
+			cursor_cstr(&c); /* portal */
+			const char *stmt = cursor_cstr(&c);
+			if (!stmt)
 				return false;
-			bool parsed_here = parsed_in_job(in, job->pos, pos - used, b.stmt);
-			const struct prepared *p = parsed_here ? NULL : session_find_prepared((struct session *)s, b.stmt);
-			pgwire_bind_free(&b);
+			if (parsed_overflow || name_listed(parsed, nparsed, stmt))
+				continue;
+			const struct prepared *p = session_find_prepared((struct session *)s, stmt);
 			if (p && !p->readonly)
 				return true;
 		}

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,9 +158,15 @@ void pgtypes_put_text(struct buf *out, sqlite3_value *v, uint32_t oid)
 	}
 }
 
-static int fail(char *err, size_t errlen, const char **sqlstate, const char *state, const char *fmt, const char *arg)
+static int fail(char *err, size_t errlen, const char **sqlstate, const char *state, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int fail(char *err, size_t errlen, const char **sqlstate, const char *state, const char *fmt, ...)
 {
-	snprintf(err, errlen, fmt, arg);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 	*sqlstate = state;
 	return -1;
 }
@@ -456,13 +463,12 @@ int pgtypes_bind(sqlite3_stmt *st, int idx, uint32_t oid, int format, const uint
 				    "binary input of type %s is not supported", pgtypes_name(oid));
 		}
 	} else {
-		return fail(err, errlen, sqlstate, SQLSTATE_PROTOCOL_VIOLATION, "unsupported format code %s", "");
+		return fail(err, errlen, sqlstate, SQLSTATE_PROTOCOL_VIOLATION, "unsupported format code %d", format);
 	}
 	if (rc != SQLITE_OK)
 		return fail(err, errlen, sqlstate, rc == SQLITE_RANGE ? SQLSTATE_UNDEFINED_PARAMETER : SQLSTATE_INTERNAL,
 			    "could not bind parameter: %s", sqlite3_errstr(rc));
 	return 0;
 badlen:
-	return fail(err, errlen, sqlstate, SQLSTATE_PROTOCOL_VIOLATION, "incorrect binary data format in parameter%s",
-		    "");
+	return fail(err, errlen, sqlstate, SQLSTATE_PROTOCOL_VIOLATION, "incorrect binary data format in parameter");
 }

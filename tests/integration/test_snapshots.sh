@@ -3,8 +3,8 @@
 # move to the writer: cursors stepped in later messages, ROLLBACK TO a
 # savepoint after a serialization failure keeping the old snapshot, a write
 # refused while a cursor is open on the snapshot, utility commands over the
-# extended protocol (they need the writer), a read parsed in the same job as
-# it runs never waiting behind another session's write transaction, and a
+# extended protocol (they need the writer), an extended read never waiting
+# behind, nor reading inside, another session's write transaction, and a
 # query text larger than the pipelining buffer.
 set -euo pipefail
 source "$TOP_SRCDIR/tests/integration/lib.sh"
@@ -69,6 +69,23 @@ sess_q s1 "ROLLBACK" >/dev/null
 expect_eq "$(q a "SELECT count(*) FROM t WHERE id = 77")" "0" "rolled back"
 
 sess_close s1
+
+# ---- the same, when the session's previous unnamed statement was a write:
+# the read parsed in the next job must still go to a reader. (It once went
+# to the writer queue, waited past lock_timeout and then read inside the
+# other session's open transaction.)
+node_start b --lock_timeout=500ms
+q b "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)" >/dev/null
+sess_open b s2
+sess_q s2 "BEGIN" >/dev/null
+sess_q s2 "INSERT INTO t VALUES (77, 77)" >/dev/null
+out=$(proto_run b "P::INSERT INTO t VALUES (6, 6)" "B::" "E::0" "S" \
+	"P::SELECT count(*) FROM t WHERE id = 77" "B::" "E::0" "S")
+expect_match "$out" "^E 55P03" "the write waits for the writer, then times out"
+expect_match "$out" "^D 0$" "the following read does not see the open transaction's row"
+sess_q s2 "ROLLBACK" >/dev/null
+sess_close s2
+node_stop b
 
 # ---- a query text larger than the pipelining buffer (1 MB)
 big=$(head -c 2000000 /dev/zero | tr '\0' a)
