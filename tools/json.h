@@ -1,0 +1,20 @@
+/*
+ * json.h — the little JSON output the tools need: strings escaped so that
+ * any bytes give valid JSON text.
+ */
+#ifndef SL_TOOLS_JSON_H
+#define SL_TOOLS_JSON_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+/*
+ * Appends s[0..n) as a JSON string, quotes included. ", \ and control
+ * characters are escaped; bytes that are not valid UTF-8 become U+FFFD.
+ */
+void json_put_string(struct buf *b, const void *s, size_t n);
+/* The same for a NUL-terminated string. */
+void json_put_cstr(struct buf *b, const char *s);
+
+#endif

@@ -1,0 +1,227 @@
+/*
+ * sluice.c — the `sluice` command-line tool: reads the command line and
+ * runs a subcommand. Today the subcommands work on a data directory's
+ * replication log, offline:
+ *
+ *   sluice log dump DATA_DIR [--from LSN] [--json]     (log_dump.c)
+ *   sluice log replay DATA_DIR OUT_DB [--mode physical|logical] [--from LSN]
+ *
+ * Both open DATA_DIR/log themselves, which locks it and repairs a torn
+ * tail, so the sluiced that owns the data directory must be stopped (while
+ * it runs they fail on the lock), or they are run on a copy. Exit status:
+ * 0 on success, 1 when the command fails, 2 for a wrong command line (with
+ * the usage on stderr).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lsn.h"
+#include "replay.h"
+#include "replog.h"
+#include "sl_error.h"
+#include "sluice.h"
+
+#define ERR_MAX 1024
+
+static const char usage_text[] =
+	"sluice is the command-line tool of sluice, a replication server for SQLite.\n"
+	"\n"
+	"Usage:\n"
+	"  sluice log dump DATA_DIR [--from LSN] [--json]\n"
+	"  sluice log replay DATA_DIR OUT_DB [--mode physical|logical] [--from LSN]\n"
+	"  sluice help\n"
+	"\n"
+	"Commands:\n"
+	"  log dump     Print every record of the replication log in DATA_DIR/log, one\n"
+	"               line each: LSN, epoch, type, size, commit time, and for a\n"
+	"               transaction its pages and its DDL, changesets, rows and tables.\n"
+	"               --json prints one JSON object per line instead, with each row\n"
+	"               change's table and operation.\n"
+	"  log replay   Apply the transactions of the log to the SQLite database OUT_DB\n"
+	"               (created if missing). --mode physical (the default) writes the\n"
+	"               page images into the file: OUT_DB must be empty, or a copy of the\n"
+	"               database as of --from. --mode logical applies the DDL and\n"
+	"               changesets through SQLite, one transaction per record, and stops\n"
+	"               at the first conflict.\n"
+	"\n"
+	"Options:\n"
+	"  --from LSN   Start at this record (X/Y in hex, as the dump prints it)\n"
+	"               instead of the oldest one kept.\n"
+	"  --json       log dump: JSON output.\n"
+	"  --mode M     log replay: physical or logical.\n"
+	"  -h, --help   Show this help.\n"
+	"\n"
+	"Stop the sluiced that owns DATA_DIR first, or work on a copy of it: opening\n"
+	"the log repairs a torn record at its end.\n";
+
+struct args {
+	const char *pos[3];
+	int npos;
+	uint64_t from;
+	bool json;
+	const char *mode;
+};
+
+int tool_error(const char *fmt, ...)
+{
+	va_list ap;
+	fflush(stdout); /* what was printed before the failure comes first */
+	fputs("sluice: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return TOOL_EXIT_FAIL;
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("sluice: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n\n%s", usage_text);
+	return TOOL_EXIT_USAGE;
+}
+
+int tool_log_open(const char *data_dir, struct replog **log)
+{
+	char dir[4096], err[ERR_MAX] = "";
+	struct stat st;
+	*log = NULL;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/log", data_dir) >= sizeof(dir))
+		return tool_error("data directory path too long: %s", data_dir);
+	if (stat(dir, &st) != 0)
+		return tool_error("could not open log directory %s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return tool_error("could not open log directory %s: not a directory", dir);
+	struct replog_options opt = { 0 };
+	int rc = replog_open(log, dir, 0, &opt, err, sizeof(err));
+	if (rc != 0) {
+		*log = NULL;
+		return tool_error("could not open the log in %s: %s", dir, err[0] ? err : sl_strerror(rc));
+	}
+	return TOOL_EXIT_OK;
+}
+
+/* The value of an option given as "--name=value" or "--name value". */
+static const char *option_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != '\0' || *i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+static int args_parse(int argc, char **argv, struct args *a)
+{
+	memset(a, 0, sizeof(*a));
+	for (int i = 0; i < argc; i++) {
+		const char *v;
+		if (strcmp(argv[i], "--json") == 0) {
+			a->json = true;
+		} else if ((v = option_value(argc, argv, &i, "--from")) != NULL) {
+			if (lsn_parse(v, &a->from) != 0)
+				return usage_error("invalid LSN \"%s\": want X/Y in hex, e.g. 0/16B3F0", v);
+		} else if ((v = option_value(argc, argv, &i, "--mode")) != NULL) {
+			a->mode = v;
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			return usage_error("unknown option or missing value: %s", argv[i]);
+		} else if (a->npos == (int)(sizeof(a->pos) / sizeof(a->pos[0]))) {
+			return usage_error("too many arguments");
+		} else {
+			a->pos[a->npos++] = argv[i];
+		}
+	}
+	return TOOL_EXIT_OK;
+}
+
+static int cmd_log_dump(int argc, char **argv)
+{
+	struct args a;
+	int rc = args_parse(argc, argv, &a);
+	if (rc != TOOL_EXIT_OK)
+		return rc;
+	if (a.npos != 1)
+		return usage_error("log dump takes one DATA_DIR");
+	if (a.mode)
+		return usage_error("log dump has no --mode");
+	return log_dump(a.pos[0], a.from, a.json);
+}
+
+/* The end of the log after a replay: where a later replay goes on. */
+static int log_end(const char *data_dir, uint64_t *end)
+{
+	struct replog *log;
+	int rc = tool_log_open(data_dir, &log);
+	if (rc != TOOL_EXIT_OK)
+		return rc;
+	*end = replog_end_lsn(log);
+	replog_close(log);
+	return TOOL_EXIT_OK;
+}
+
+static int cmd_log_replay(int argc, char **argv)
+{
+	struct args a;
+	enum replay_mode mode = REPLAY_PHYSICAL;
+	int rc = args_parse(argc, argv, &a);
+	if (rc != TOOL_EXIT_OK)
+		return rc;
+	if (a.npos != 2)
+		return usage_error("log replay takes DATA_DIR and OUT_DB");
+	if (a.json)
+		return usage_error("log replay has no --json");
+	if (a.mode && strcmp(a.mode, "logical") == 0)
+		mode = REPLAY_LOGICAL;
+	else if (a.mode && strcmp(a.mode, "physical") != 0)
+		return usage_error("invalid --mode \"%s\": want physical or logical", a.mode);
+
+	char dir[4096], err[ERR_MAX] = "", at[LSN_TEXT_MAX];
+	uint64_t applied = 0, end = 0;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/log", a.pos[0]) >= sizeof(dir))
+		return tool_error("data directory path too long: %s", a.pos[0]);
+	rc = replay_log(dir, a.pos[1], mode, a.from, &applied, err, sizeof(err));
+	if (rc != 0)
+		return tool_error("replay failed after %llu records: %s", (unsigned long long)applied,
+				  err[0] ? err : sl_strerror(rc));
+	if ((rc = log_end(a.pos[0], &end)) != TOOL_EXIT_OK)
+		return rc;
+	printf("replayed %llu records up to %s\n", (unsigned long long)applied, lsn_format(end, at));
+	return fflush(stdout) == 0 ? TOOL_EXIT_OK : tool_error("could not write the output");
+}
+
+static int cmd_log(int argc, char **argv)
+{
+	if (argc < 1)
+		return usage_error("log needs a command: dump or replay");
+	if (strcmp(argv[0], "dump") == 0)
+		return cmd_log_dump(argc - 1, argv + 1);
+	if (strcmp(argv[0], "replay") == 0)
+		return cmd_log_replay(argc - 1, argv + 1);
+	return usage_error("unknown log command \"%s\"", argv[0]);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error("no command given");
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		fputs(usage_text, stdout);
+		return TOOL_EXIT_OK;
+	}
+	if (strcmp(cmd, "log") == 0)
+		return cmd_log(argc - 2, argv + 2);
+	return usage_error("unknown command \"%s\"", cmd);
+}

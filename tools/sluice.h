@@ -1,0 +1,33 @@
+/*
+ * sluice.h — what the files of the `sluice` command-line tool share:
+ * error output, exit statuses, and opening a data directory's log.
+ */
+#ifndef SL_TOOLS_SLUICE_H
+#define SL_TOOLS_SLUICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "replog.h"
+
+enum tool_exit {
+	TOOL_EXIT_OK = 0,
+	TOOL_EXIT_FAIL = 1,  /* the command failed */
+	TOOL_EXIT_USAGE = 2, /* the command line is wrong */
+};
+
+/* Prints "sluice: " and the message on stderr; returns TOOL_EXIT_FAIL. */
+int tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Opens DATA_DIR/log (which must exist: it is never created here). On
+ * failure prints why and returns TOOL_EXIT_FAIL. Opening repairs a torn
+ * tail, so no server may have the log open.
+ */
+int tool_log_open(const char *data_dir, struct replog **log);
+
+/* `sluice log dump`: prints every record from from_lsn (0: the start).
+ * Returns a tool_exit status. */
+int log_dump(const char *data_dir, uint64_t from_lsn, bool json);
+
+#endif
