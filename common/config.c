@@ -88,6 +88,19 @@ static const struct choice log_level_choices[] = {
 	{ NULL, 0 },
 };
 
+static const struct choice log_mode_choices[] = {
+	{ "physical", 1 }, /* values are txnrec.h's section bits */
+	{ "logical", 2 },
+	{ "both", 3 },
+	{ NULL, 0 },
+};
+
+static const struct choice bool_choices[] = {
+	{ "off", 0 },
+	{ "on", 1 },
+	{ NULL, 0 },
+};
+
 #define KB INT64_C(1024)
 #define MS_MAX INT64_C(2147483647) /* PostgreSQL's limit for its timeouts */
 
@@ -122,6 +135,14 @@ static const struct setting settings[] = {
 		 "largest protocol message accepted from a client"),
 	SET_SIZE(checkpoint_wal_size, "64MB", KB * KB, 16 * KB * KB * KB,
 		 "WAL length at which a background checkpoint starts; the WAL file is preallocated to twice this"),
+	SET_ENUM(log_mode, "physical", log_mode_choices,
+		 "what the replication log records: page images (physical), row changes and DDL (logical), or both"),
+	SET_ENUM(log_compression, "off", bool_choices, "zlib-compress log record payloads where that makes them smaller"),
+	SET_SIZE(log_segment_size, "64MB", KB * KB, KB * KB * KB, "size of each replication log segment file"),
+	SET_SIZE(log_keep_size, "1GB", 0, 1024 * KB * KB * KB * KB,
+		 "replication log kept even when no consumer needs it (for late followers and CDC)"),
+	SET_SIZE(max_log_size, "16GB", 0, 1024 * KB * KB * KB * KB,
+		 "replication log removed beyond this even if a follower or CDC slot still needs it; 0 means no cap"),
 	SET_DURATION("statement_timeout", statement_timeout_ms, "0", 0, MS_MAX,
 		     "cancel a statement that runs longer than this; 0 turns it off"),
 	SET_DURATION("idle_in_transaction_session_timeout", idle_in_transaction_session_timeout_ms,

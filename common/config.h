@@ -31,6 +31,11 @@ struct config {
 	int reader_threads;                  /* 2 */
 	int64_t max_message_size;            /* bytes, 64MB */
 	int64_t checkpoint_wal_size;         /* bytes, 64MB */
+	int log_mode;                        /* TXNREC_PHYSICAL | TXNREC_LOGICAL bits; physical */
+	int log_compression;                 /* bool, off */
+	int64_t log_segment_size;            /* bytes, 64MB */
+	int64_t log_keep_size;               /* bytes, 1GB */
+	int64_t max_log_size;                /* bytes, 16GB; 0 = no cap */
 	int64_t statement_timeout_ms;        /* 0 = none */
 	int64_t idle_in_transaction_session_timeout_ms; /* 60000; 0 = none */
 	int64_t authentication_timeout_ms;  /* 60000 */

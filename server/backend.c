@@ -74,6 +74,8 @@ int backend_sqlite_error(struct ctx *x, struct dbconn *c)
 	if (rc == SQLITE_CONSTRAINT_COMMITHOOK || atomic_load(&x->pool->failed))
 		return backend_error(x, SQLSTATE_IO_ERROR,
 				     "writes are stopped: the node could not make its log durable");
+	if (rc == SQLITE_AUTH && dbconn_denied(c))
+		return backend_error(x, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE, "%s", dbconn_denied(c));
 	const char *msg = sqlite3_errmsg(c->db);
 	return backend_error(x, sqlstate_from_sqlite(rc, msg), "%s", msg);
 }
@@ -219,6 +221,17 @@ int backend_conn_for(struct ctx *x, bool write, struct dbconn **out)
 		*out = s->bound;
 		return STEP_OK;
 	}
+	if (s->txn == TXN_BLOCK && x->on_writer && pool->writer && pool->writer->batch && !x->job->writer_forbidden) {
+		/* a block run on the writer reads there too: it must see the
+		 * batch's writes, which no reader snapshot has */
+		struct dbconn *w = pool->writer;
+		attach(x, w);
+		if (dbconn_exec(w, "BEGIN IMMEDIATE") != SQLITE_OK)
+			return backend_sqlite_error(x, w);
+		s->bound = w;
+		*out = w;
+		return replay_savepoints(x, w);
+	}
 	if (s->txn == TXN_BLOCK) {
 		char err[256];
 		struct dbconn *c = dbpool_acquire(pool, err, sizeof(err));
@@ -320,7 +333,7 @@ int backend_portal_peek(struct ctx *x, struct portal *p)
 	if (!p->st || p->row_ready || p->done || p->ncols == 0)
 		return STEP_OK;
 	attach(x, p->conn);
-	int rc = sqlite3_step(p->st);
+	int rc = dbconn_step(p->conn, p->st);
 	if (rc == SQLITE_ROW) {
 		p->row_ready = true;
 	} else if (rc == SQLITE_DONE) {
@@ -446,7 +459,7 @@ int backend_portal_send(struct ctx *x, struct portal *p, uint64_t max_rows, bool
 	attach(x, p->conn);
 	while (!p->done) {
 		if (!p->row_ready) {
-			int rc = sqlite3_step(p->st);
+			int rc = dbconn_step(p->conn, p->st);
 			if (rc == SQLITE_ROW) {
 				p->row_ready = true;
 			} else if (rc == SQLITE_DONE) {
@@ -1070,6 +1083,82 @@ bool backend_wants_writer(const struct job *job, const struct dbpool *pool)
 		}
 	}
 	return false;
+}
+
+static enum backend_batch kind_of(const struct sql_command *cmd)
+{
+	switch (cmd->kind) {
+	case SQL_VACUUM:
+	case SQL_CHECKPOINT: return BATCH_NONE;
+	case SQL_BEGIN:
+	case SQL_SAVEPOINT:
+	case SQL_RELEASE:
+	case SQL_ROLLBACK_TO: return BATCH_ALONE;
+	default: return BATCH_JOIN;
+	}
+}
+
+static enum backend_batch classify_text(const char *sql, size_t len)
+{
+	struct sql_command cmd;
+	char err[128];
+	if (sql_classify(sql, len, &cmd, err, sizeof(err)) != 0)
+		return BATCH_JOIN; /* an error reply, nothing more */
+	return kind_of(&cmd);
+}
+
+static enum backend_batch worse(enum backend_batch a, enum backend_batch b)
+{
+	return a == BATCH_NONE || b == BATCH_NONE ? BATCH_NONE : a == BATCH_ALONE || b == BATCH_ALONE ? BATCH_ALONE
+												       : BATCH_JOIN;
+}
+
+/*
+ * A job may join a batch when its session holds no transaction, it ends
+ * at Sync or with a simple query (so any implicit block ends with it), and
+ * it opens no explicit block. VACUUM and CHECKPOINT run outside.
+ */
+enum backend_batch backend_batch_kind(const struct job *job)
+{
+	const struct session *s = job->sess;
+	if (job->kind == JOB_CLOSE)
+		return s->bound ? BATCH_ALONE : BATCH_JOIN;
+	enum backend_batch kind = s->txn != TXN_IDLE || s->bound ? BATCH_ALONE : BATCH_JOIN;
+	const struct buf *in = &job->in;
+	size_t pos = job->pos, used;
+	char last = 0;
+	struct pg_msg m;
+	while (pgwire_frame(in->data + pos, in->len - pos, SIZE_MAX, &m, &used) == 1) {
+		pos += used;
+		last = (char)m.type;
+		if (m.type == 'Q') {
+			const char *sql;
+			if (pgwire_decode_query(&m, &sql) != 0)
+				break;
+			size_t total = 0, len = strlen(sql);
+			struct sql_span spans[16];
+			size_t n = sql_split(sql, len, spans, 16, &total);
+			for (size_t i = 0; i < n; i++)
+				kind = worse(kind, classify_text(sql + spans[i].off, spans[i].len));
+			if (total > n)
+				kind = worse(kind, BATCH_ALONE);
+		} else if (m.type == 'P') {
+			struct pg_parse pm;
+			if (pgwire_decode_parse(&m, &pm) == 0)
+				kind = worse(kind, classify_text(pm.query, strlen(pm.query)));
+		} else if (m.type == 'B') {
+			struct cursor c;
+			cursor_init(&c, m.body, m.len);
+			cursor_cstr(&c);
+			const char *stmt = cursor_cstr(&c);
+			const struct prepared *p = stmt ? session_find_prepared((struct session *)s, stmt) : NULL;
+			if (p)
+				kind = worse(kind, kind_of(&p->cmd));
+		}
+	}
+	if (last != 'S' && last != 'Q')
+		kind = worse(kind, BATCH_ALONE);
+	return kind;
 }
 
 void backend_set_forced_error(struct job *job, const char *sqlstate, const char *message)

@@ -25,6 +25,16 @@ void backend_close_session(struct job *job, struct dbpool *pool);
 /* Loop thread: whether the job should start on the writer. */
 bool backend_wants_writer(const struct job *job, const struct dbpool *pool);
 
+/* How the writer may run a job (see executor.c). */
+enum backend_batch {
+	BATCH_JOIN,  /* self-contained: may share a batch with other sessions' jobs */
+	BATCH_ALONE, /* may open or continue a transaction block: a batch of its own */
+	BATCH_NONE,  /* VACUUM or CHECKPOINT: outside any transaction */
+};
+
+/* Writer thread, before running a job that is not the writer holder's. */
+enum backend_batch backend_batch_kind(const struct job *job);
+
 /* Executor: make the job fail at its next write with this error instead
  * (lock timeout, cancel or statement timeout while waiting for the writer). */
 void backend_set_forced_error(struct job *job, const char *sqlstate, const char *message);

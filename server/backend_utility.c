@@ -310,11 +310,8 @@ static int run_on_writer(struct ctx *x, const char *sql)
 	int rc = backend_conn_for(x, true, &c);
 	if (rc != STEP_OK)
 		return rc;
-	char *msg = NULL;
-	if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		sqlite3_free(msg);
+	if (dbconn_exec(c, sql) != SQLITE_OK)
 		return backend_sqlite_error(x, c);
-	}
 	return STEP_OK;
 }
 

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "log.h"
 #include "pgfuncs.h"
 #include "sl_error.h"
@@ -43,7 +44,7 @@ static int progress_check(void *arg)
 static int commit_hook(void *arg)
 {
 	struct dbconn *c = arg;
-	if (atomic_load(&c->pool->failed))
+	if (atomic_load(&c->pool->failed) || (c->pool->cl && commitlog_failed(c->pool->cl)))
 		return 1; /* fail-stop: turn the commit into a rollback */
 	c->commit_seen = true;
 	return 0;
@@ -98,7 +99,8 @@ static void *checkpointer_main(void *arg)
 
 static int checkpointer_start(struct dbpool *pool, char *err, size_t errlen)
 {
-	int rc = sqlite3_open_v2(pool->path, &pool->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL);
+	int rc = sqlite3_open_v2(pool->path, &pool->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+				 pool->cl ? CAPTURE_VFS_NAME : NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(pool->ckpt_db, "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0", NULL, NULL,
 				  NULL);
@@ -127,7 +129,7 @@ static struct dbconn *conn_open(struct dbpool *pool, bool writer, char *err, siz
 	c->writer = writer;
 	/* readers open read-write but with query_only, so -shm works everywhere */
 	int flags = SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_READWRITE | (writer ? SQLITE_OPEN_CREATE : 0);
-	int rc = sqlite3_open_v2(pool->path, &c->db, flags, NULL);
+	int rc = sqlite3_open_v2(pool->path, &c->db, flags, pool->cl ? CAPTURE_VFS_NAME : NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "could not open database \"%s\": %s", pool->path,
 			 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
@@ -137,10 +139,14 @@ static struct dbconn *conn_open(struct dbpool *pool, bool writer, char *err, siz
 	sqlite3_busy_timeout(c->db, 5000);
 	sqlite3_progress_handler(c->db, 1000, progress_check, c);
 	/* The writer does not checkpoint on every 1000 frames as SQLite would:
-	 * see wal_hook. */
-	const char *setup = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-				     "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-65536;"
-				   : "PRAGMA foreign_keys=ON; PRAGMA query_only=ON; PRAGMA cache_size=-16384;";
+	 * see wal_hook. With a log, synchronous=FULL makes SQLite sync the WAL
+	 * at each commit, which is where the capture VFS makes the commit
+	 * durable in the log (the WAL itself is not fsynced then). */
+	const char *setup = !writer ? "PRAGMA foreign_keys=ON; PRAGMA query_only=ON; PRAGMA cache_size=-16384;"
+			    : pool->cl ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+					 "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-65536;"
+				       : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+					 "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-65536;";
 	char *msg = NULL;
 	if (sqlite3_exec(c->db, setup, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "could not set up database \"%s\": %s", pool->path, msg ? msg : "?");
@@ -150,6 +156,9 @@ static struct dbconn *conn_open(struct dbpool *pool, bool writer, char *err, siz
 	if (writer) {
 		sqlite3_commit_hook(c->db, commit_hook, c);
 		sqlite3_wal_hook(c->db, wal_hook, pool);
+		if (pool->cl && (commitlog_mode(pool->cl) & LOG_MODE_LOGICAL) &&
+		    logical_open(&c->logical, c->db, err, errlen) != 0)
+			goto fail;
 	}
 	if (pgfuncs_register(c->db, c) != SQLITE_OK) {
 		snprintf(err, errlen, "could not register SQL functions: %s", sqlite3_errmsg(c->db));
@@ -164,10 +173,12 @@ fail:
 
 static void conn_close(struct dbconn *c)
 {
+	logical_close(c->logical);
 	for (int i = 0; i < DBCONN_CACHE_SIZE; i++) {
 		sqlite3_finalize(c->cache[i].st);
 		free(c->cache[i].sql);
 	}
+	free(c->ddl_stmts);
 	sqlite3_close_v2(c->db);
 	free(c);
 }
@@ -212,8 +223,8 @@ static int preallocate_wal(struct dbpool *pool, int64_t size, char *err, size_t 
 	return 0;
 }
 
-int dbpool_open(const char *path, bool read_only, int64_t checkpoint_wal_size, dbpool_setting_fn setting,
-		struct dbpool **out, char *err, size_t errlen)
+int dbpool_open(const char *path, bool read_only, int64_t checkpoint_wal_size, struct commitlog *cl,
+		dbpool_setting_fn setting, struct dbpool **out, char *err, size_t errlen)
 {
 	struct dbpool *pool = calloc(1, sizeof(*pool));
 	if (!pool || !(pool->path = strdup(path))) {
@@ -223,7 +234,7 @@ int dbpool_open(const char *path, bool read_only, int64_t checkpoint_wal_size, d
 	}
 	pool->read_only = read_only;
 	pool->setting = setting;
-	pool->wal_fd = -1;
+	pool->cl = read_only ? NULL : cl;
 	pthread_mutex_init(&pool->mu, NULL);
 	pthread_mutex_init(&pool->ckpt_mu, NULL);
 	pthread_cond_init(&pool->ckpt_cond, NULL);
@@ -290,8 +301,6 @@ void dbpool_close(struct dbpool *pool)
 	}
 	if (pool->writer)
 		conn_close(pool->writer);
-	if (pool->wal_fd >= 0)
-		close(pool->wal_fd);
 	pthread_mutex_destroy(&pool->mu);
 	free(pool->path);
 	free(pool);
@@ -327,6 +336,23 @@ void dbpool_release(struct dbpool *pool, struct dbconn *c)
 	pthread_mutex_unlock(&pool->mu);
 }
 
+/* Remembers a statement that does DDL, for dbconn_step. */
+static int note_ddl(struct dbconn *c, sqlite3_stmt *st)
+{
+	if (c->nddl == c->ddl_cap) {
+		int cap = c->ddl_cap ? c->ddl_cap * 2 : 4;
+		sqlite3_stmt **grown = realloc(c->ddl_stmts, (size_t)cap * sizeof(*grown));
+		if (!grown) {
+			sqlite3_finalize(st);
+			return SQLITE_NOMEM;
+		}
+		c->ddl_stmts = grown;
+		c->ddl_cap = cap;
+	}
+	c->ddl_stmts[c->nddl++] = st;
+	return SQLITE_OK;
+}
+
 int dbconn_prepare(struct dbconn *c, const char *sql, sqlite3_stmt **st, const char **tail)
 {
 	struct cached_stmt *victim = NULL;
@@ -349,11 +375,15 @@ int dbconn_prepare(struct dbconn *c, const char *sql, sqlite3_stmt **st, const c
 			victim = e;
 	}
 	const char *t = NULL;
+	if (c->logical)
+		logical_prepare_start(c->logical);
 	int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, &t);
 	if (tail)
 		*tail = t;
 	if (rc != SQLITE_OK || !*st)
 		return rc;
+	if (c->logical && logical_prepare_was_ddl(c->logical))
+		return note_ddl(c, *st); /* never cached: found again by pointer */
 	/* only a statement that is the whole text is cached (the key is the text) */
 	if (victim && t && *t == '\0') {
 		char *copy = strdup(sql);
@@ -373,6 +403,12 @@ void dbconn_unprepare(struct dbconn *c, sqlite3_stmt *st)
 {
 	if (!st)
 		return;
+	for (int i = 0; i < c->nddl; i++) {
+		if (c->ddl_stmts[i] == st) {
+			c->ddl_stmts[i] = c->ddl_stmts[--c->nddl];
+			break;
+		}
+	}
 	for (int i = 0; i < DBCONN_CACHE_SIZE; i++) {
 		if (c->cache[i].st == st) {
 			sqlite3_reset(st);
@@ -384,47 +420,154 @@ void dbconn_unprepare(struct dbconn *c, sqlite3_stmt *st)
 	sqlite3_finalize(st);
 }
 
-int dbconn_exec(struct dbconn *c, const char *sql)
+static int exec_plain(struct dbconn *c, const char *sql)
 {
 	sqlite3_stmt *st;
 	int rc = dbconn_prepare(c, sql, &st, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
-	rc = sqlite3_step(st);
+	rc = dbconn_step(c, st);
 	dbconn_unprepare(c, st);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : sqlite3_extended_errcode(c->db);
+}
+
+static bool starts_with(const char *s, const char *prefix, const char **rest)
+{
+	size_t n = strlen(prefix);
+	if (strncmp(s, prefix, n) != 0)
+		return false;
+	*rest = s + n;
+	return true;
+}
+
+#define BLOCK_SAVEPOINT "sl_block"
+
+/*
+ * Transaction control on the writer during a batch. The backend sends
+ * exactly these texts: BEGIN IMMEDIATE, COMMIT, ROLLBACK, and SAVEPOINT,
+ * RELEASE, ROLLBACK TO with a quoted name. Logical capture follows the
+ * savepoints so that ROLLBACK TO drops what it undoes.
+ */
+static int exec_in_batch(struct dbconn *c, const char *sql)
+{
+	struct logical *lg = c->logical;
+	const char *name;
+	int rc;
+	if (strcmp(sql, "BEGIN IMMEDIATE") == 0 || strcmp(sql, "BEGIN") == 0) {
+		if (lg && logical_savepoint(lg, BLOCK_SAVEPOINT) != 0)
+			return SQLITE_NOMEM;
+		return exec_plain(c, "SAVEPOINT " BLOCK_SAVEPOINT);
+	}
+	if (strcmp(sql, "COMMIT") == 0) {
+		if (lg)
+			logical_release(lg, BLOCK_SAVEPOINT);
+		return exec_plain(c, "RELEASE " BLOCK_SAVEPOINT);
+	}
+	if (strcmp(sql, "ROLLBACK") == 0) {
+		rc = exec_plain(c, "ROLLBACK TO " BLOCK_SAVEPOINT);
+		if (rc == SQLITE_OK)
+			rc = exec_plain(c, "RELEASE " BLOCK_SAVEPOINT);
+		if (lg && logical_rollback_to(lg, BLOCK_SAVEPOINT) != 0)
+			rc = rc == SQLITE_OK ? SQLITE_NOMEM : rc;
+		if (lg)
+			logical_release(lg, BLOCK_SAVEPOINT);
+		return rc;
+	}
+	rc = exec_plain(c, sql);
+	if (!lg || rc != SQLITE_OK)
+		return rc;
+	if (starts_with(sql, "SAVEPOINT ", &name))
+		return logical_savepoint(lg, name) == 0 ? SQLITE_OK : SQLITE_NOMEM;
+	if (starts_with(sql, "RELEASE ", &name))
+		logical_release(lg, name);
+	else if (starts_with(sql, "ROLLBACK TO ", &name))
+		return logical_rollback_to(lg, name) == 0 ? SQLITE_OK : SQLITE_NOMEM;
+	return SQLITE_OK;
+}
+
+int dbconn_exec(struct dbconn *c, const char *sql)
+{
+	if (c->batch)
+		return exec_in_batch(c, sql);
+	return exec_plain(c, sql);
+}
+
+static bool is_ddl(struct dbconn *c, sqlite3_stmt *st)
+{
+	for (int i = 0; i < c->nddl; i++)
+		if (c->ddl_stmts[i] == st)
+			return true;
+	return false;
+}
+
+int dbconn_step(struct dbconn *c, sqlite3_stmt *st)
+{
+	if (!c->logical || !is_ddl(c, st))
+		return sqlite3_step(st);
+	if (logical_before_ddl(c->logical) != 0)
+		return SQLITE_NOMEM;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE && logical_after_ddl(c->logical, sqlite3_sql(st)) != 0)
+		return SQLITE_NOMEM;
+	return rc;
+}
+
+const char *dbconn_denied(struct dbconn *c) { return c->logical ? logical_denied(c->logical) : NULL; }
+
+int dbpool_batch_begin(struct dbpool *pool)
+{
+	struct dbconn *w = pool->writer;
+	int rc = exec_plain(w, "BEGIN IMMEDIATE");
+	if (rc == SQLITE_OK)
+		w->batch = true;
+	return rc;
+}
+
+static void batch_abandon(struct dbpool *pool)
+{
+	struct dbconn *w = pool->writer;
+	w->batch = false;
+	if (!sqlite3_get_autocommit(w->db))
+		exec_plain(w, "ROLLBACK");
+	if (w->logical)
+		logical_rollback(w->logical);
+	if (pool->cl)
+		commitlog_unstage(pool->cl);
+}
+
+int dbpool_batch_commit(struct dbpool *pool)
+{
+	struct dbconn *w = pool->writer;
+	int rc = SQLITE_OK;
+	if (w->logical && pool->cl && commitlog_stage_logical(pool->cl, w->logical) != 0)
+		rc = SQLITE_NOMEM;
+	w->batch = false;
+	if (rc == SQLITE_OK)
+		rc = exec_plain(w, "COMMIT");
+	if (rc != SQLITE_OK) {
+		log_error("dbpool", "could not commit a batch: %s", sqlite3_errmsg(w->db));
+		w->batch = true;
+		batch_abandon(pool);
+		if (pool->cl && commitlog_failed(pool->cl))
+			atomic_store(&pool->failed, true);
+		return rc;
+	}
+	if (w->commit_seen) {
+		w->commit_seen = false;
+		dbpool_note_commit(pool);
+	}
+	return SQLITE_OK;
+}
+
+bool dbpool_batch_lost(struct dbpool *pool)
+{
+	struct dbconn *w = pool->writer;
+	if (!w->batch || !sqlite3_get_autocommit(w->db))
+		return false;
+	batch_abandon(pool);
+	return true;
 }
 
 uint64_t dbpool_commit_count(struct dbpool *pool) { return atomic_load(&pool->commit_count); }
 
 void dbpool_note_commit(struct dbpool *pool) { atomic_fetch_add(&pool->commit_count, 1); }
-
-int dbpool_sync(struct dbpool *pool)
-{
-	char path[4096];
-	snprintf(path, sizeof(path), "%s-wal", pool->path);
-	struct stat sb;
-	if (stat(path, &sb) != 0) {
-		log_error("dbpool", "could not stat write-ahead log: %s path=%s", strerror(errno), path);
-		goto fail;
-	}
-	if (pool->wal_fd < 0 || sb.st_ino != pool->wal_ino) {
-		if (pool->wal_fd >= 0)
-			close(pool->wal_fd);
-		pool->wal_fd = open(path, O_RDWR | O_CLOEXEC);
-		if (pool->wal_fd < 0) {
-			log_error("dbpool", "could not open write-ahead log: %s path=%s", strerror(errno), path);
-			goto fail;
-		}
-		pool->wal_ino = sb.st_ino;
-	}
-	if (fdatasync(pool->wal_fd) != 0) {
-		log_error("dbpool", "could not fsync write-ahead log: %s path=%s", strerror(errno), path);
-		goto fail;
-	}
-	return 0;
-fail:
-	/* never retried as if nothing happened: the node stops taking writes */
-	atomic_store(&pool->failed, true);
-	return SL_EIO;
-}

@@ -7,10 +7,15 @@
  * thread-safe), but never two jobs on one connection at once — a reader
  * connection belongs either to the pool or to exactly one session.
  *
- * The writer commits with synchronous=NORMAL and the writer thread makes a
- * group of commits durable with one fsync of the -wal file (dbpool_sync)
- * before any of them is acknowledged. Checkpoints run mostly on a thread
- * of their own, off the commit path.
+ * On a leader every connection opens the database through the capture VFS
+ * (capture.h): the writer's COMMIT returns only once the transaction is a
+ * durable record in the replication log (commitlog.h). The writer thread
+ * runs many sessions' work inside one SQLite transaction, a batch
+ * (dbpool_batch_begin/commit): on the writer connection during a batch,
+ * the backend's BEGIN IMMEDIATE, COMMIT and ROLLBACK become a savepoint, its
+ * release and its rollback, so one session's failure undoes only its own
+ * work, and one record and one fsync serve the whole batch. Checkpoints
+ * run mostly on a thread of their own, off the commit path.
  */
 #ifndef SL_DBPOOL_H
 #define SL_DBPOOL_H
@@ -21,6 +26,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "commitlog.h"
+#include "logical.h"
 
 #define DBCONN_CACHE_SIZE 64
 
@@ -52,6 +60,11 @@ struct dbconn {
 	void *session;
 	bool commit_seen; /* set by the commit hook (writer) */
 	struct dbconn *next_free;
+	/* writer of a leader */
+	bool batch;               /* inside a batch (see above) */
+	struct logical *logical;  /* logical capture, when the log mode has it */
+	sqlite3_stmt **ddl_stmts; /* uncached statements that do DDL */
+	int nddl, ddl_cap;
 };
 
 /* Looks up a session setting for SQL functions; set by the server. */
@@ -66,8 +79,7 @@ struct dbpool {
 	int nreaders;
 	atomic_uint_fast64_t commit_count; /* commits made visible by the writer */
 	atomic_bool failed;               /* a write or fsync failed: writes stop */
-	int wal_fd;
-	ino_t wal_ino;
+	struct commitlog *cl;             /* the leader's replication log, or NULL */
 	dbpool_setting_fn setting;
 	/* the checkpointer thread and its connection (see dbpool.c) */
 	sqlite3 *ckpt_db;
@@ -82,8 +94,8 @@ struct dbpool {
  * Opens (creating if needed) the database at path in WAL mode. A read-only
  * pool has no writer. Returns 0 or an SL_E code with err filled.
  */
-int dbpool_open(const char *path, bool read_only, int64_t checkpoint_wal_size, dbpool_setting_fn setting,
-		struct dbpool **out, char *err, size_t errlen);
+int dbpool_open(const char *path, bool read_only, int64_t checkpoint_wal_size, struct commitlog *cl,
+		dbpool_setting_fn setting, struct dbpool **out, char *err, size_t errlen);
 void dbpool_close(struct dbpool *pool);
 
 /* A reader connection for one session (opened on demand); NULL with err. */
@@ -98,15 +110,31 @@ void dbpool_release(struct dbpool *pool, struct dbconn *c);
 int dbconn_prepare(struct dbconn *c, const char *sql, sqlite3_stmt **st, const char **tail);
 /* Gives a statement back: reset, bindings cleared, cached or finalized. */
 void dbconn_unprepare(struct dbconn *c, sqlite3_stmt *st);
-/* Runs SQL that returns no rows (BEGIN, COMMIT, SAVEPOINT…). */
+/* Runs SQL that returns no rows (BEGIN, COMMIT, SAVEPOINT…). On the
+ * writer during a batch, transaction control becomes savepoints. */
 int dbconn_exec(struct dbconn *c, const char *sql);
+/* sqlite3_step, capturing DDL in order on the writer. */
+int dbconn_step(struct dbconn *c, sqlite3_stmt *st);
+/* Why the capture refused the last statement prepared on c, or NULL. */
+const char *dbconn_denied(struct dbconn *c);
+
+/* Writer thread: opens a batch (BEGIN IMMEDIATE). */
+int dbpool_batch_begin(struct dbpool *pool);
+/*
+ * Writer thread: commits the batch; durable in the log when it returns 0.
+ * On failure the batch is rolled back and the outcome of its work is
+ * unknown to its clients (the record may have reached the log); a failure
+ * of the log stops all writes (pool->failed).
+ */
+int dbpool_batch_commit(struct dbpool *pool);
+/* Writer thread: whether SQLite ended the batch's transaction by itself (an
+ * interrupt or I/O error rolls back everything); the batch is then over. */
+bool dbpool_batch_lost(struct dbpool *pool);
 
 /* Commits made visible so far (for snapshot conflict checks). */
 uint64_t dbpool_commit_count(struct dbpool *pool);
 /* Called by the writer thread after a job whose commit hook fired. */
 void dbpool_note_commit(struct dbpool *pool);
-/* fsyncs the -wal file. Returns 0 or SL_EIO (and the pool is failed). */
-int dbpool_sync(struct dbpool *pool);
 
 int64_t monotonic_ns(void);
 

@@ -10,12 +10,17 @@
  *      holds a write transaction, else only the holder's jobs. A job that
  *      may not run yet but was cancelled, or waited past lock_timeout or
  *      its statement deadline, runs anyway with a forced error;
- *   2. runs it; if the job committed, counts the commit and keeps the job
- *      back until the next fsync of the WAL;
- *   3. when nothing more can run (or enough jobs wait), fsyncs the WAL
- *      once and hands every kept job back. An fsync failure fails those
- *      jobs with a FATAL error and stops all writes: a commit that might
- *      not be durable is never acknowledged.
+ *   2. runs it inside the open batch, one SQLite transaction that the
+ *      jobs of many sessions share (dbpool.h), and keeps the job's replies
+ *      back. A job that may leave a transaction block open gets a batch of
+ *      its own, which stays open while its session holds the block;
+ *      VACUUM and CHECKPOINT run outside any batch;
+ *   3. when nothing more can join (or enough jobs wait), commits the
+ *      batch, which makes it one durable record in the replication log,
+ *      and only then hands the kept jobs back. A commit that fails, or a
+ *      batch that SQLite rolled back under a job, fails the kept jobs with
+ *      a FATAL error: a commit that might not be durable is never
+ *      acknowledged.
  */
 #include "executor.h"
 
@@ -32,7 +37,7 @@
 #include "pgwire.h"
 #include "sqlstate.h"
 
-#define MAX_JOBS_PER_SYNC 256
+#define MAX_JOBS_PER_BATCH 256
 #define WAIT_TICK_NS 20000000 /* how often waiting writer jobs are checked */
 
 struct job_queue {
@@ -228,83 +233,144 @@ static struct job *writer_pick(struct executor *ex, bool *waiting)
 	return NULL;
 }
 
-static void fail_unsynced(struct job *j)
+/* A job whose commit could not be confirmed: never told it succeeded. */
+static void fail_unconfirmed(struct job *j, bool stopped)
 {
 	buf_reset(&j->out);
-	pgwire_put_error(&j->out, 'E', "FATAL", SQLSTATE_IO_ERROR,
-			 "could not make the commit durable: writes are stopped",
-			 "The write-ahead log could not be synced; the outcome of this transaction is unknown.",
-			 "See the server log.");
+	if (stopped)
+		pgwire_put_error(&j->out, 'E', "FATAL", SQLSTATE_IO_ERROR,
+				 "could not make the commit durable: writes are stopped",
+				 "The replication log could not be written or synced; the outcome of this "
+				 "transaction is unknown.",
+				 "See the server log.");
+	else
+		pgwire_put_error(&j->out, 'E', "FATAL", SQLSTATE_SERIALIZATION_FAILURE,
+				 "could not commit: the transaction was rolled back with its commit group",
+				 "Another transaction committed together with this one failed in a way that "
+				 "rolled back the whole group.",
+				 "Retry the transaction.");
 	j->fatal = true;
+}
+
+/* Commits the open batch and hands its jobs back. */
+static void batch_commit(struct executor *ex, struct job_queue *kept, int *nkept)
+{
+	bool ok = dbpool_batch_commit(ex->pool) == SQLITE_OK;
+	struct job *k;
+	while ((k = queue_pop(kept))) {
+		if (!ok)
+			fail_unconfirmed(k, atomic_load(&ex->pool->failed));
+		finish(ex, k);
+	}
+	*nkept = 0;
+}
+
+/* The batch's transaction vanished under a job: its other jobs lose their work. */
+static void batch_lost(struct executor *ex, struct job_queue *kept, int *nkept)
+{
+	struct job *k;
+	while ((k = queue_pop(kept))) {
+		fail_unconfirmed(k, atomic_load(&ex->pool->failed));
+		finish(ex, k);
+	}
+	*nkept = 0;
+}
+
+/* With ex->mu held: waits until there is a job to run or a batch to end. */
+static struct job *writer_wait(struct executor *ex, bool batch_open, bool *stop)
+{
+	bool waiting;
+	struct job *j = writer_pick(ex, &waiting);
+	while (!j && !(batch_open && !ex->owner) && !(ex->stopping && !waiting)) {
+		if (waiting) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += WAIT_TICK_NS;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&ex->writer_cond, &ex->mu, &ts);
+		} else {
+			pthread_cond_wait(&ex->writer_cond, &ex->mu);
+		}
+		j = writer_pick(ex, &waiting);
+	}
+	*stop = !j && !batch_open && ex->stopping && !waiting;
+	return j;
 }
 
 static void *writer_main(void *arg)
 {
 	struct executor *ex = arg;
-	struct dbconn *w = ex->pool->writer;
+	struct dbpool *pool = ex->pool;
+	struct dbconn *w = pool->writer;
 	struct job_queue kept = { NULL, NULL };
 	int nkept = 0;
-	bool dirty = false;
+	bool open = false;
 	for (;;) {
+		bool stop;
 		pthread_mutex_lock(&ex->mu);
-		bool waiting;
-		struct job *j = writer_pick(ex, &waiting);
-		while (!j && nkept == 0 && !(ex->stopping && !waiting)) {
-			if (waiting) {
-				struct timespec ts;
-				clock_gettime(CLOCK_REALTIME, &ts);
-				ts.tv_nsec += WAIT_TICK_NS;
-				if (ts.tv_nsec >= 1000000000) {
-					ts.tv_sec++;
-					ts.tv_nsec -= 1000000000;
-				}
-				pthread_cond_timedwait(&ex->writer_cond, &ex->mu, &ts);
-			} else {
-				pthread_cond_wait(&ex->writer_cond, &ex->mu);
-			}
-			j = writer_pick(ex, &waiting);
-		}
-		bool stop = !j && nkept == 0 && ex->stopping && !waiting;
+		struct job *j = writer_wait(ex, open, &stop);
 		pthread_mutex_unlock(&ex->mu);
 		if (stop)
 			return NULL;
-		if (j) {
-			bool was_owner = j->sess == ex->owner;
+		if (!j) { /* nothing more is ready: end the batch */
+			batch_commit(ex, &kept, &nkept);
+			open = false;
+			continue;
+		}
+		if (j->writer_forbidden) { /* runs only to fail: never joins the batch */
 			if (run_job(ex, j, true)) {
-				/* a job let through to fail, with a second write: back in line */
 				pthread_mutex_lock(&ex->mu);
 				queue_push(&ex->writer, j);
 				pthread_mutex_unlock(&ex->mu);
-				continue;
-			}
-			w->intr = NULL;
-			w->session = NULL;
-			if (w->commit_seen) {
-				w->commit_seen = false;
-				dbpool_note_commit(ex->pool);
-				dirty = true;
-			}
-			if (was_owner || !ex->owner)
-				ex->owner = j->sess->bound == w ? j->sess : NULL;
-			if (dirty || nkept > 0) {
-				queue_push(&kept, j);
-				nkept++;
 			} else {
 				finish(ex, j);
 			}
-			if (nkept < MAX_JOBS_PER_SYNC)
-				continue; /* run whatever else is ready before syncing */
+			continue;
 		}
-		if (dirty) {
-			dirty = false;
-			if (dbpool_sync(ex->pool) != 0)
-				for (struct job *k = kept.head; k; k = k->next)
-					fail_unsynced(k);
+		bool holder = ex->owner && j->sess == ex->owner;
+		enum backend_batch kind = holder ? BATCH_JOIN : backend_batch_kind(j);
+		if (open && !holder && (kind != BATCH_JOIN || nkept >= MAX_JOBS_PER_BATCH)) {
+			batch_commit(ex, &kept, &nkept);
+			open = false;
 		}
-		struct job *k;
-		while ((k = queue_pop(&kept)))
-			finish(ex, k);
-		nkept = 0;
+		if (kind == BATCH_NONE) {
+			run_job(ex, j, true);
+			w->intr = NULL;
+			w->session = NULL;
+			finish(ex, j);
+			continue;
+		}
+		if (!open) {
+			if (dbpool_batch_begin(pool) != SQLITE_OK) {
+				log_error("executor", "could not begin a batch: %s", sqlite3_errmsg(w->db));
+				fail_unconfirmed(j, atomic_load(&pool->failed));
+				finish(ex, j);
+				continue;
+			}
+			open = true;
+		}
+		run_job(ex, j, true);
+		w->intr = NULL;
+		w->session = NULL;
+		if (dbpool_batch_lost(pool)) {
+			/* j got its own error; the others lost their work with it */
+			batch_lost(ex, &kept, &nkept);
+			open = false;
+			ex->owner = NULL;
+			j->sess->bound = j->sess->bound == w ? NULL : j->sess->bound;
+			finish(ex, j);
+			continue;
+		}
+		queue_push(&kept, j);
+		nkept++;
+		ex->owner = j->sess->bound == w ? j->sess : NULL;
+		if (kind == BATCH_ALONE && !ex->owner) {
+			batch_commit(ex, &kept, &nkept);
+			open = false;
+		}
 	}
 }
 

@@ -187,6 +187,30 @@ static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 	log_info("server", "SIGHUP received: settings are read at start-up; restart to change them");
 }
 
+/* The leader's replication log; reconciles the database with it first. */
+static int open_commitlog(struct server *srv, const char *db_path, char *err, size_t errlen)
+{
+	const struct config *cfg = srv->cfg;
+	char name[CONFIG_STR_MAX + 32];
+	if (cfg->node_name[0])
+		snprintf(name, sizeof(name), "%s", cfg->node_name);
+	else
+		snprintf(name, sizeof(name), "%s:%d", cfg->listen_address, cfg->port);
+	struct commitlog_options opt = {
+		.data_dir = cfg->data_dir,
+		.db_path = db_path,
+		.node_name = name,
+		.mode = (enum log_mode)cfg->log_mode,
+		.log = {
+			.segment_size = (uint64_t)cfg->log_segment_size,
+			.keep_size = (uint64_t)cfg->log_keep_size,
+			.max_size = (uint64_t)cfg->max_log_size,
+			.compress = cfg->log_compression != 0,
+		},
+	};
+	return commitlog_open(&srv->commitlog, &opt, err, errlen);
+}
+
 int server_init(struct server *srv, const struct config *cfg, struct ev_loop *loop)
 {
 	memset(srv, 0, sizeof(*srv));
@@ -209,8 +233,12 @@ int server_init(struct server *srv, const struct config *cfg, struct ev_loop *lo
 	}
 	char path[CONFIG_STR_MAX + 32];
 	snprintf(path, sizeof(path), "%s/sluice.db", cfg->data_dir);
-	if (dbpool_open(path, cfg->role == ROLE_FOLLOWER, cfg->checkpoint_wal_size, session_setting, &srv->pool, err,
-			sizeof(err)) != 0) {
+	if (cfg->role == ROLE_LEADER && open_commitlog(srv, path, err, sizeof(err)) != 0) {
+		log_fatal("server", "%s", err);
+		return -1;
+	}
+	if (dbpool_open(path, cfg->role == ROLE_FOLLOWER, cfg->checkpoint_wal_size, srv->commitlog, session_setting,
+			&srv->pool, err, sizeof(err)) != 0) {
 		log_fatal("server", "%s", err);
 		return -1;
 	}
@@ -248,5 +276,6 @@ void server_free(struct server *srv)
 	ev_signal_stop(srv->loop, &srv->sigint);
 	ev_signal_stop(srv->loop, &srv->sighup);
 	dbpool_close(srv->pool);
+	commitlog_close(srv->commitlog);
 	users_free(srv->users);
 }

@@ -20,6 +20,7 @@ struct server {
 	const struct config *cfg;
 	struct ev_loop *loop;
 	struct dbpool *pool;
+	struct commitlog *commitlog; /* the leader's replication log; NULL on a follower */
 	struct executor *ex;
 	struct users *users;
 	int listen_fd;

@@ -505,6 +505,11 @@ static void test_show_roundtrip(void **state)
 	expect_set(&a, "reader_threads", "64");
 	expect_set(&a, "max_message_size", "1025");
 	expect_set(&a, "checkpoint_wal_size", "1GB");
+	expect_set(&a, "log_mode", "both");
+	expect_set(&a, "log_compression", "on");
+	expect_set(&a, "log_segment_size", "2MB");
+	expect_set(&a, "log_keep_size", "0");
+	expect_set(&a, "max_log_size", "3GB");
 	expect_set(&a, "statement_timeout", "2147483647");
 	expect_set(&a, "idle_in_transaction_session_timeout", "90s");
 	expect_set(&a, "authentication_timeout", "1s");
@@ -518,10 +523,11 @@ static void test_show_roundtrip(void **state)
 	config_defaults(&b);
 	struct collect c = { .into = &b };
 	config_foreach(&a, collect_fn, &c);
-	assert_int_equal(c.count, 17);
+	assert_int_equal(c.count, 22);
 	assert_memory_equal(&a, &b, sizeof(a));
 	assert_string_equal(c.names[0], "listen_address");
-	assert_string_equal(c.names[16], "port_file");
+	assert_string_equal(c.names[9], "log_mode");
+	assert_string_equal(c.names[21], "port_file");
 
 	/* And one setting at a time, through config_show. */
 	for (int i = 0; i < c.count; i++) {

@@ -1,0 +1,238 @@
+/*
+ * commitlog.c — the leader's commit path into the replication log (see
+ * commitlog.h).
+ *
+ * Files in data_dir/log besides the segments: `epochs`, the epoch history
+ * (epochs.h), and `db-position`, the LSN up to which the database file
+ * itself holds every transaction (recovery.h). That position is rewritten
+ * whenever SQLite starts the WAL over, truncates or removes it, which is
+ * also when retention may drop the segments before it.
+ */
+#include "commitlog.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "capture.h"
+#include "epochrec.h"
+#include "epochs.h"
+#include "log.h"
+#include "lsn.h"
+#include "recovery.h"
+#include "sl_error.h"
+
+struct commitlog {
+	struct replog *log;
+	struct epochs history;
+	enum log_mode mode;
+	uint64_t epoch;
+	char base_path[4096];
+	/* writer thread only */
+	struct buf items; /* staged logical items of the commit under way */
+	uint32_t nitems;
+	struct buf payload;
+	uint64_t last_txn_end; /* the WAL holds every TXN record before this */
+	atomic_uint_fast64_t last_commit_lsn;
+	atomic_bool failed;
+};
+
+int log_mode_parse(const char *name)
+{
+	if (strcmp(name, "physical") == 0)
+		return LOG_MODE_PHYSICAL;
+	if (strcmp(name, "logical") == 0)
+		return LOG_MODE_LOGICAL;
+	if (strcmp(name, "both") == 0)
+		return LOG_MODE_BOTH;
+	return -1;
+}
+
+const char *log_mode_name(enum log_mode mode)
+{
+	return mode == LOG_MODE_PHYSICAL ? "physical" : mode == LOG_MODE_LOGICAL ? "logical" : "both";
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int fail_log(struct commitlog *cl, int rc, const char *what)
+{
+	atomic_store(&cl->failed, true);
+	log_error("commitlog", "could not %s the replication log, writes are stopped: %s", what, sl_strerror(rc));
+	return SL_EIO;
+}
+
+/* The capture hook: one durable TXN record for the commit. */
+static int on_commit(void *arg, const struct capture_commit *cc)
+{
+	struct commitlog *cl = arg;
+	if (atomic_load(&cl->failed))
+		return SL_EIO;
+	struct buf *b = &cl->payload;
+	buf_reset(b);
+	b->oom = false;
+	txnrec_put_header(b, cl->mode, &cc->walpos);
+	if (cl->mode & TXNREC_PHYSICAL) {
+		txnrec_put_physical(b, cc->page_size, cc->db_pages, (uint32_t)cc->npages);
+		for (size_t i = 0; i < cc->npages; i++)
+			txnrec_put_page(b, cc->pages[i].pgno, cc->pages[i].data, cc->page_size);
+	}
+	if (cl->mode & TXNREC_LOGICAL) {
+		txnrec_put_logical(b, cl->nitems);
+		buf_append(b, cl->items.data, cl->items.len);
+	}
+	commitlog_unstage(cl);
+	if (b->oom)
+		return SL_ENOMEM;
+	uint64_t lsn;
+	int rc = replog_append(cl->log, cl->epoch, now_us(), RECORD_TXN, b->data, b->len, &lsn);
+	if (rc == SL_ETOOBIG) {
+		log_error("commitlog", "transaction too large for one log record bytes=%zu", b->len);
+		return rc; /* nothing was written: this commit fails, later ones may not */
+	}
+	if (rc != 0)
+		return fail_log(cl, rc, "write");
+	if ((rc = replog_sync(cl->log)) != 0)
+		return fail_log(cl, rc, "fsync");
+	cl->last_txn_end = replog_end_lsn(cl->log);
+	atomic_store(&cl->last_commit_lsn, lsn);
+	if (b->cap > (64u << 20)) {
+		buf_free(b); /* do not keep a huge transaction's buffer */
+		buf_init(b);
+	}
+	return 0;
+}
+
+/* The capture hook: the database file holds every commit so far. */
+static int on_wal_reset(void *arg)
+{
+	struct commitlog *cl = arg;
+	int rc = recovery_base_write(cl->base_path, cl->last_txn_end);
+	if (rc != 0)
+		return fail_log(cl, rc, "record the database position for");
+	replog_retain(cl->log, "local", cl->last_txn_end);
+	int removed = replog_trim(cl->log);
+	if (removed > 0)
+		log_info("commitlog", "removed old log segments count=%d", removed);
+	return 0;
+}
+
+/* A new log begins with the first epoch. */
+static int start_epoch(struct commitlog *cl, const char *node_name, char *err, size_t errlen)
+{
+	cl->epoch = epochs_current(&cl->history);
+	if (cl->epoch > 0)
+		return 0;
+	struct buf b;
+	buf_init(&b);
+	uint64_t lsn = 0;
+	int rc = epochrec_encode(&b, 1, node_name);
+	if (rc == 0 && b.oom)
+		rc = SL_ENOMEM;
+	if (rc == 0)
+		rc = replog_append(cl->log, 1, now_us(), RECORD_EPOCH, b.data, b.len, &lsn);
+	if (rc == 0)
+		rc = replog_sync(cl->log);
+	if (rc == 0)
+		rc = epochs_append(&cl->history, 1, lsn, node_name);
+	buf_free(&b);
+	if (rc != 0) {
+		snprintf(err, errlen, "could not start the first epoch: %s", sl_strerror(rc));
+		return rc;
+	}
+	cl->epoch = 1;
+	char at[LSN_TEXT_MAX];
+	log_info("commitlog", "started epoch epoch=1 lsn=%s leader=%s", lsn_format(lsn, at), node_name);
+	return 0;
+}
+
+int commitlog_open(struct commitlog **out, const struct commitlog_options *opt, char *err, size_t errlen)
+{
+	struct commitlog *cl = calloc(1, sizeof(*cl));
+	if (!cl) {
+		snprintf(err, errlen, "out of memory");
+		return SL_ENOMEM;
+	}
+	cl->mode = opt->mode;
+	buf_init(&cl->items);
+	buf_init(&cl->payload);
+	char dir[3800], path[4000];
+	snprintf(dir, sizeof(dir), "%s/log", opt->data_dir);
+	snprintf(cl->base_path, sizeof(cl->base_path), "%s/db-position", dir);
+	snprintf(path, sizeof(path), "%s/epochs", dir);
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "could not create \"%s\": %s", dir, strerror(errno));
+		goto fail;
+	}
+	int rc = replog_open(&cl->log, dir, 0, &opt->log, err, errlen);
+	if (rc == 0)
+		rc = epochs_load(&cl->history, path, err, errlen);
+	uint64_t redone = 0;
+	if (rc == 0)
+		rc = recovery_run(cl->log, opt->db_path, cl->base_path, &redone, err, errlen);
+	if (rc == 0)
+		rc = start_epoch(cl, opt->node_name, err, errlen);
+	if (rc != 0)
+		goto fail;
+	cl->last_txn_end = replog_end_lsn(cl->log);
+	atomic_store(&cl->last_commit_lsn, cl->last_txn_end);
+	replog_retain(cl->log, "local", cl->last_txn_end);
+	struct capture_hooks hooks = { on_commit, on_wal_reset, cl };
+	if (capture_register(&hooks, cl->mode & TXNREC_PHYSICAL) != 0) {
+		snprintf(err, errlen, "could not register the capture VFS");
+		goto fail;
+	}
+	char at[LSN_TEXT_MAX];
+	log_info("commitlog", "replication log open mode=%s epoch=%" PRIu64 " end=%s", log_mode_name(cl->mode),
+		 cl->epoch, lsn_format(replog_end_lsn(cl->log), at));
+	*out = cl;
+	return 0;
+fail:
+	commitlog_close(cl);
+	return SL_EIO;
+}
+
+void commitlog_close(struct commitlog *cl)
+{
+	if (!cl)
+		return;
+	if (cl->log)
+		replog_close(cl->log);
+	epochs_free(&cl->history);
+	buf_free(&cl->items);
+	buf_free(&cl->payload);
+	free(cl);
+}
+
+struct replog *commitlog_replog(struct commitlog *cl) { return cl->log; }
+
+enum log_mode commitlog_mode(const struct commitlog *cl) { return cl->mode; }
+
+uint64_t commitlog_epoch(const struct commitlog *cl) { return cl->epoch; }
+
+uint64_t commitlog_last_commit_lsn(struct commitlog *cl) { return atomic_load(&cl->last_commit_lsn); }
+
+bool commitlog_failed(struct commitlog *cl) { return atomic_load(&cl->failed); }
+
+int commitlog_stage_logical(struct commitlog *cl, struct logical *lg)
+{
+	commitlog_unstage(cl);
+	return logical_finish(lg, &cl->items, &cl->nitems);
+}
+
+void commitlog_unstage(struct commitlog *cl)
+{
+	buf_reset(&cl->items);
+	cl->items.oom = false;
+	cl->nitems = 0;
+}

@@ -1,0 +1,64 @@
+/*
+ * commitlog.h — the leader's side of the replication log.
+ *
+ * At start-up commitlog_open opens the log, reconciles the database with
+ * it (recovery.h), starts the first epoch on a new log, and registers the
+ * capture VFS (capture.h) so that every commit of the writer connection
+ * becomes one durable TXN record before SQLite publishes it.
+ *
+ * Its capture hooks run on the writer thread inside SQLite's COMMIT. The
+ * writer stages the transaction's logical items just before COMMIT
+ * (commitlog_stage_logical); the hook adds the page images, appends the
+ * record and fsyncs the log. Group commit comes from the writer batching
+ * the transactions of many sessions into one SQLite transaction, so one
+ * record and one fsync serve them all. A write or fsync error fails the
+ * log for good: the commit fails, and so does every later one.
+ */
+#ifndef SL_COMMITLOG_H
+#define SL_COMMITLOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "logical.h"
+#include "replog.h"
+#include "txnrec.h"
+
+enum log_mode {
+	LOG_MODE_PHYSICAL = TXNREC_PHYSICAL,
+	LOG_MODE_LOGICAL = TXNREC_LOGICAL,
+	LOG_MODE_BOTH = TXNREC_PHYSICAL | TXNREC_LOGICAL,
+};
+
+/* "physical", "logical" or "both"; -1 when unknown. */
+int log_mode_parse(const char *name);
+const char *log_mode_name(enum log_mode mode);
+
+struct commitlog_options {
+	const char *data_dir;  /* the log lives in data_dir/log */
+	const char *db_path;
+	const char *node_name; /* leader id in the epoch history */
+	enum log_mode mode;
+	struct replog_options log;
+};
+
+struct commitlog;
+
+int commitlog_open(struct commitlog **out, const struct commitlog_options *opt, char *err, size_t errlen);
+/* After every connection through the capture VFS is closed. */
+void commitlog_close(struct commitlog *cl);
+
+struct replog *commitlog_replog(struct commitlog *cl);
+enum log_mode commitlog_mode(const struct commitlog *cl);
+uint64_t commitlog_epoch(const struct commitlog *cl);
+/* LSN of the last TXN record made durable. */
+uint64_t commitlog_last_commit_lsn(struct commitlog *cl);
+/* A write or fsync of the log failed: no more commits. */
+bool commitlog_failed(struct commitlog *cl);
+
+/* Writer thread, just before COMMIT: the transaction's logical items. */
+int commitlog_stage_logical(struct commitlog *cl, struct logical *lg);
+/* Writer thread, after a COMMIT that failed or a ROLLBACK. */
+void commitlog_unstage(struct commitlog *cl);
+
+#endif

@@ -1,0 +1,438 @@
+/*
+ * logical.c — sessions, DDL and table descriptions for logical capture
+ * (see logical.h).
+ *
+ * Items of the transaction in progress are kept encoded in one buffer;
+ * each savepoint remembers how long it was, so ROLLBACK TO cuts it back.
+ * Table descriptions are cached until the next DDL.
+ */
+#include "logical.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "sl_error.h"
+#include "txnrec.h"
+
+#define DENIED_MAX 300
+
+struct mark {
+	char *name;
+	size_t items_len;
+	uint32_t nitems;
+};
+
+struct table_desc {
+	char *name;
+	struct buf item; /* an encoded TXNREC_TABLE body */
+};
+
+struct logical {
+	sqlite3 *db;
+	sqlite3_session *session;
+	struct buf items;
+	uint32_t nitems;
+	struct mark *marks;
+	int nmarks, marks_cap;
+	/* tables of the main database without a PRIMARY KEY */
+	char **no_pk;
+	int nno_pk;
+	bool schema_dirty; /* no_pk and the table cache need rebuilding */
+	struct table_desc *tables;
+	int ntables;
+	bool prep_ddl;
+	char denied[DENIED_MAX];
+};
+
+/* ------------------------------------------------------------ schema */
+
+static void free_no_pk(struct logical *lg)
+{
+	for (int i = 0; i < lg->nno_pk; i++)
+		free(lg->no_pk[i]);
+	free(lg->no_pk);
+	lg->no_pk = NULL;
+	lg->nno_pk = 0;
+}
+
+static void free_tables(struct logical *lg)
+{
+	for (int i = 0; i < lg->ntables; i++) {
+		free(lg->tables[i].name);
+		buf_free(&lg->tables[i].item);
+	}
+	free(lg->tables);
+	lg->tables = NULL;
+	lg->ntables = 0;
+}
+
+/* Rebuilds the list of tables without a PRIMARY KEY. Not from a callback. */
+static int load_schema(struct logical *lg)
+{
+	static const char sql[] =
+		"SELECT m.name FROM main.sqlite_schema m WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' "
+		"ESCAPE '\\' AND NOT EXISTS (SELECT 1 FROM pragma_table_info(m.name, 'main') WHERE pk > 0)";
+	free_no_pk(lg);
+	free_tables(lg);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(lg->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return SL_EIO;
+	int rc = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char **grown = realloc(lg->no_pk, (size_t)(lg->nno_pk + 1) * sizeof(char *));
+		char *name = grown ? strdup((const char *)sqlite3_column_text(st, 0)) : NULL;
+		if (grown)
+			lg->no_pk = grown;
+		if (!name) {
+			rc = SL_ENOMEM;
+			break;
+		}
+		lg->no_pk[lg->nno_pk++] = name;
+	}
+	sqlite3_finalize(st);
+	if (rc == 0)
+		lg->schema_dirty = false;
+	return rc;
+}
+
+static bool lacks_pk(struct logical *lg, const char *table)
+{
+	for (int i = 0; i < lg->nno_pk; i++)
+		if (strcasecmp(lg->no_pk[i], table) == 0)
+			return true;
+	return false;
+}
+
+static int authorize(void *arg, int action, const char *a1, const char *a2, const char *db, const char *trigger)
+{
+	struct logical *lg = arg;
+	(void)a2;
+	(void)trigger;
+	bool main_db = !db || strcmp(db, "temp") != 0;
+	switch (action) {
+	case SQLITE_CREATE_INDEX:
+	case SQLITE_CREATE_TABLE:
+	case SQLITE_CREATE_TRIGGER:
+	case SQLITE_CREATE_VIEW:
+	case SQLITE_CREATE_VTABLE:
+	case SQLITE_DROP_INDEX:
+	case SQLITE_DROP_TABLE:
+	case SQLITE_DROP_TRIGGER:
+	case SQLITE_DROP_VIEW:
+	case SQLITE_DROP_VTABLE:
+	case SQLITE_ALTER_TABLE:
+	case SQLITE_ANALYZE:
+		if (main_db)
+			lg->prep_ddl = true;
+		break;
+	case SQLITE_INSERT:
+	case SQLITE_UPDATE:
+	case SQLITE_DELETE:
+		if (db && strcmp(db, "main") == 0 && a1 && lacks_pk(lg, a1)) {
+			snprintf(lg->denied, sizeof(lg->denied),
+				 "cannot write to table \"%s\": it has no PRIMARY KEY, which log_mode=logical needs", a1);
+			return SQLITE_DENY;
+		}
+		break;
+	default:
+		break;
+	}
+	return SQLITE_OK;
+}
+
+/* The TXNREC_TABLE body for a table, cached until the next DDL. */
+static const struct buf *table_item(struct logical *lg, const char *table)
+{
+	for (int i = 0; i < lg->ntables; i++)
+		if (strcmp(lg->tables[i].name, table) == 0)
+			return &lg->tables[i].item;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(lg->db, "SELECT name, pk FROM pragma_table_info(?1, 'main') ORDER BY cid", -1, &st,
+			       NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	const char **cols = NULL;
+	bool *pk = NULL;
+	int n = 0;
+	bool oom = false;
+	while (!oom && sqlite3_step(st) == SQLITE_ROW && n < TXNREC_MAX_COLUMNS) {
+		const char **c2 = realloc(cols, (size_t)(n + 1) * sizeof(*cols));
+		bool *p2 = c2 ? realloc(pk, (size_t)(n + 1) * sizeof(*pk)) : NULL;
+		if (c2)
+			cols = c2;
+		if (p2)
+			pk = p2;
+		char *name = p2 ? strdup((const char *)sqlite3_column_text(st, 0)) : NULL;
+		if (!name) {
+			oom = true;
+			break;
+		}
+		cols[n] = name;
+		pk[n] = sqlite3_column_int(st, 1) > 0;
+		n++;
+	}
+	sqlite3_finalize(st);
+	const struct buf *out = NULL;
+	struct table_desc *grown = oom || n == 0 ? NULL
+						 : realloc(lg->tables, (size_t)(lg->ntables + 1) * sizeof(*grown));
+	if (grown) {
+		lg->tables = grown;
+		struct table_desc *d = &grown[lg->ntables];
+		buf_init(&d->item);
+		d->name = strdup(table);
+		txnrec_put_table(&d->item, table, n, cols, pk);
+		if (d->name && !d->item.oom) {
+			lg->ntables++;
+			out = &d->item;
+		} else {
+			free(d->name);
+			buf_free(&d->item);
+		}
+	}
+	for (int i = 0; i < n; i++)
+		free((char *)cols[i]);
+	free(cols);
+	free(pk);
+	return out;
+}
+
+/* ----------------------------------------------------------- sessions */
+
+static int session_new(struct logical *lg)
+{
+	if (lg->session) {
+		sqlite3session_delete(lg->session);
+		lg->session = NULL;
+	}
+	if (sqlite3session_create(lg->db, "main", &lg->session) != SQLITE_OK)
+		return SL_ENOMEM;
+	if (sqlite3session_attach(lg->session, NULL) != SQLITE_OK) {
+		sqlite3session_delete(lg->session);
+		lg->session = NULL;
+		return SL_ENOMEM;
+	}
+	return 0;
+}
+
+static void put_item(struct logical *lg, uint8_t kind, const void *data, uint32_t len)
+{
+	txnrec_put_item(&lg->items, kind, data, len);
+	lg->nitems++;
+}
+
+/* Adds a TABLE item for each table a changeset touches, once per changeset. */
+static int describe_tables(struct logical *lg, void *cs, int n)
+{
+	sqlite3_changeset_iter *it;
+	if (sqlite3changeset_start(&it, n, cs) != SQLITE_OK)
+		return SL_ENOMEM;
+	const char *last = NULL;
+	char **seen = NULL;
+	int nseen = 0, rc = 0;
+	while (rc == 0 && sqlite3changeset_next(it) == SQLITE_ROW) {
+		const char *table;
+		int ncol, op, indirect;
+		sqlite3changeset_op(it, &table, &ncol, &op, &indirect);
+		if (last && strcmp(last, table) == 0)
+			continue;
+		last = table;
+		bool known = false;
+		for (int i = 0; i < nseen && !known; i++)
+			known = strcmp(seen[i], table) == 0;
+		if (known)
+			continue;
+		char **grown = realloc(seen, (size_t)(nseen + 1) * sizeof(char *));
+		if (!grown || !(grown[nseen] = strdup(table))) {
+			seen = grown ? grown : seen;
+			rc = SL_ENOMEM;
+			break;
+		}
+		seen = grown;
+		nseen++;
+		const struct buf *item = table_item(lg, table);
+		if (!item) {
+			rc = SL_EIO;
+			break;
+		}
+		put_item(lg, TXNREC_TABLE, item->data, (uint32_t)item->len);
+	}
+	sqlite3changeset_finalize(it);
+	for (int i = 0; i < nseen; i++)
+		free(seen[i]);
+	free(seen);
+	return rc;
+}
+
+/* The session's changes so far become items; a fresh session follows. */
+static int materialize(struct logical *lg)
+{
+	if (!lg->session)
+		return session_new(lg);
+	if (sqlite3session_isempty(lg->session))
+		return 0;
+	int n = 0;
+	void *cs = NULL;
+	if (sqlite3session_changeset(lg->session, &n, &cs) != SQLITE_OK) {
+		log_error("logical", "could not make a changeset: %s", sqlite3_errmsg(lg->db));
+		return SL_EIO;
+	}
+	int rc = 0;
+	if (n > 0) {
+		rc = describe_tables(lg, cs, n);
+		if (rc == 0)
+			put_item(lg, TXNREC_CHANGESET, cs, (uint32_t)n);
+	}
+	sqlite3_free(cs);
+	if (rc == 0)
+		rc = session_new(lg);
+	return rc != 0 ? rc : lg->items.oom ? SL_ENOMEM : 0;
+}
+
+/* --------------------------------------------------------------- API */
+
+int logical_open(struct logical **out, sqlite3 *db, char *err, size_t errlen)
+{
+	struct logical *lg = calloc(1, sizeof(*lg));
+	if (!lg) {
+		snprintf(err, errlen, "out of memory");
+		return SL_ENOMEM;
+	}
+	lg->db = db;
+	buf_init(&lg->items);
+	int rc = load_schema(lg);
+	if (rc == 0)
+		rc = session_new(lg);
+	if (rc != 0) {
+		snprintf(err, errlen, "could not start logical capture: %s", sqlite3_errmsg(db));
+		logical_close(lg);
+		return rc;
+	}
+	sqlite3_set_authorizer(db, authorize, lg);
+	*out = lg;
+	return 0;
+}
+
+void logical_close(struct logical *lg)
+{
+	if (!lg)
+		return;
+	sqlite3_set_authorizer(lg->db, NULL, NULL);
+	if (lg->session)
+		sqlite3session_delete(lg->session);
+	for (int i = 0; i < lg->nmarks; i++)
+		free(lg->marks[i].name);
+	free(lg->marks);
+	free_no_pk(lg);
+	free_tables(lg);
+	buf_free(&lg->items);
+	free(lg);
+}
+
+void logical_prepare_start(struct logical *lg)
+{
+	lg->prep_ddl = false;
+	lg->denied[0] = '\0';
+	if (lg->schema_dirty)
+		load_schema(lg);
+}
+
+bool logical_prepare_was_ddl(struct logical *lg) { return lg->prep_ddl; }
+
+const char *logical_denied(struct logical *lg) { return lg->denied[0] ? lg->denied : NULL; }
+
+int logical_before_ddl(struct logical *lg) { return materialize(lg); }
+
+int logical_after_ddl(struct logical *lg, const char *sql)
+{
+	put_item(lg, TXNREC_DDL, sql, (uint32_t)strlen(sql));
+	int rc = load_schema(lg); /* also drops cached table descriptions */
+	if (rc == 0)
+		rc = session_new(lg);
+	return rc != 0 ? rc : lg->items.oom ? SL_ENOMEM : 0;
+}
+
+int logical_savepoint(struct logical *lg, const char *name)
+{
+	int rc = materialize(lg);
+	if (rc != 0)
+		return rc;
+	if (lg->nmarks == lg->marks_cap) {
+		int cap = lg->marks_cap ? lg->marks_cap * 2 : 8;
+		struct mark *grown = realloc(lg->marks, (size_t)cap * sizeof(*grown));
+		if (!grown)
+			return SL_ENOMEM;
+		lg->marks = grown;
+		lg->marks_cap = cap;
+	}
+	char *copy = strdup(name);
+	if (!copy)
+		return SL_ENOMEM;
+	lg->marks[lg->nmarks++] = (struct mark){ copy, lg->items.len, lg->nitems };
+	return 0;
+}
+
+static int find_mark(struct logical *lg, const char *name)
+{
+	for (int i = lg->nmarks - 1; i >= 0; i--)
+		if (strcasecmp(lg->marks[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+void logical_release(struct logical *lg, const char *name)
+{
+	int i = find_mark(lg, name);
+	if (i < 0)
+		return;
+	while (lg->nmarks > i)
+		free(lg->marks[--lg->nmarks].name);
+}
+
+int logical_rollback_to(struct logical *lg, const char *name)
+{
+	int i = find_mark(lg, name);
+	if (i < 0)
+		return 0;
+	while (lg->nmarks > i + 1)
+		free(lg->marks[--lg->nmarks].name);
+	struct mark *m = &lg->marks[i];
+	if (lg->nitems != m->nitems) {
+		lg->items.len = m->items_len;
+		lg->nitems = m->nitems;
+		lg->schema_dirty = true; /* a DDL may have been undone */
+	}
+	return session_new(lg);
+}
+
+static void clear(struct logical *lg)
+{
+	buf_reset(&lg->items);
+	lg->items.oom = false;
+	lg->nitems = 0;
+	while (lg->nmarks > 0)
+		free(lg->marks[--lg->nmarks].name);
+}
+
+int logical_finish(struct logical *lg, struct buf *items, uint32_t *nitems)
+{
+	int rc = materialize(lg);
+	if (rc == 0) {
+		buf_append(items, lg->items.data, lg->items.len);
+		*nitems += lg->nitems;
+		if (items->oom)
+			rc = SL_ENOMEM;
+	}
+	clear(lg);
+	return rc;
+}
+
+void logical_rollback(struct logical *lg)
+{
+	if (lg->nitems > 0)
+		lg->schema_dirty = true;
+	clear(lg);
+	session_new(lg);
+}
