@@ -379,6 +379,8 @@ void replog_close(struct replog *l)
 {
 	if (!l)
 		return;
+	if (l->spare_started)
+		pthread_join(l->spare_thread, NULL);
 	for (size_t i = 0; i < l->nsegs; i++)
 		segment_free(l->segs[i]);
 	free(l->segs);
@@ -429,6 +431,28 @@ static int replog_grow_last(struct replog *l, struct segment *s, uint64_t size)
 	return 0;
 }
 
+static void *spare_main(void *arg)
+{
+	struct replog *l = arg;
+	if (segment_prepare_spare(l->dirfd, l->opt.segment_size) != 0)
+		log_warn("replog", "could not prepare the next log segment: %s dir=%s", strerror(errno), l->dir);
+	l->spare_busy = false;
+	return NULL;
+}
+
+/* Starts zeroing the next segment file unless that is under way; write_mu held. */
+static void spare_kick(struct replog *l)
+{
+	if (l->spare_busy)
+		return;
+	if (l->spare_started)
+		pthread_join(l->spare_thread, NULL);
+	l->spare_busy = true;
+	l->spare_started = pthread_create(&l->spare_thread, NULL, spare_main, l) == 0;
+	if (!l->spare_started)
+		l->spare_busy = false;
+}
+
 /* Syncs the last segment and starts a new one of size bytes at the end. */
 static int replog_roll(struct replog *l, uint64_t size)
 {
@@ -452,6 +476,7 @@ static int replog_roll(struct replog *l, uint64_t size)
 	l->total_size += size;
 	pthread_mutex_unlock(&l->mu);
 	log_debug("replog", "new log segment file=%s/%s", l->dir, next->name);
+	spare_kick(l);
 	return 0;
 }
 
@@ -481,6 +506,8 @@ int replog_append(struct replog *l, uint64_t epoch, uint64_t commit_ts, uint8_t 
 	int rc = SL_EIO;
 	if (l->failed)
 		goto fail;
+	if (!l->spare_started)
+		spare_kick(l); /* the log has a writer: get the next segment ready */
 	buf_reset(&l->enc);
 	if ((rc = record_encode(&l->enc, lsn, epoch, commit_ts, type, payload, len, l->opt.compress)) != 0)
 		goto fail;

@@ -47,6 +47,11 @@ struct replog {
 	struct replog_consumer *consumers; /* (mu) */
 	size_t nconsumers;
 
+	/* the thread that zeroes the next segment file ahead of time (w) */
+	pthread_t spare_thread;
+	bool spare_started;
+	_Atomic bool spare_busy;
+
 	struct buf enc;            /* (w) the record being appended */
 	struct segment_window win; /* (w) reads by the writer */
 };

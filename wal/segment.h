@@ -106,6 +106,10 @@ int segment_is_zero_from(struct segment *s, uint64_t lsn, struct segment_window 
 /* Zeroes the file from lsn to its end (ftruncate, posix_fallocate back to
  * file_size) and fsyncs it. 0 or SL_EIO (errno kept). */
 int segment_cut(struct segment *s, uint64_t lsn);
+/* The file segment_create takes, zeroed, when it has the right size. */
+#define SEGMENT_SPARE_NAME "next-segment.spare"
+/* Makes a zeroed spare file of size bytes ready (slow: for a background thread). */
+int segment_prepare_spare(int dirfd, uint64_t size);
 /* Grows the file to size bytes (posix_fallocate). 0 or SL_EIO. */
 int segment_grow(struct segment *s, uint64_t size);
 
