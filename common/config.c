@@ -89,6 +89,7 @@ static const struct choice log_level_choices[] = {
 };
 
 static const struct choice log_mode_choices[] = {
+	{ "off", 0 },      /* no log: a node on its own, SQLite's WAL fsync makes commits durable */
 	{ "physical", 1 }, /* values are txnrec.h's section bits */
 	{ "logical", 2 },
 	{ "both", 3 },
@@ -136,7 +137,8 @@ static const struct setting settings[] = {
 	SET_SIZE(checkpoint_wal_size, "64MB", KB * KB, 16 * KB * KB * KB,
 		 "WAL length at which a background checkpoint starts; the WAL file is preallocated to twice this"),
 	SET_ENUM(log_mode, "physical", log_mode_choices,
-		 "what the replication log records: page images (physical), row changes and DDL (logical), or both"),
+		 "what the replication log records: page images (physical), row changes and DDL (logical), or both; "
+		 "off keeps no log (no followers; commits are made durable by SQLite's WAL)"),
 	SET_ENUM(log_compression, "off", bool_choices, "zlib-compress log record payloads where that makes them smaller"),
 	SET_SIZE(log_segment_size, "64MB", KB * KB, KB * KB * KB, "size of each replication log segment file"),
 	SET_SIZE(log_keep_size, "1GB", 0, 1024 * KB * KB * KB * KB,

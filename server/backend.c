@@ -1154,6 +1154,13 @@ enum backend_batch backend_batch_kind(const struct job *job)
 			const struct prepared *p = stmt ? session_find_prepared((struct session *)s, stmt) : NULL;
 			if (p)
 				kind = worse(kind, kind_of(&p->cmd));
+		} else if (m.type == 'E') { /* a job moved here after its Bind */
+			struct cursor c;
+			cursor_init(&c, m.body, m.len);
+			const char *name = cursor_cstr(&c);
+			const struct portal *pt = name ? session_find_portal((struct session *)s, name) : NULL;
+			if (pt)
+				kind = worse(kind, kind_of(&pt->prep->cmd));
 		}
 	}
 	if (last != 'S' && last != 'Q')

@@ -139,14 +139,12 @@ static struct dbconn *conn_open(struct dbpool *pool, bool writer, char *err, siz
 	sqlite3_busy_timeout(c->db, 5000);
 	sqlite3_progress_handler(c->db, 1000, progress_check, c);
 	/* The writer does not checkpoint on every 1000 frames as SQLite would:
-	 * see wal_hook. With a log, synchronous=FULL makes SQLite sync the WAL
-	 * at each commit, which is where the capture VFS makes the commit
-	 * durable in the log (the WAL itself is not fsynced then). */
-	const char *setup = !writer ? "PRAGMA foreign_keys=ON; PRAGMA query_only=ON; PRAGMA cache_size=-16384;"
-			    : pool->cl ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-					 "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-65536;"
-				       : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-					 "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-65536;";
+	 * see wal_hook. synchronous=FULL makes SQLite sync the WAL at each
+	 * commit: with a log, that is where the capture VFS makes the commit
+	 * durable in the log instead (the WAL itself is not fsynced then). */
+	const char *setup = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+				     "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-65536;"
+				   : "PRAGMA foreign_keys=ON; PRAGMA query_only=ON; PRAGMA cache_size=-16384;";
 	char *msg = NULL;
 	if (sqlite3_exec(c->db, setup, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "could not set up database \"%s\": %s", pool->path, msg ? msg : "?");
@@ -461,7 +459,12 @@ static int exec_in_batch(struct dbconn *c, const char *sql)
 	if (strcmp(sql, "COMMIT") == 0) {
 		if (lg)
 			logical_release(lg, BLOCK_SAVEPOINT);
-		return exec_plain(c, "RELEASE " BLOCK_SAVEPOINT);
+		rc = exec_plain(c, "RELEASE " BLOCK_SAVEPOINT);
+		if (rc != SQLITE_OK || !c->solo)
+			return rc;
+		rc = dbpool_batch_commit(c->pool);
+		int again = dbpool_batch_begin(c->pool, true);
+		return rc != SQLITE_OK ? rc : again;
 	}
 	if (strcmp(sql, "ROLLBACK") == 0) {
 		rc = exec_plain(c, "ROLLBACK TO " BLOCK_SAVEPOINT);
@@ -514,12 +517,14 @@ int dbconn_step(struct dbconn *c, sqlite3_stmt *st)
 
 const char *dbconn_denied(struct dbconn *c) { return c->logical ? logical_denied(c->logical) : NULL; }
 
-int dbpool_batch_begin(struct dbpool *pool)
+int dbpool_batch_begin(struct dbpool *pool, bool solo)
 {
 	struct dbconn *w = pool->writer;
 	int rc = exec_plain(w, "BEGIN IMMEDIATE");
-	if (rc == SQLITE_OK)
+	if (rc == SQLITE_OK) {
 		w->batch = true;
+		w->solo = solo;
+	}
 	return rc;
 }
 

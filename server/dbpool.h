@@ -62,6 +62,7 @@ struct dbconn {
 	struct dbconn *next_free;
 	/* writer of a leader */
 	bool batch;               /* inside a batch (see above) */
+	bool solo;                /* the batch holds one session's block: its COMMIT commits the batch */
 	struct logical *logical;  /* logical capture, when the log mode has it */
 	sqlite3_stmt **ddl_stmts; /* uncached statements that do DDL */
 	int nddl, ddl_cap;
@@ -118,8 +119,13 @@ int dbconn_step(struct dbconn *c, sqlite3_stmt *st);
 /* Why the capture refused the last statement prepared on c, or NULL. */
 const char *dbconn_denied(struct dbconn *c);
 
-/* Writer thread: opens a batch (BEGIN IMMEDIATE). */
-int dbpool_batch_begin(struct dbpool *pool);
+/*
+ * Writer thread: opens a batch (BEGIN IMMEDIATE). A solo batch is for one
+ * session that may hold a transaction block across jobs: the block's
+ * COMMIT commits the batch there and then (durably) and opens the next, so
+ * the session's replies never wait for, nor run ahead of, its commit.
+ */
+int dbpool_batch_begin(struct dbpool *pool, bool solo);
 /*
  * Writer thread: commits the batch; durable in the log when it returns 0.
  * On failure the batch is rolled back and the outcome of its work is

@@ -344,7 +344,7 @@ static void *writer_main(void *arg)
 			continue;
 		}
 		if (!open) {
-			if (dbpool_batch_begin(pool) != SQLITE_OK) {
+			if (dbpool_batch_begin(pool, kind == BATCH_ALONE) != SQLITE_OK) {
 				log_error("executor", "could not begin a batch: %s", sqlite3_errmsg(w->db));
 				fail_unconfirmed(j, atomic_load(&pool->failed));
 				finish(ex, j);
@@ -364,10 +364,15 @@ static void *writer_main(void *arg)
 			finish(ex, j);
 			continue;
 		}
+		ex->owner = j->sess->bound == w ? j->sess : NULL;
+		if (w->solo && ex->owner) {
+			/* inside the block: what it committed already is durable */
+			finish(ex, j);
+			continue;
+		}
 		queue_push(&kept, j);
 		nkept++;
-		ex->owner = j->sess->bound == w ? j->sess : NULL;
-		if (kind == BATCH_ALONE && !ex->owner) {
+		if (w->solo) {
 			batch_commit(ex, &kept, &nkept);
 			open = false;
 		}

@@ -233,7 +233,7 @@ int server_init(struct server *srv, const struct config *cfg, struct ev_loop *lo
 	}
 	char path[CONFIG_STR_MAX + 32];
 	snprintf(path, sizeof(path), "%s/sluice.db", cfg->data_dir);
-	if (cfg->role == ROLE_LEADER && open_commitlog(srv, path, err, sizeof(err)) != 0) {
+	if (cfg->role == ROLE_LEADER && cfg->log_mode != 0 && open_commitlog(srv, path, err, sizeof(err)) != 0) {
 		log_fatal("server", "%s", err);
 		return -1;
 	}
