@@ -139,6 +139,8 @@ static const struct setting settings[] = {
 	SET_ENUM(log_mode, "physical", log_mode_choices,
 		 "what the replication log records: page images (physical), row changes and DDL (logical), or both; "
 		 "off keeps no log (no followers; commits are made durable by SQLite's WAL)"),
+	SET_INT(commit_batch_size, "256", 1, 100000,
+		"most transactions of different sessions the writer commits as one log record; 1 turns batching off"),
 	SET_ENUM(log_compression, "off", bool_choices, "zlib-compress log record payloads where that makes them smaller"),
 	SET_SIZE(log_segment_size, "64MB", KB * KB, KB * KB * KB, "size of each replication log segment file"),
 	SET_SIZE(log_keep_size, "1GB", 0, 1024 * KB * KB * KB * KB,

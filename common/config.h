@@ -32,6 +32,7 @@ struct config {
 	int64_t max_message_size;            /* bytes, 64MB */
 	int64_t checkpoint_wal_size;         /* bytes, 64MB */
 	int log_mode;                        /* TXNREC_PHYSICAL | TXNREC_LOGICAL bits, 0 = off; physical */
+	int commit_batch_size;               /* 256; 1 = no batching */
 	int log_compression;                 /* bool, off */
 	int64_t log_segment_size;            /* bytes, 64MB */
 	int64_t log_keep_size;               /* bytes, 1GB */

@@ -37,7 +37,6 @@
 #include "pgwire.h"
 #include "sqlstate.h"
 
-#define MAX_JOBS_PER_BATCH 256
 #define WAIT_TICK_NS 20000000 /* how often waiting writer jobs are checked */
 
 struct job_queue {
@@ -332,7 +331,7 @@ static void *writer_main(void *arg)
 		}
 		bool holder = ex->owner && j->sess == ex->owner;
 		enum backend_batch kind = holder ? BATCH_JOIN : backend_batch_kind(j);
-		if (open && !holder && (kind != BATCH_JOIN || nkept >= MAX_JOBS_PER_BATCH)) {
+		if (open && !holder && (kind != BATCH_JOIN || nkept >= ex->cfg->commit_batch_size)) {
 			batch_commit(ex, &kept, &nkept);
 			open = false;
 		}

@@ -506,6 +506,7 @@ static void test_show_roundtrip(void **state)
 	expect_set(&a, "max_message_size", "1025");
 	expect_set(&a, "checkpoint_wal_size", "1GB");
 	expect_set(&a, "log_mode", "both");
+	expect_set(&a, "commit_batch_size", "1");
 	expect_set(&a, "log_compression", "on");
 	expect_set(&a, "log_segment_size", "2MB");
 	expect_set(&a, "log_keep_size", "0");
@@ -523,11 +524,11 @@ static void test_show_roundtrip(void **state)
 	config_defaults(&b);
 	struct collect c = { .into = &b };
 	config_foreach(&a, collect_fn, &c);
-	assert_int_equal(c.count, 22);
+	assert_int_equal(c.count, 23);
 	assert_memory_equal(&a, &b, sizeof(a));
 	assert_string_equal(c.names[0], "listen_address");
 	assert_string_equal(c.names[9], "log_mode");
-	assert_string_equal(c.names[21], "port_file");
+	assert_string_equal(c.names[22], "port_file");
 
 	/* And one setting at a time, through config_show. */
 	for (int i = 0; i < c.count; i++) {
