@@ -225,8 +225,8 @@ static int find_walpos(struct replog *log, uint64_t from, uint64_t to, const str
 }
 
 /* The LSN up to which the database already holds the log. */
-static int find_db_position(struct replog *log, uint64_t base, const char *wal_path, uint64_t *db_lsn, char *err,
-			    size_t errlen)
+static int find_db_position(struct replog *log, uint64_t base, const char *wal_path, const char *marker,
+			    uint64_t *db_lsn, char *err, size_t errlen)
 {
 	struct txnrec_walpos pos;
 	int found = recovery_wal_last_commit(wal_path, &pos);
@@ -245,6 +245,11 @@ static int find_db_position(struct replog *log, uint64_t base, const char *wal_p
 	rc = find_walpos(log, replog_start_lsn(log), base, &pos, &ignored, err, errlen);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
+	uint64_t to;
+	if (recovery_base_read(marker, &to) == 0) {
+		*db_lsn = to; /* the replay transaction of an interrupted recovery */
+		return 0;
+	}
 	snprintf(err, errlen,
 		 "the database WAL holds a transaction that is not in the replication log: "
 		 "this data directory's database and log do not belong together");
@@ -316,13 +321,30 @@ static int redo_physical(struct pending *p, const char *db_path, uint64_t *redon
 	return rc;
 }
 
-static int redo_logical(struct pending *p, const char *db_path, uint64_t *redone, char *err, size_t errlen)
+/*
+ * Changesets are not idempotent, and the transactions replayed here get
+ * WAL frames the log knows nothing of. So all records go in one
+ * transaction, and a marker file written first says where it ends: after
+ * a crash, a WAL commit the log does not know, with the marker present,
+ * is that transaction (find_db_position).
+ */
+static int redo_logical(struct pending *p, const char *db_path, const char *marker, uint64_t to, uint64_t *redone,
+			char *err, size_t errlen)
 {
 	sqlite3 *db;
-	int rc = checkpoint_all(db_path, &db, err, errlen);
-	if (rc != 0)
+	int rc = recovery_base_write(marker, to);
+	if (rc != 0) {
+		snprintf(err, errlen, "could not write \"%s\"", marker);
 		return rc;
-	char at[LSN_TEXT_MAX], why[512];
+	}
+	if ((rc = checkpoint_all(db_path, &db, err, errlen)) != 0)
+		return rc;
+	char at[LSN_TEXT_MAX], why[512] = "";
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "could not begin the replay: %s", sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return SL_EIO;
+	}
 	do {
 		if (!(p->t.sections & TXNREC_LOGICAL)) {
 			snprintf(err, errlen, "record at LSN %s has no logical changes, the database needs them",
@@ -330,23 +352,17 @@ static int redo_logical(struct pending *p, const char *db_path, uint64_t *redone
 			rc = SL_ECORRUPT;
 			break;
 		}
-		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-		    (rc = replay_logical(db, &p->t, why, sizeof(why))) != 0 ||
-		    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "could not replay the record at LSN %s: %s", lsn_format(p->lsn, at),
-				 rc ? why : sqlite3_errmsg(db));
-			rc = rc ? rc : SL_EIO;
+		if ((rc = replay_logical(db, &p->t, why, sizeof(why))) != 0) {
+			snprintf(err, errlen, "could not replay the record at LSN %s: %s", lsn_format(p->lsn, at), why);
 			break;
 		}
 		(*redone)++;
 	} while ((rc = next_txn(p, err, errlen)) == 1);
-	if (rc == 0 && sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "could not checkpoint \"%s\": %s", db_path, sqlite3_errmsg(db));
+	if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "could not commit the replay: %s", sqlite3_errmsg(db));
 		rc = SL_EIO;
 	}
-	sqlite3_close(db);
-	if (rc == 0)
-		remove_wal_files(db_path);
+	sqlite3_close(db); /* rolls back what was not committed */
 	return rc;
 }
 
@@ -365,7 +381,9 @@ int recovery_run(struct replog *log, const char *db_path, const char *base_path,
 	char wal_path[4096];
 	snprintf(wal_path, sizeof(wal_path), "%s-wal", db_path);
 	uint64_t db_lsn;
-	if ((rc = find_db_position(log, base, wal_path, &db_lsn, err, errlen)) != 0)
+	char marker[4096];
+	snprintf(marker, sizeof(marker), "%s.redo", base_path);
+	if ((rc = find_db_position(log, base, wal_path, marker, &db_lsn, err, errlen)) != 0)
 		return rc;
 	struct pending p = { .payload = { 0 } };
 	buf_init(&p.payload);
@@ -377,7 +395,7 @@ int recovery_run(struct replog *log, const char *db_path, const char *base_path,
 	rc = next_txn(&p, err, errlen);
 	if (rc == 1)
 		rc = p.t.sections & TXNREC_PHYSICAL ? redo_physical(&p, db_path, redone, err, errlen)
-						    : redo_logical(&p, db_path, redone, err, errlen);
+						    : redo_logical(&p, db_path, marker, replog_end_lsn(log), redone, err, errlen);
 	replog_reader_close(p.reader);
 	buf_free(&p.payload);
 	if (rc != 0)
@@ -396,5 +414,9 @@ int recovery_run(struct replog *log, const char *db_path, const char *base_path,
 	if ((rc = checkpoint_all(db_path, NULL, err, errlen)) != 0)
 		return rc;
 	remove_wal_files(db_path);
+	if (unlink(marker) != 0 && errno != ENOENT) {
+		snprintf(err, errlen, "could not remove \"%s\": %s", marker, strerror(errno));
+		return SL_EIO;
+	}
 	return 0;
 }

@@ -10,9 +10,11 @@
  * the WAL names the record it came from by its salts and checksums. The
  * records after that are replayed: page images written into the database
  * file (after a checkpoint has emptied the WAL), or, for a log without
- * pages, changesets and DDL through SQLite. A WAL commit the log does not
- * have means the two do not belong together: that is an error, never
- * guessed around.
+ * pages, changesets and DDL through SQLite (all in one transaction, with
+ * a marker file `db-position.redo` naming where it ends written first,
+ * because changesets cannot be applied twice). A WAL commit the log does
+ * not have, other than that transaction, means the two do not belong
+ * together: that is an error, never guessed around.
  */
 #ifndef SL_RECOVERY_H
 #define SL_RECOVERY_H
