@@ -71,6 +71,7 @@ static struct {
 	struct capture_hooks hooks;
 	bool collect_pages;
 	bool active;
+	_Atomic bool failed; /* a logged commit could not reach the WAL */
 	struct txn_state txn;
 } shim;
 
@@ -232,6 +233,8 @@ static int wal_commit(struct shim_file *f)
 	struct txn_state *t = &shim.txn;
 	struct capture_page *pages = NULL;
 	size_t n = 0;
+	if (shim.failed)
+		return SQLITE_IOERR_FSYNC;
 	if (t->npages) {
 		qsort(t->pages, t->npages, sizeof(*t->pages), page_cmp);
 		pages = malloc(t->npages * sizeof(*pages));
@@ -252,8 +255,10 @@ static int wal_commit(struct shim_file *f)
 		struct held_write *h = &t->held[i];
 		rc = f->real->pMethods->xWrite(f->real, h->data, h->n, h->off);
 		if (rc != SQLITE_OK) {
-			/* durable in the log but not in the WAL: recovery redoes it */
-			log_error("capture", "could not write a logged commit to the WAL rc=%d", rc);
+			/* durable in the log but not in the WAL: the database can no
+			 * longer follow the log until recovery redoes it at start-up */
+			log_error("capture", "could not write a logged commit to the WAL, writes are stopped rc=%d", rc);
+			shim.failed = true;
 			return rc;
 		}
 	}
@@ -510,6 +515,8 @@ int capture_register(const struct capture_hooks *hooks, bool collect_pages)
 	v->xCurrentTimeInt64 = vfs_current_time_int64;
 	return sqlite3_vfs_register(v, 0) == SQLITE_OK ? 0 : SL_EINVAL;
 }
+
+bool capture_failed(void) { return shim.failed; }
 
 void capture_set_active(bool on)
 {

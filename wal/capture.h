@@ -67,6 +67,10 @@ struct capture_hooks {
  */
 int capture_register(const struct capture_hooks *hooks, bool collect_pages);
 
+/* A commit reached the log but not the WAL: every later commit fails
+ * until the process restarts and recovery replays it. */
+bool capture_failed(void);
+
 /* Turns capture off (recovery replays through the same VFS) or back on. */
 void capture_set_active(bool on);
 

@@ -222,7 +222,7 @@ uint64_t commitlog_epoch(const struct commitlog *cl) { return cl->epoch; }
 
 uint64_t commitlog_last_commit_lsn(struct commitlog *cl) { return atomic_load(&cl->last_commit_lsn); }
 
-bool commitlog_failed(struct commitlog *cl) { return atomic_load(&cl->failed); }
+bool commitlog_failed(struct commitlog *cl) { return atomic_load(&cl->failed) || capture_failed(); }
 
 int commitlog_stage_logical(struct commitlog *cl, struct logical *lg)
 {
