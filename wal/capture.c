@@ -486,8 +486,12 @@ static int vfs_current_time_int64(sqlite3_vfs *v, sqlite3_int64 *out)
 
 int capture_register(const struct capture_hooks *hooks, bool collect_pages)
 {
-	if (shim.real)
-		return SL_EINVAL;
+	if (shim.real) { /* registered already: new hooks for the next log */
+		shim.hooks = *hooks;
+		shim.collect_pages = collect_pages;
+		capture_set_active(true);
+		return 0;
+	}
 	sqlite3_vfs *real = sqlite3_vfs_find(NULL);
 	if (!real || real->iVersion < 2)
 		return SL_EINVAL;

@@ -62,8 +62,9 @@ struct capture_hooks {
 
 /*
  * Registers the VFS (not as the default) over the default VFS. With
- * collect_pages, commits carry their page images. Call once at start-up,
- * before any connection opens; hooks must outlive every connection.
+ * collect_pages, commits carry their page images. Call at start-up,
+ * before any connection opens; hooks must outlive every connection. A
+ * second call (a log reopened in the same process) replaces the hooks.
  */
 int capture_register(const struct capture_hooks *hooks, bool collect_pages);
 
