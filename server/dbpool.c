@@ -374,7 +374,7 @@ int dbconn_prepare(struct dbconn *c, const char *sql, sqlite3_stmt **st, const c
 	}
 	const char *t = NULL;
 	if (c->logical)
-		logical_prepare_start(c->logical);
+		logical_prepare_start(c->logical, sql);
 	int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, &t);
 	if (tail)
 		*tail = t;

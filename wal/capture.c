@@ -196,7 +196,9 @@ static int wal_write(struct shim_file *f, const void *buf, int n, sqlite3_int64 
 		uint32_t pgno = be32(p), commit = be32(p + 4);
 		if (pgno == 0 || (rc = note_frame(t, frame, pgno)) != SQLITE_OK)
 			goto unexpected;
-		if (commit && !t->commit_seen) {
+		if (commit) {
+			/* the last commit-marked header written is what SQLite's
+			 * recovery will find: a rewrite or a padding frame moves it */
 			t->commit_seen = true;
 			t->file = f;
 			f->commit_pending = true;
@@ -276,9 +278,40 @@ static int shim_close(sqlite3_file *f)
 	return r->pMethods ? r->pMethods->xClose(r) : SQLITE_OK;
 }
 
+/*
+ * What SQLite reads back of the WAL must include what it wrote, held
+ * writes too: a transaction that rewrote a spilled page in place re-reads
+ * its frames, the commit frame included, to recompute their checksums.
+ */
 static int shim_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
 {
-	return REAL(f)->pMethods->xRead(REAL(f), buf, n, off);
+	struct shim_file *sf = (struct shim_file *)f;
+	int rc = sf->real->pMethods->xRead(sf->real, buf, n, off);
+	if (!sf->commit_pending || (rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ))
+		return rc;
+	const struct txn_state *t = &shim.txn;
+	sqlite3_int64 end = off + n, covered = end; /* held bytes reach down to here */
+	if (rc == SQLITE_IOERR_SHORT_READ && sf->real->pMethods->xFileSize(sf->real, &covered) != SQLITE_OK)
+		return rc;
+	if (covered < off)
+		covered = off;
+	for (size_t i = 0; i < t->nheld; i++) { /* in write order: the last write wins */
+		const struct held_write *h = &t->held[i];
+		sqlite3_int64 from = h->off > off ? h->off : off, to = h->off + h->n < end ? h->off + h->n : end;
+		if (from < to)
+			memcpy((uint8_t *)buf + (from - off), h->data + (from - h->off), (size_t)(to - from));
+	}
+	for (bool grew = true; covered < end && grew;) { /* is the short part all held? */
+		grew = false;
+		for (size_t i = 0; i < t->nheld; i++) {
+			const struct held_write *h = &t->held[i];
+			if (h->off <= covered && h->off + h->n > covered) {
+				covered = h->off + h->n;
+				grew = true;
+			}
+		}
+	}
+	return covered >= end ? SQLITE_OK : rc;
 }
 
 static int shim_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)

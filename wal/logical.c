@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <ctype.h>
 
 #include "log.h"
 #include "sl_error.h"
@@ -44,6 +45,7 @@ struct logical {
 	struct table_desc *tables;
 	int ntables;
 	bool prep_ddl;
+	const char *prep_sql; /* the text being prepared, for the authorizer */
 	char denied[DENIED_MAX];
 };
 
@@ -106,6 +108,55 @@ static bool lacks_pk(struct logical *lg, const char *table)
 	return false;
 }
 
+/* The next word of SQL text at *p (quotes and punctuation skipped), into
+ * word; false at the end. */
+static bool next_word(const char **p, char *word, size_t len)
+{
+	const char *s = *p;
+	for (;;) {
+		while (*s && !isalnum((unsigned char)*s) && *s != '_' && *s != '\'' && *s != '"' && *s != '`' && *s != '[')
+			s++;
+		if (!*s)
+			return false;
+		if (*s == '\'' || *s == '"' || *s == '`' || *s == '[') { /* a quoted literal or name: skip it */
+			char close = *s == '[' ? ']' : *s;
+			s = strchr(s + 1, close);
+			if (!s)
+				return false;
+			s++;
+			continue;
+		}
+		size_t n = 0;
+		while (isalnum((unsigned char)*s) || *s == '_') {
+			if (n + 1 < len)
+				word[n++] = *s;
+			s++;
+		}
+		word[n] = '\0';
+		*p = s;
+		return true;
+	}
+}
+
+/*
+ * ALTER TABLE … ADD COLUMN … DEFAULT x (x not NULL). SQLite 3.40's session
+ * extension records such a column's old value in rows older than the ALTER
+ * as NULL rather than x, so their later updates and deletes could not be
+ * applied anywhere else; logical mode refuses the ALTER instead.
+ */
+static bool adds_column_with_default(const char *sql)
+{
+	char w[16];
+	bool add = false;
+	while (sql && next_word(&sql, w, sizeof(w))) {
+		if (strcasecmp(w, "add") == 0)
+			add = true;
+		else if (add && strcasecmp(w, "default") == 0)
+			return !next_word(&sql, w, sizeof(w)) || strcasecmp(w, "null") != 0;
+	}
+	return false;
+}
+
 static int authorize(void *arg, int action, const char *a1, const char *a2, const char *db, const char *trigger)
 {
 	struct logical *lg = arg;
@@ -123,10 +174,22 @@ static int authorize(void *arg, int action, const char *a1, const char *a2, cons
 	case SQLITE_DROP_TRIGGER:
 	case SQLITE_DROP_VIEW:
 	case SQLITE_DROP_VTABLE:
-	case SQLITE_ALTER_TABLE:
 	case SQLITE_ANALYZE:
 		if (main_db)
 			lg->prep_ddl = true;
+		break;
+	case SQLITE_ALTER_TABLE: /* a1 is the database, a2 the table */
+		if (a1 && strcmp(a1, "temp") == 0)
+			break;
+		lg->prep_ddl = true;
+		if (adds_column_with_default(lg->prep_sql)) {
+			snprintf(lg->denied, sizeof(lg->denied),
+				 "cannot add a column with a DEFAULT to table \"%s\" in log_mode=logical: "
+				 "SQLite's session extension would record its old values wrongly; add it without "
+				 "a DEFAULT and UPDATE the rows",
+				 a2 ? a2 : "?");
+			return SQLITE_DENY;
+		}
 		break;
 	case SQLITE_INSERT:
 	case SQLITE_UPDATE:
@@ -331,8 +394,9 @@ void logical_close(struct logical *lg)
 	free(lg);
 }
 
-void logical_prepare_start(struct logical *lg)
+void logical_prepare_start(struct logical *lg, const char *sql)
 {
+	lg->prep_sql = sql;
 	lg->prep_ddl = false;
 	lg->denied[0] = '\0';
 	if (lg->schema_dirty)

@@ -14,7 +14,9 @@
  *
  * Logical replication needs a PRIMARY KEY on every table: an authorizer
  * refuses, at prepare time, any INSERT, UPDATE or DELETE on a table of the
- * main database without one (logical_denied() says why).
+ * main database without one (logical_denied() says why). It also refuses
+ * ALTER TABLE … ADD COLUMN with a non-NULL DEFAULT, whose old values
+ * SQLite 3.40's session extension records wrongly.
  *
  * Used by the writer thread only.
  */
@@ -33,8 +35,8 @@ struct logical;
 int logical_open(struct logical **out, sqlite3 *db, char *err, size_t errlen);
 void logical_close(struct logical *lg);
 
-/* Around sqlite3_prepare: whether the statement just prepared does DDL. */
-void logical_prepare_start(struct logical *lg);
+/* Around sqlite3_prepare of sql: whether the statement just prepared does DDL. */
+void logical_prepare_start(struct logical *lg, const char *sql);
 bool logical_prepare_was_ddl(struct logical *lg);
 /* Why the authorizer refused the last statement, or NULL. */
 const char *logical_denied(struct logical *lg);
