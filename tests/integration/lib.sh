@@ -26,7 +26,8 @@
 #
 # Every wait has a deadline; on any failure (`fail`, or a command failing
 # under set -e) the node logs are printed; on exit every process the test
-# started is killed and the temporary directory removed.
+# started is killed (nodes, sessions, and PIDs given to `bg_track`), the
+# commands given to `at_exit` are run, and the temporary directory removed.
 
 set -E
 
@@ -52,6 +53,7 @@ TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sluice-$TEST_NAME.XXXXXX")
 declare -gA NODE_PID=() NODE_PORT=() NODE_DIR=() NODE_LOG=()
 declare -ga NODE_NAMES=()
 declare -ga BG_PIDS=()
+declare -ga EXIT_HOOKS=()
 declare -gA SESS_PID=() SESS_FD=() SESS_OUT=()
 
 log() { printf '[%s %s] %s\n' "$(date +%H:%M:%S.%3N)" "$TEST_NAME" "$*" >&2; }
@@ -125,6 +127,9 @@ cleanup() {
 	for p in "${pids[@]}"; do
 		[ -n "$p" ] && wait_until "! proc_alive $p" 10
 	done
+	for p in "${EXIT_HOOKS[@]}"; do
+		eval "$p"
+	done
 	if [ "$rc" != 0 ] && [ ! -e "$TEST_TMP/.failed" ]; then
 		echo "FAIL: $TEST_NAME: exit status $rc" >&2
 		dump_logs >&2
@@ -142,6 +147,11 @@ trap 'exit 1' INT TERM
 
 # bg_track PID: kill PID at exit if it still runs.
 bg_track() { BG_PIDS+=("$1"); }
+
+# at_exit CMD: evaluate CMD at exit, after the test's processes are killed
+# and before the temporary directory is removed (e.g. to unmount a file
+# system mounted under it).
+at_exit() { EXIT_HOOKS+=("$1"); }
 
 # now_ms: monotonic-enough wall clock in milliseconds.
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
