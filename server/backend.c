@@ -74,6 +74,11 @@ int backend_sqlite_error(struct ctx *x, struct dbconn *c)
 	if (rc == SQLITE_CONSTRAINT_COMMITHOOK || atomic_load(&x->pool->failed))
 		return backend_error(x, SQLSTATE_IO_ERROR,
 				     "writes are stopped: the node could not make its log durable");
+	if (c->writer && c->commit_error[0]) { /* a block's COMMIT was refused (dbpool.h) */
+		backend_error(x, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE, "%s", c->commit_error);
+		c->commit_error[0] = '\0';
+		return STEP_ERROR;
+	}
 	if (rc == SQLITE_AUTH && dbconn_denied(c))
 		return backend_error(x, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE, "%s", dbconn_denied(c));
 	const char *msg = sqlite3_errmsg(c->db);

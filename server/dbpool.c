@@ -544,13 +544,18 @@ int dbpool_batch_commit(struct dbpool *pool)
 {
 	struct dbconn *w = pool->writer;
 	int rc = SQLITE_OK;
-	if (w->logical && pool->cl && commitlog_stage_logical(pool->cl, w->logical) != 0)
-		rc = SQLITE_NOMEM;
+	if (w->logical && pool->cl) {
+		int src = commitlog_stage_logical(pool->cl, w->logical);
+		rc = src == 0 ? SQLITE_OK : src == SL_EINVAL ? SQLITE_CONSTRAINT : SQLITE_NOMEM;
+		if (src == SL_EINVAL && dbconn_denied(w))
+			snprintf(w->commit_error, sizeof(w->commit_error), "%s", dbconn_denied(w));
+	}
 	w->batch = false;
 	if (rc == SQLITE_OK)
 		rc = exec_plain(w, "COMMIT");
 	if (rc != SQLITE_OK) {
-		log_error("dbpool", "could not commit a batch: %s", sqlite3_errmsg(w->db));
+		log_error("dbpool", "could not commit a batch: %s",
+			  w->commit_error[0] ? w->commit_error : sqlite3_errmsg(w->db));
 		w->batch = true;
 		batch_abandon(pool);
 		if (pool->cl && commitlog_failed(pool->cl))

@@ -63,6 +63,7 @@ struct dbconn {
 	/* writer of a leader */
 	bool batch;               /* inside a batch (see above) */
 	bool solo;                /* the batch holds one session's block: its COMMIT commits the batch */
+	char commit_error[320];   /* why the last batch commit was refused, until reported */
 	struct logical *logical;  /* logical capture, when the log mode has it */
 	sqlite3_stmt **ddl_stmts; /* uncached statements that do DDL */
 	int nddl, ddl_cap;

@@ -232,20 +232,32 @@ static struct job *writer_pick(struct executor *ex, bool *waiting)
 	return NULL;
 }
 
-/* A job whose commit could not be confirmed: never told it succeeded. */
-static void fail_unconfirmed(struct job *j, bool stopped)
+/*
+ * A job whose commit could not be confirmed: never told it succeeded. rc is
+ * why the batch failed (an SQLite code), 0 when SQLite rolled the batch
+ * back under another job.
+ */
+static void fail_unconfirmed(struct executor *ex, struct job *j, int rc)
 {
+	struct dbconn *w = ex->pool->writer;
 	buf_reset(&j->out);
-	if (stopped)
+	if (atomic_load(&ex->pool->failed))
 		pgwire_put_error(&j->out, 'E', "FATAL", SQLSTATE_IO_ERROR,
 				 "could not make the commit durable: writes are stopped",
 				 "The replication log could not be written or synced; the outcome of this "
 				 "transaction is unknown.",
 				 "See the server log.");
+	else if ((rc & 0xff) == SQLITE_FULL)
+		pgwire_put_error(&j->out, 'E', "FATAL", SQLSTATE_DISK_FULL,
+				 "could not commit: no space left on device",
+				 "The transaction was rolled back with its commit group.", NULL);
+	else if (w->commit_error[0])
+		pgwire_put_error(&j->out, 'E', "FATAL", SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE, w->commit_error,
+				 "The transaction was rolled back with its commit group.", NULL);
 	else
 		pgwire_put_error(&j->out, 'E', "FATAL", SQLSTATE_SERIALIZATION_FAILURE,
 				 "could not commit: the transaction was rolled back with its commit group",
-				 "Another transaction committed together with this one failed in a way that "
+				 "A transaction committed together with this one failed in a way that "
 				 "rolled back the whole group.",
 				 "Retry the transaction.");
 	j->fatal = true;
@@ -254,13 +266,14 @@ static void fail_unconfirmed(struct job *j, bool stopped)
 /* Commits the open batch and hands its jobs back. */
 static void batch_commit(struct executor *ex, struct job_queue *kept, int *nkept)
 {
-	bool ok = dbpool_batch_commit(ex->pool) == SQLITE_OK;
+	int rc = dbpool_batch_commit(ex->pool);
 	struct job *k;
 	while ((k = queue_pop(kept))) {
-		if (!ok)
-			fail_unconfirmed(k, atomic_load(&ex->pool->failed));
+		if (rc != SQLITE_OK)
+			fail_unconfirmed(ex, k, rc);
 		finish(ex, k);
 	}
+	ex->pool->writer->commit_error[0] = '\0';
 	*nkept = 0;
 }
 
@@ -269,7 +282,7 @@ static void batch_lost(struct executor *ex, struct job_queue *kept, int *nkept)
 {
 	struct job *k;
 	while ((k = queue_pop(kept))) {
-		fail_unconfirmed(k, atomic_load(&ex->pool->failed));
+		fail_unconfirmed(ex, k, 0);
 		finish(ex, k);
 	}
 	*nkept = 0;
@@ -343,9 +356,10 @@ static void *writer_main(void *arg)
 			continue;
 		}
 		if (!open) {
-			if (dbpool_batch_begin(pool, kind == BATCH_ALONE) != SQLITE_OK) {
+			int rc = dbpool_batch_begin(pool, kind == BATCH_ALONE);
+			if (rc != SQLITE_OK) {
 				log_error("executor", "could not begin a batch: %s", sqlite3_errmsg(w->db));
-				fail_unconfirmed(j, atomic_load(&pool->failed));
+				fail_unconfirmed(ex, j, rc);
 				finish(ex, j);
 				continue;
 			}

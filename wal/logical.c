@@ -41,6 +41,9 @@ struct logical {
 	/* tables of the main database without a PRIMARY KEY */
 	char **no_pk;
 	int nno_pk;
+	char **null_key_checks; /* per table whose key may hold NULL: a query finding such rows */
+	char **null_key_tables;
+	int nnull_key;
 	bool schema_dirty; /* no_pk and the table cache need rebuilding */
 	struct table_desc *tables;
 	int ntables;
@@ -58,6 +61,82 @@ static void free_no_pk(struct logical *lg)
 	free(lg->no_pk);
 	lg->no_pk = NULL;
 	lg->nno_pk = 0;
+}
+
+static void free_null_keys(struct logical *lg)
+{
+	for (int i = 0; i < lg->nnull_key; i++) {
+		free(lg->null_key_checks[i]);
+		free(lg->null_key_tables[i]);
+	}
+	free(lg->null_key_checks);
+	free(lg->null_key_tables);
+	lg->null_key_checks = lg->null_key_tables = NULL;
+	lg->nnull_key = 0;
+}
+
+/*
+ * SQLite lets a rowid table's PRIMARY KEY hold NULL unless it is an INTEGER
+ * PRIMARY KEY or declared NOT NULL, and the session extension leaves such
+ * rows out of changesets. For each table where that can happen, a query
+ * that finds such rows; logical_finish refuses a commit that leaves one.
+ */
+static int load_null_keys(struct logical *lg)
+{
+	static const char sql[] =
+		"SELECT m.name, 'SELECT 1 FROM main.\"' || replace(m.name, '\"', '\"\"') || '\" WHERE ' || "
+		"(SELECT group_concat('\"' || replace(p.name, '\"', '\"\"') || '\" IS NULL', ' OR ') "
+		"FROM pragma_table_info(m.name, 'main') p WHERE p.pk > 0) || ' LIMIT 1' "
+		"FROM main.sqlite_schema m WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+		"AND (SELECT wr FROM pragma_table_list(m.name) WHERE schema = 'main') = 0 "
+		"AND EXISTS (SELECT 1 FROM pragma_table_info(m.name, 'main') WHERE pk > 0 AND \"notnull\" = 0) "
+		"AND NOT ((SELECT count(*) FROM pragma_table_info(m.name, 'main') WHERE pk > 0) = 1 AND "
+		"(SELECT upper(type) FROM pragma_table_info(m.name, 'main') WHERE pk > 0) = 'INTEGER')";
+	free_null_keys(lg);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(lg->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return SL_EIO;
+	int rc = 0;
+	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		int n = lg->nnull_key + 1;
+		char **c = realloc(lg->null_key_checks, (size_t)n * sizeof(char *));
+		if (c)
+			lg->null_key_checks = c;
+		char **t = c ? realloc(lg->null_key_tables, (size_t)n * sizeof(char *)) : NULL;
+		if (t)
+			lg->null_key_tables = t;
+		char *name = t ? strdup((const char *)sqlite3_column_text(st, 0)) : NULL;
+		char *check = name ? strdup((const char *)sqlite3_column_text(st, 1)) : NULL;
+		if (!check) {
+			free(name);
+			rc = SL_ENOMEM;
+			break;
+		}
+		lg->null_key_tables[lg->nnull_key] = name;
+		lg->null_key_checks[lg->nnull_key++] = check;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* 0, or SL_EINVAL with denied set when a table's key holds NULL. */
+static int check_null_keys(struct logical *lg)
+{
+	for (int i = 0; i < lg->nnull_key; i++) {
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(lg->db, lg->null_key_checks[i], -1, &st, NULL) != SQLITE_OK)
+			return SL_EIO;
+		bool found = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+		if (found) {
+			snprintf(lg->denied, sizeof(lg->denied),
+				 "cannot commit: table \"%s\" has a row whose PRIMARY KEY is NULL, which "
+				 "log_mode=logical cannot carry; declare the key NOT NULL",
+				 lg->null_key_tables[i]);
+			return SL_EINVAL;
+		}
+	}
+	return 0;
 }
 
 static void free_tables(struct logical *lg)
@@ -95,6 +174,8 @@ static int load_schema(struct logical *lg)
 		lg->no_pk[lg->nno_pk++] = name;
 	}
 	sqlite3_finalize(st);
+	if (rc == 0)
+		rc = load_null_keys(lg);
 	if (rc == 0)
 		lg->schema_dirty = false;
 	return rc;
@@ -389,6 +470,7 @@ void logical_close(struct logical *lg)
 		free(lg->marks[i].name);
 	free(lg->marks);
 	free_no_pk(lg);
+	free_null_keys(lg);
 	free_tables(lg);
 	buf_free(&lg->items);
 	free(lg);
@@ -482,7 +564,13 @@ static void clear(struct logical *lg)
 
 int logical_finish(struct logical *lg, struct buf *items, uint32_t *nitems)
 {
-	int rc = materialize(lg);
+	lg->denied[0] = '\0';
+	if (lg->schema_dirty)
+		load_schema(lg);
+	int rc = check_null_keys(lg);
+	if (rc != 0)
+		return rc; /* the caller rolls back */
+	rc = materialize(lg);
 	if (rc == 0) {
 		buf_append(items, lg->items.data, lg->items.len);
 		*nitems += lg->nitems;

@@ -53,7 +53,9 @@ int logical_rollback_to(struct logical *lg, const char *name);
 /*
  * Before COMMIT: the transaction's items, encoded as txnrec items, are
  * appended to items and counted in *nitems. The capture state is then
- * clear for the next transaction.
+ * clear for the next transaction. SL_EINVAL (logical_denied says why) when
+ * a table's PRIMARY KEY holds NULL, which changesets cannot carry: the
+ * caller must roll back.
  */
 int logical_finish(struct logical *lg, struct buf *items, uint32_t *nitems);
 /* The transaction was rolled back: forget what was captured. */
