@@ -26,6 +26,7 @@
 #include "json.h"
 #include "lsn.h"
 #include "record.h"
+#include "replay.h"
 #include "replog.h"
 #include "sl_error.h"
 #include "sluice.h"
@@ -65,16 +66,6 @@ static void time_format(uint64_t us, char *out)
 	}
 	size_t n = strftime(out, TIME_TEXT_MAX, "%Y-%m-%d %H:%M:%S", &tm);
 	snprintf(out + n, TIME_TEXT_MAX - n, ".%06u UTC", (unsigned)(us % 1000000));
-}
-
-static const char *op_name(int op)
-{
-	switch (op) {
-	case SQLITE_INSERT: return "insert";
-	case SQLITE_UPDATE: return "update";
-	case SQLITE_DELETE: return "delete";
-	}
-	return "unknown";
 }
 
 static int summary_add_table(struct summary *s, const char *name)
@@ -124,7 +115,7 @@ static int summary_changeset(struct summary *s, const uint8_t *data, uint32_t le
 		json_sep(&s->changes);
 		buf_append(&s->changes, "{\"table\":", 9);
 		json_put_cstr(&s->changes, table);
-		buf_printf(&s->changes, ",\"op\":\"%s\"}", op_name(op));
+		buf_printf(&s->changes, ",\"op\":\"%s\"}", replay_op_name(op));
 	}
 	sqlite3changeset_finalize(it);
 	if (rc == SQLITE_DONE)

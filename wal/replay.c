@@ -140,14 +140,14 @@ static const char *conflict_text(int kind)
 	return "unknown conflict";
 }
 
-static const char *op_name(int op)
+const char *replay_op_name(int op)
 {
 	switch (op) {
 	case SQLITE_INSERT: return "insert";
 	case SQLITE_UPDATE: return "update";
 	case SQLITE_DELETE: return "delete";
 	}
-	return "change";
+	return "unknown";
 }
 
 /* Every conflict aborts: a replay must give the leader's rows or fail. */
@@ -163,7 +163,7 @@ static int on_conflict(void *arg, int kind, sqlite3_changeset_iter *it)
 	const char *table = "?";
 	int ncol = 0, op = 0, indirect = 0;
 	sqlite3changeset_op(it, &table, &ncol, &op, &indirect);
-	snprintf(x->err, x->errlen, "changeset conflict on table \"%s\" (%s): %s", table, op_name(op),
+	snprintf(x->err, x->errlen, "changeset conflict on table \"%s\" (%s): %s", table, replay_op_name(op),
 		 conflict_text(kind));
 	return SQLITE_CHANGESET_ABORT;
 }

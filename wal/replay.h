@@ -29,6 +29,9 @@ int replay_physical(int db_fd, const struct txnrec *t);
  */
 int replay_logical(sqlite3 *db, const struct txnrec *t, char *err, size_t errlen);
 
+/* "insert", "update" or "delete" for a changeset operation code. */
+const char *replay_op_name(int op);
+
 enum replay_mode { REPLAY_PHYSICAL, REPLAY_LOGICAL };
 
 /*
