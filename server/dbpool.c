@@ -44,7 +44,9 @@ static int progress_check(void *arg)
 static int commit_hook(void *arg)
 {
 	struct dbconn *c = arg;
-	if (atomic_load(&c->pool->failed) || (c->pool->cl && commitlog_failed(c->pool->cl)))
+	if (c->pool->cl && commitlog_failed(c->pool->cl))
+		atomic_store(&c->pool->failed, true);
+	if (atomic_load(&c->pool->failed))
 		return 1; /* fail-stop: turn the commit into a rollback */
 	c->commit_seen = true;
 	return 0;

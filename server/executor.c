@@ -241,6 +241,8 @@ static void fail_unconfirmed(struct executor *ex, struct job *j, int rc)
 {
 	struct dbconn *w = ex->pool->writer;
 	buf_reset(&j->out);
+	if (ex->pool->cl && commitlog_failed(ex->pool->cl))
+		atomic_store(&ex->pool->failed, true);
 	if (atomic_load(&ex->pool->failed))
 		pgwire_put_error(&j->out, 'E', "FATAL", SQLSTATE_IO_ERROR,
 				 "could not make the commit durable: writes are stopped",
