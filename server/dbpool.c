@@ -566,7 +566,7 @@ int dbpool_batch_commit(struct dbpool *pool)
 	}
 	if (w->commit_seen) {
 		w->commit_seen = false;
-		dbpool_note_commit(pool);
+		atomic_fetch_add(&pool->commit_count, 1); /* visible now */
 	}
 	return SQLITE_OK;
 }
@@ -582,4 +582,3 @@ bool dbpool_batch_lost(struct dbpool *pool)
 
 uint64_t dbpool_commit_count(struct dbpool *pool) { return atomic_load(&pool->commit_count); }
 
-void dbpool_note_commit(struct dbpool *pool) { atomic_fetch_add(&pool->commit_count, 1); }

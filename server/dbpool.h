@@ -140,8 +140,6 @@ bool dbpool_batch_lost(struct dbpool *pool);
 
 /* Commits made visible so far (for snapshot conflict checks). */
 uint64_t dbpool_commit_count(struct dbpool *pool);
-/* Called by the writer thread after a job whose commit hook fired. */
-void dbpool_note_commit(struct dbpool *pool);
 
 int64_t monotonic_ns(void);
 

@@ -12,9 +12,9 @@
  *
  * The writer serves one transaction at a time: while a session holds an
  * open write transaction, other sessions' write jobs wait (bounded by
- * lock_timeout, cancel and statement_timeout). Autocommit writes from many
- * sessions share one WAL fsync: the writer runs every job that is ready,
- * then syncs once and answers them all.
+ * lock_timeout, cancel and statement_timeout). Other sessions' ready jobs
+ * share one SQLite transaction, a batch (dbpool.h), which commits as one
+ * durable log record before any of them is answered.
  */
 #ifndef SL_EXECUTOR_H
 #define SL_EXECUTOR_H

@@ -185,7 +185,9 @@ for mode in physical logical both; do
 	for k in $(seq 1 "$seeds_per_mode"); do
 		seed=$((base_seed + k))
 		n=${mode}-$seed
-		node_start "$n" --log_mode="$mode" "${LEADER_OPTS[@]}"
+		# every other seed compresses its records, so replay reads both kinds
+		node_start "$n" --log_mode="$mode" --log_compression=$([ $((k % 2)) -eq 0 ] && echo on || echo off) \
+			"${LEADER_OPTS[@]}"
 		conninfo=$(node_conninfo "$n")
 		wl_opts=()
 		[ "$mode" = physical ] || wl_opts+=(--logical)
