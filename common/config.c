@@ -160,6 +160,16 @@ static const struct setting settings[] = {
 	SET_STRING(password_file, "", "file of `user:secret` lines; empty means none"),
 	SET_ENUM(log_level, "info", log_level_choices, "least severe level written to the log"),
 	SET_STRING(port_file, "", "file to write the bound port to once listening; empty means none"),
+	SET_STRING(peer_listen, "", "host:port for the peer protocol (followers connect here); empty means none, port 0 any free port"),
+	SET_STRING(peer_port_file, "", "file to write the bound peer port to once listening; empty means none"),
+	SET_STRING(leader_peer, "", "on a follower: host:port of the leader's peer port"),
+	SET_STRING(cluster_id, "sluice", "name of the cluster; peers with another cluster_id are refused"),
+	SET_STRING(cluster_secret, "", "shared secret peers prove to each other; required for peer_listen and leader_peer"),
+	SET_ENUM(stream_compression, "off", bool_choices, "zlib-compress the replication stream and snapshots"),
+	SET_DURATION("max_standby_delay", max_standby_delay_ms, "30s", 0, MS_MAX,
+		     "on a follower: cancel (40001) reads holding a snapshot this long while page apply waits for them"),
+	SET_DURATION("replication_timeout", replication_timeout_ms, "10s", 1000, MS_MAX,
+		     "close a peer link that has been silent this long"),
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -280,6 +290,9 @@ static int format_value(const struct setting *s, const struct config *cfg, char 
 	case SETTING_SIZE:
 		return format_number(s, *(const int64_t *)f, out, outlen);
 	case SETTING_STRING:
+		/* a secret is never shown, only whether there is one */
+		if (strcmp(s->name, "cluster_secret") == 0 && *(const char *)f)
+			return snprintf(out, outlen, "%s", CONFIG_SECRET_SHOWN);
 		return snprintf(out, outlen, "%s", (const char *)f);
 	case SETTING_ENUM: {
 		const char *name = choice_name(s->choices, *(const int *)f);

@@ -45,7 +45,18 @@ struct config {
 	char password_file[CONFIG_STR_MAX];  /* "" = none */
 	int log_level;                       /* enum log_level */
 	char port_file[CONFIG_STR_MAX];      /* "" = none; the bound port is written here */
+	char peer_listen[CONFIG_STR_MAX];    /* "" = no peer port; "host:port" */
+	char peer_port_file[CONFIG_STR_MAX]; /* "" = none; the bound peer port is written here */
+	char leader_peer[CONFIG_STR_MAX];    /* follower: the leader's peer "host:port" */
+	char cluster_id[CONFIG_STR_MAX];     /* "sluice" */
+	char cluster_secret[CONFIG_STR_MAX]; /* "" = none (no peer links) */
+	int stream_compression;              /* bool, off */
+	int64_t max_standby_delay_ms;        /* 30000 */
+	int64_t replication_timeout_ms;      /* 10000 */
 };
+
+/* What SHOW and config_show say of a cluster_secret that is set. */
+#define CONFIG_SECRET_SHOWN "********"
 
 /* Fills every field with its default. */
 void config_defaults(struct config *cfg);

@@ -63,8 +63,21 @@ static int failed_block_error(struct ctx *x)
 			     "current transaction is aborted, commands ignored until end of transaction block");
 }
 
+/* PostgreSQL's words for a hot standby read cancelled by replay. */
+static int standby_conflict_error(struct ctx *x)
+{
+	pgwire_put_error(x->out, 'E', "ERROR", SQLSTATE_SERIALIZATION_FAILURE,
+			 "canceling statement due to conflict with recovery",
+			 "User query might have needed to see row versions that must be removed.", NULL);
+	if (x->s->txn == TXN_BLOCK)
+		x->s->txn = TXN_FAILED;
+	return STEP_ERROR;
+}
+
 int backend_sqlite_error(struct ctx *x, struct dbconn *c)
 {
+	if (atomic_load(&c->standby_conflict))
+		return standby_conflict_error(x);
 	int rc = sqlite3_extended_errcode(c->db);
 	if ((rc & 0xff) == SQLITE_INTERRUPT) {
 		if (x->job->intr.timed_out)
@@ -222,6 +235,8 @@ int backend_conn_for(struct ctx *x, bool write, struct dbconn **out)
 		return STEP_OK;
 	}
 	if (s->bound) {
+		if (atomic_load(&s->bound->standby_conflict))
+			return standby_conflict_error(x);
 		attach(x, s->bound);
 		*out = s->bound;
 		return STEP_OK;

@@ -15,6 +15,7 @@
 
 #include "capture.h"
 #include "log.h"
+#include "nodestatus.h"
 #include "pgfuncs.h"
 #include "sl_error.h"
 
@@ -29,6 +30,8 @@ int64_t monotonic_ns(void)
 static int progress_check(void *arg)
 {
 	struct dbconn *c = arg;
+	if (atomic_load(&c->standby_conflict))
+		return 1;
 	struct interrupt *intr = c->intr;
 	if (!intr)
 		return 0;
@@ -160,7 +163,7 @@ static struct dbconn *conn_open(struct dbpool *pool, bool writer, char *err, siz
 		    logical_open(&c->logical, c->db, err, errlen) != 0)
 			goto fail;
 	}
-	if (pgfuncs_register(c->db, c) != SQLITE_OK) {
+	if (pgfuncs_register(c->db, c) != SQLITE_OK || nodestatus_register(c->db) != SQLITE_OK) {
 		snprintf(err, errlen, "could not register SQL functions: %s", sqlite3_errmsg(c->db));
 		goto fail;
 	}
@@ -321,15 +324,37 @@ struct dbconn *dbpool_acquire(struct dbpool *pool, char *err, size_t errlen)
 	if (c) {
 		pthread_mutex_lock(&pool->mu);
 		pool->nreaders++;
+		c->next_reader = pool->readers;
+		pool->readers = c;
 		pthread_mutex_unlock(&pool->mu);
 	}
 	return c;
+}
+
+void dbpool_cancel_snapshots(void *arg)
+{
+	struct dbpool *pool = arg;
+	pthread_mutex_lock(&pool->mu);
+	for (struct dbconn *c = pool->readers; c; c = c->next_reader) {
+		if (sqlite3_txn_state(c->db, NULL) == SQLITE_TXN_NONE)
+			continue;
+		/* a running statement stops at its next progress check; then the
+		 * snapshot goes (the connection's mutex waits for that statement) */
+		atomic_store(&c->standby_conflict, true);
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	pthread_mutex_unlock(&pool->mu);
 }
 
 void dbpool_release(struct dbpool *pool, struct dbconn *c)
 {
 	c->intr = NULL;
 	c->session = NULL;
+	if (atomic_load(&c->standby_conflict)) {
+		/* cancelled: whatever is left of its transaction goes */
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+		atomic_store(&c->standby_conflict, false);
+	}
 	pthread_mutex_lock(&pool->mu);
 	c->next_free = pool->free_readers;
 	pool->free_readers = c;

@@ -60,6 +60,9 @@ struct dbconn {
 	void *session;
 	bool commit_seen; /* set by the commit hook (writer) */
 	struct dbconn *next_free;
+	struct dbconn *next_reader; /* every reader of the pool, free or not */
+	/* a follower's page apply cancelled this reader's snapshot (40001) */
+	atomic_bool standby_conflict;
 	/* writer of a leader */
 	bool batch;               /* inside a batch (see above) */
 	bool solo;                /* the batch holds one session's block: its COMMIT commits the batch */
@@ -78,6 +81,7 @@ struct dbpool {
 	struct dbconn *writer; /* NULL on a read-only node */
 	pthread_mutex_t mu;
 	struct dbconn *free_readers;
+	struct dbconn *readers; /* all of them */
 	int nreaders;
 	atomic_uint_fast64_t commit_count; /* commits made visible by the writer */
 	atomic_bool failed;               /* a write or fsync failed: writes stop */
@@ -138,6 +142,13 @@ int dbpool_batch_commit(struct dbpool *pool);
  * interrupt or I/O error rolls back everything); the batch is then over. */
 bool dbpool_batch_lost(struct dbpool *pool);
 
+/*
+ * A follower's page apply waited max_standby_delay for readers: every
+ * reader connection holding a snapshot loses it (its running statement is
+ * stopped, its transaction rolled back) and reports SQLSTATE 40001 until
+ * it is released. Any thread; arg is the pool.
+ */
+void dbpool_cancel_snapshots(void *arg);
 /* Commits made visible so far (for snapshot conflict checks). */
 uint64_t dbpool_commit_count(struct dbpool *pool);
 

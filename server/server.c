@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "nodestatus.h"
 #include "pgconn.h"
 #include "pgwire.h"
 #include "sqlstate.h"
@@ -211,6 +212,63 @@ static int open_commitlog(struct server *srv, const char *db_path, char *err, si
 	return commitlog_open(&srv->commitlog, &opt, err, errlen);
 }
 
+/* sluice_status's row for this node. */
+static void node_info(void *arg, struct node_info *out)
+{
+	struct server *srv = arg;
+	const struct config *cfg = srv->cfg;
+	snprintf(out->node_name, sizeof(out->node_name), "%.255s", cfg->node_name[0] ? cfg->node_name : srv->client_addr);
+	snprintf(out->client_address, sizeof(out->client_address), "%s", srv->client_addr);
+	if (srv->replica) {
+		struct replica_status st;
+		replica_status(srv->replica, &st);
+		out->role = "follower";
+		out->epoch = st.epoch;
+		out->log_mode = st.log_mode == LOG_MODE_BOTH	   ? "both"
+				: st.log_mode == LOG_MODE_LOGICAL ? "logical"
+				: st.log_mode == LOG_MODE_PHYSICAL ? "physical"
+								   : "unknown";
+		out->current_lsn = st.flushed_lsn;
+		out->applied_lsn = st.applied_lsn;
+		uint64_t end = st.leader_end > st.flushed_lsn ? st.leader_end : st.flushed_lsn;
+		out->lag_bytes = end > st.applied_lsn ? (int64_t)(end - st.applied_lsn) : 0;
+		out->lag_ms = st.lag_ms;
+		snprintf(out->state, sizeof(out->state), "%s", st.state);
+		snprintf(out->leader, sizeof(out->leader), "%.255s", cfg->leader_peer);
+		snprintf(out->leader_client, sizeof(out->leader_client), "%s", st.leader_client);
+		snprintf(out->last_error, sizeof(out->last_error), "%s", st.last_error);
+		return;
+	}
+	out->role = "leader";
+	snprintf(out->state, sizeof(out->state), "leading");
+	snprintf(out->leader_client, sizeof(out->leader_client), "%s", srv->client_addr);
+	if (srv->commitlog) {
+		out->epoch = commitlog_epoch(srv->commitlog);
+		out->log_mode = log_mode_name(commitlog_mode(srv->commitlog));
+		out->current_lsn = out->applied_lsn = replog_durable_lsn(commitlog_replog(srv->commitlog));
+	} else {
+		out->log_mode = "off";
+	}
+}
+
+/* The peer port of a leader, the threads of a follower. */
+static int start_replication(struct server *srv, const char *db_path, char *err, size_t errlen)
+{
+	const struct config *cfg = srv->cfg;
+	if (srv->replica && replica_start(srv->replica, dbpool_cancel_snapshots, srv->pool, err, errlen) != 0)
+		return -1;
+	if (!srv->replica && cfg->peer_listen[0]) {
+		if (!srv->commitlog) {
+			snprintf(err, errlen, "peer_listen needs a replication log (log_mode is off)");
+			return -1;
+		}
+		if (peers_start(&srv->peers, cfg, srv->commitlog, db_path, srv->client_addr, err, errlen) != 0)
+			return -1;
+	}
+	nodestatus_set(node_info, srv->peers, srv);
+	return 0;
+}
+
 int server_init(struct server *srv, const struct config *cfg, struct ev_loop *loop)
 {
 	memset(srv, 0, sizeof(*srv));
@@ -233,18 +291,30 @@ int server_init(struct server *srv, const struct config *cfg, struct ev_loop *lo
 	}
 	char path[CONFIG_STR_MAX + 32];
 	snprintf(path, sizeof(path), "%s/sluice.db", cfg->data_dir);
-	if (cfg->role == ROLE_LEADER && cfg->log_mode != 0 && open_commitlog(srv, path, err, sizeof(err)) != 0) {
+	/* bound first, so that peers learn the client address; accepted only
+	 * once the database is ready (a follower may bootstrap first) */
+	if (listen_on(srv) != 0)
+		return -1;
+	snprintf(srv->client_addr, sizeof(srv->client_addr), "%.200s:%d", cfg->listen_address, srv->port);
+	bool follower = cfg->role == ROLE_FOLLOWER;
+	if (!follower && cfg->log_mode != 0 && open_commitlog(srv, path, err, sizeof(err)) != 0) {
 		log_fatal("server", "%s", err);
 		return -1;
 	}
-	if (dbpool_open(path, cfg->role == ROLE_FOLLOWER, cfg->checkpoint_wal_size, srv->commitlog, session_setting,
-			&srv->pool, err, sizeof(err)) != 0) {
+	if (follower && replica_open(&srv->replica, cfg, path, srv->client_addr, err, sizeof(err)) != 0) {
+		log_fatal("server", "%s", err);
+		return -1;
+	}
+	if (dbpool_open(path, follower, cfg->checkpoint_wal_size, srv->commitlog, session_setting, &srv->pool, err,
+			sizeof(err)) != 0) {
+		log_fatal("server", "%s", err);
+		return -1;
+	}
+	if (start_replication(srv, path, err, sizeof(err)) != 0) {
 		log_fatal("server", "%s", err);
 		return -1;
 	}
 	if (executor_start(&srv->ex, srv->pool, cfg, loop, pgconn_job_done) != 0)
-		return -1;
-	if (listen_on(srv) != 0)
 		return -1;
 	ev_io_init(&srv->accept_io, on_accept, srv->listen_fd, EV_READ);
 	srv->accept_io.data = srv;
@@ -270,12 +340,17 @@ void server_free(struct server *srv)
 	if (srv->ex)
 		executor_stop(srv->ex);
 	srv->ex = NULL;
+	replica_stop(srv->replica);
+	peers_stop(srv->peers);
+	srv->peers = NULL;
+	nodestatus_set(NULL, NULL, NULL);
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	ev_signal_stop(srv->loop, &srv->sigterm);
 	ev_signal_stop(srv->loop, &srv->sigint);
 	ev_signal_stop(srv->loop, &srv->sighup);
 	dbpool_close(srv->pool);
+	replica_close(srv->replica);
 	commitlog_close(srv->commitlog);
 	users_free(srv->users);
 }

@@ -12,6 +12,8 @@
 #include "config.h"
 #include "dbpool.h"
 #include "executor.h"
+#include "peers.h"
+#include "replica.h"
 #include "users.h"
 
 struct pgconn;
@@ -21,6 +23,9 @@ struct server {
 	struct ev_loop *loop;
 	struct dbpool *pool;
 	struct commitlog *commitlog; /* the leader's replication log; NULL on a follower */
+	struct peers *peers;         /* the leader's peer port, when peer_listen is set */
+	struct replica *replica;     /* a follower's link and apply; NULL on a leader */
+	char client_addr[PEER_STR_MAX]; /* host:port clients connect to */
 	struct executor *ex;
 	struct users *users;
 	int listen_fd;

@@ -379,6 +379,8 @@ static int shim_shm_lock(sqlite3_file *f, int offset, int n, int flags)
 		if ((flags & SQLITE_SHM_UNLOCK) && shim.txn.commit_seen)
 			log_error("capture", "a commit frame was written but never synced; it is dropped");
 		txn_reset(&shim.txn);
+		if ((flags & SQLITE_SHM_UNLOCK) && shim.hooks.write_end)
+			shim.hooks.write_end(shim.hooks.arg);
 	}
 	return rc;
 }

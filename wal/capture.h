@@ -57,6 +57,11 @@ struct capture_hooks {
 	 * Returns 0 or an SL_ code (the WAL operation then fails).
 	 */
 	int (*wal_reset)(void *arg);
+	/*
+	 * Writer thread: SQLite released its WAL write lock, so whatever the
+	 * transaction committed is now visible to new readers. May be NULL.
+	 */
+	void (*write_end)(void *arg);
 	void *arg;
 };
 

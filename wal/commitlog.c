@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,15 @@ struct commitlog {
 	uint64_t last_txn_end; /* the WAL holds every TXN record before this */
 	atomic_uint_fast64_t last_commit_lsn;
 	atomic_bool failed;
+	/*
+	 * Held by the writer from the start of a commit's record until SQLite
+	 * has published the commit (write_end), and by a snapshot while it
+	 * opens its read transaction: so a snapshot knows exactly which
+	 * records it holds. published_end: the end of the last published TXN.
+	 */
+	pthread_mutex_t publish_mu;
+	bool publishing; /* writer thread only */
+	atomic_uint_fast64_t published_end;
 };
 
 int log_mode_parse(const char *name)
@@ -72,12 +82,37 @@ static int fail_log(struct commitlog *cl, int rc, const char *what)
 	return SL_EIO;
 }
 
+static int log_commit(struct commitlog *cl, const struct capture_commit *cc);
+
 /* The capture hook: one durable TXN record for the commit. */
 static int on_commit(void *arg, const struct capture_commit *cc)
 {
 	struct commitlog *cl = arg;
 	if (atomic_load(&cl->failed))
 		return SL_EIO;
+	pthread_mutex_lock(&cl->publish_mu);
+	cl->publishing = true;
+	int rc = log_commit(cl, cc);
+	if (rc != 0) {
+		cl->publishing = false;
+		pthread_mutex_unlock(&cl->publish_mu);
+	}
+	return rc;
+}
+
+/* The capture hook: the commit is visible now. */
+static void on_write_end(void *arg)
+{
+	struct commitlog *cl = arg;
+	if (!cl->publishing)
+		return;
+	atomic_store(&cl->published_end, cl->last_txn_end);
+	cl->publishing = false;
+	pthread_mutex_unlock(&cl->publish_mu);
+}
+
+static int log_commit(struct commitlog *cl, const struct capture_commit *cc)
+{
 	struct buf *b = &cl->payload;
 	buf_reset(b);
 	b->oom = false;
@@ -164,6 +199,7 @@ int commitlog_open(struct commitlog **out, const struct commitlog_options *opt, 
 		return SL_ENOMEM;
 	}
 	cl->mode = opt->mode;
+	pthread_mutex_init(&cl->publish_mu, NULL);
 	buf_init(&cl->items);
 	buf_init(&cl->payload);
 	char dir[3800], path[4000];
@@ -187,7 +223,8 @@ int commitlog_open(struct commitlog **out, const struct commitlog_options *opt, 
 	cl->last_txn_end = replog_end_lsn(cl->log);
 	atomic_store(&cl->last_commit_lsn, cl->last_txn_end);
 	replog_retain(cl->log, "local", cl->last_txn_end);
-	struct capture_hooks hooks = { on_commit, on_wal_reset, cl };
+	atomic_store(&cl->published_end, cl->last_txn_end);
+	struct capture_hooks hooks = { on_commit, on_wal_reset, on_write_end, cl };
 	if (capture_register(&hooks, cl->mode & TXNREC_PHYSICAL) != 0) {
 		snprintf(err, errlen, "could not register the capture VFS");
 		goto fail;
@@ -211,6 +248,7 @@ void commitlog_close(struct commitlog *cl)
 	epochs_free(&cl->history);
 	buf_free(&cl->items);
 	buf_free(&cl->payload);
+	pthread_mutex_destroy(&cl->publish_mu);
 	free(cl);
 }
 
@@ -235,4 +273,15 @@ void commitlog_unstage(struct commitlog *cl)
 	buf_reset(&cl->items);
 	cl->items.oom = false;
 	cl->nitems = 0;
+}
+
+const struct epochs *commitlog_history(const struct commitlog *cl) { return &cl->history; }
+
+int commitlog_snapshot(struct commitlog *cl, int (*begin_read)(void *arg), void *arg, uint64_t *lsn)
+{
+	pthread_mutex_lock(&cl->publish_mu);
+	int rc = begin_read(arg);
+	*lsn = atomic_load(&cl->published_end);
+	pthread_mutex_unlock(&cl->publish_mu);
+	return rc;
 }

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "epochs.h"
 #include "logical.h"
 #include "replog.h"
 #include "txnrec.h"
@@ -56,6 +57,15 @@ uint64_t commitlog_last_commit_lsn(struct commitlog *cl);
 /* A write or fsync of the log failed: no more commits. */
 bool commitlog_failed(struct commitlog *cl);
 
+/* The epoch history (changes only when a new epoch starts). */
+const struct epochs *commitlog_history(const struct commitlog *cl);
+/*
+ * For a snapshot: calls begin_read(arg), which opens a read transaction,
+ * while no commit is between its record and its publication, and sets
+ * *lsn to the end of the last TXN record that transaction sees (every
+ * record before *lsn is in it, none after). Returns begin_read's result.
+ */
+int commitlog_snapshot(struct commitlog *cl, int (*begin_read)(void *arg), void *arg, uint64_t *lsn);
 /* Writer thread, just before COMMIT: the transaction's logical items. */
 int commitlog_stage_logical(struct commitlog *cl, struct logical *lg);
 /* Writer thread, after a COMMIT that failed or a ROLLBACK. */

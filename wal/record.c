@@ -34,7 +34,7 @@
  *        4  P-4  a zlib stream (RFC 1950) that inflates to exactly R bytes,
  *                with no bytes after its end
  *
- * The encoder compresses with compress2() at level 1 (fast) and keeps the
+ * The encoder compresses (common/zpack.c: zlib level 1, fast) and keeps the
  * result only when 4 + the stream is shorter than the payload, so an empty
  * payload is never compressed. Deflate cannot expand more than 1032:1, so a
  * raw length above 1032 * (P - 4) + 1032 is corrupt; checking that before
@@ -55,10 +55,9 @@
 #include <zlib.h>
 
 #include "sl_error.h"
+#include "zpack.h"
 
 #define RECORD_MAGIC 0x534C5231u
-#define RECORD_ZLIB_LEVEL 1
-#define RECORD_ZLIB_MAX_RATIO 1032u
 
 static void record_put32(uint8_t *p, uint32_t v)
 {
@@ -88,25 +87,18 @@ static uint32_t record_crc(const uint8_t *header, const uint8_t *stored, uint32_
 	return (uint32_t)crc;
 }
 
-/* Could a zlib stream of zlen bytes inflate to raw_len bytes? */
-static bool record_ratio_ok(uint32_t raw_len, uint32_t zlen)
+static void put_header(uint8_t *hdr, uint64_t lsn, uint64_t epoch, uint64_t commit_ts, uint8_t type, uint8_t flags,
+		       const uint8_t *stored, uint32_t stored_len)
 {
-	return (uint64_t)raw_len <= (uint64_t)zlen * RECORD_ZLIB_MAX_RATIO + RECORD_ZLIB_MAX_RATIO;
-}
-
-/*
- * Compresses payload into stored (room for 4 + compressBound(len)); returns
- * the stored length, or 0 when compressing does not make it smaller.
- */
-static uint32_t record_compress(uint8_t *stored, const void *payload, size_t len)
-{
-	uLongf zlen = compressBound((uLong)len);
-	if (compress2(stored + 4, &zlen, payload, (uLong)len, RECORD_ZLIB_LEVEL) != Z_OK)
-		return 0;
-	if (4 + (uint64_t)zlen >= len)
-		return 0;
-	record_put32(stored, (uint32_t)len);
-	return (uint32_t)(4 + zlen);
+	record_put32(hdr, RECORD_MAGIC);
+	record_put64(hdr + 8, lsn);
+	record_put64(hdr + 16, epoch);
+	record_put64(hdr + 24, commit_ts);
+	hdr[32] = type;
+	hdr[33] = flags;
+	hdr[34] = hdr[35] = 0;
+	record_put32(hdr + 36, stored_len);
+	record_put32(hdr + 4, record_crc(hdr, stored, stored_len));
 }
 
 int record_encode(struct buf *out, uint64_t lsn, uint64_t epoch, uint64_t commit_ts, uint8_t type,
@@ -117,7 +109,7 @@ int record_encode(struct buf *out, uint64_t lsn, uint64_t epoch, uint64_t commit
 	if (type != RECORD_TXN && type != RECORD_EPOCH)
 		return SL_EINVAL;
 	bool was_oom = out->oom;
-	size_t room = RECORD_HEADER_SIZE + len + (compress && len > 0 ? 4 + compressBound((uLong)len) : 0);
+	size_t room = RECORD_HEADER_SIZE + len + (compress && len > 0 ? zpack_bound(len) : 0);
 	if (!buf_reserve(out, room)) {
 		out->oom = was_oom;
 		return SL_ENOMEM;
@@ -126,23 +118,30 @@ int record_encode(struct buf *out, uint64_t lsn, uint64_t epoch, uint64_t commit
 	uint8_t *stored = hdr + RECORD_HEADER_SIZE;
 	uint32_t stored_len = 0;
 	uint8_t flags = 0;
-	if (compress && len > 0 && (stored_len = record_compress(stored, payload, len)) > 0)
+	if (compress && len > 0 && (stored_len = zpack_compress(stored, payload, len)) > 0)
 		flags = RECORD_F_COMPRESSED;
 	if (!flags) {
 		stored_len = (uint32_t)len;
 		if (len > 0)
 			memcpy(stored, payload, len);
 	}
-	record_put32(hdr, RECORD_MAGIC);
-	record_put64(hdr + 8, lsn);
-	record_put64(hdr + 16, epoch);
-	record_put64(hdr + 24, commit_ts);
-	hdr[32] = type;
-	hdr[33] = flags;
-	hdr[34] = hdr[35] = 0;
-	record_put32(hdr + 36, stored_len);
-	record_put32(hdr + 4, record_crc(hdr, stored, stored_len));
+	put_header(hdr, lsn, epoch, commit_ts, type, flags, stored, stored_len);
 	out->len += RECORD_HEADER_SIZE + stored_len;
+	return 0;
+}
+
+int record_encode_stored(struct buf *out, const struct record *rec)
+{
+	bool was_oom = out->oom;
+	if (!buf_reserve(out, record_size(rec))) {
+		out->oom = was_oom;
+		return SL_ENOMEM;
+	}
+	uint8_t *hdr = out->data + out->len;
+	memcpy(hdr + RECORD_HEADER_SIZE, rec->payload, rec->payload_len);
+	put_header(hdr, rec->lsn, rec->epoch, rec->commit_ts, rec->type, rec->flags, hdr + RECORD_HEADER_SIZE,
+		   rec->payload_len);
+	out->len += record_size(rec);
 	return 0;
 }
 
@@ -159,19 +158,6 @@ static const char *record_check_header(const uint8_t *h)
 		return "reserved field is not zero";
 	if (get_u32(h + 36) > RECORD_MAX_PAYLOAD)
 		return "payload length beyond the maximum";
-	return NULL;
-}
-
-/* The raw length of a compressed stored payload, or NULL when it is bad. */
-static const char *record_check_compressed(const uint8_t *stored, uint32_t stored_len, uint32_t *raw_len)
-{
-	if (stored_len <= 4)
-		return "compressed payload too short";
-	*raw_len = get_u32(stored);
-	if (*raw_len == 0 || *raw_len > RECORD_MAX_PAYLOAD)
-		return "bad raw payload length";
-	if (!record_ratio_ok(*raw_len, stored_len - 4))
-		return "raw payload length impossible for its compressed size";
 	return NULL;
 }
 
@@ -200,7 +186,7 @@ static int record_check(const uint8_t *data, size_t len, uint64_t expected_lsn, 
 		return SL_ECORRUPT;
 	}
 	uint32_t raw_len = stored_len;
-	if ((data[33] & RECORD_F_COMPRESSED) && (*why = record_check_compressed(stored, stored_len, &raw_len)))
+	if ((data[33] & RECORD_F_COMPRESSED) && (*why = zpack_check(stored, stored_len, RECORD_MAX_PAYLOAD, &raw_len)))
 		return SL_ECORRUPT;
 	rec->lsn = lsn;
 	rec->epoch = record_get64(data + 16);
@@ -233,21 +219,9 @@ const char *record_diagnose(const uint8_t *data, size_t len, uint64_t expected_l
 static int record_inflate(const struct record *rec, struct buf *out)
 {
 	uint32_t raw_len;
-	if (record_check_compressed(rec->payload, rec->payload_len, &raw_len) != NULL || raw_len != rec->raw_len)
+	if (zpack_check(rec->payload, rec->payload_len, RECORD_MAX_PAYLOAD, &raw_len) != NULL || raw_len != rec->raw_len)
 		return SL_ECORRUPT;
-	if (!buf_reserve(out, raw_len)) {
-		buf_reset(out);
-		return SL_ENOMEM;
-	}
-	uLongf dlen = raw_len;
-	uLong slen = rec->payload_len - 4;
-	int zrc = uncompress2(out->data, &dlen, rec->payload + 4, &slen);
-	if (zrc == Z_MEM_ERROR)
-		return SL_ENOMEM;
-	if (zrc != Z_OK || dlen != raw_len || slen != rec->payload_len - 4)
-		return SL_ECORRUPT;
-	out->len = raw_len;
-	return 0;
+	return zpack_inflate(rec->payload, rec->payload_len, RECORD_MAX_PAYLOAD, out);
 }
 
 int record_payload(const struct record *rec, struct buf *out)

@@ -55,6 +55,10 @@ static inline uint64_t record_size(const struct record *r)
 int record_encode(struct buf *out, uint64_t lsn, uint64_t epoch, uint64_t commit_ts, uint8_t type,
 		  const void *payload, size_t len, bool compress);
 
+/* Appends a decoded record again, byte for byte as it was stored (its
+ * payload stays compressed if it was). 0 or SL_ENOMEM. */
+int record_encode_stored(struct buf *out, const struct record *rec);
+
 /*
  * Decodes the record at the start of data[0..len). On success returns 0,
  * fills rec (payload points into data) and sets *consumed. Returns SL_EAGAIN

@@ -66,12 +66,10 @@ static int fsync_dir_of(const char *path)
 	return rc;
 }
 
-int recovery_base_write(const char *path, uint64_t lsn)
+int recovery_file_write(const char *path, const char *text)
 {
-	char tmp[4096], text[LSN_TEXT_MAX + 1];
+	char tmp[4096];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	lsn_format(lsn, text);
-	strcat(text, "\n");
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		goto fail;
@@ -85,8 +83,16 @@ int recovery_base_write(const char *path, uint64_t lsn)
 		goto fail;
 	return 0;
 fail:
-	log_error("recovery", "could not write the database position file: %s path=%s", strerror(errno), path);
+	log_error("recovery", "could not write a position file: %s path=%s", strerror(errno), path);
 	return SL_EIO;
+}
+
+int recovery_base_write(const char *path, uint64_t lsn)
+{
+	char text[LSN_TEXT_MAX + 1];
+	lsn_format(lsn, text);
+	strcat(text, "\n");
+	return recovery_file_write(path, text);
 }
 
 /* ------------------------------------------------------------- WAL scan */

@@ -28,6 +28,8 @@
 /* The base file: "X/Y\n", rewritten atomically and durably. */
 int recovery_base_read(const char *path, uint64_t *lsn);
 int recovery_base_write(const char *path, uint64_t lsn);
+/* Replaces the file at path with text, atomically and durably. 0 or SL_EIO. */
+int recovery_file_write(const char *path, const char *text);
 
 /*
  * The last valid commit frame of the WAL at wal_path, checked the way

@@ -495,6 +495,25 @@ static int replog_make_room(struct replog *l, size_t size)
 	return replog_roll(l, want);
 }
 
+/* Writes one encoded record (l->enc or a received one) at the end; write_mu held. */
+static int append_locked(struct replog *l, uint64_t lsn, uint64_t epoch, const uint8_t *data, size_t n)
+{
+	if (lsn >= UINT64_MAX - n)
+		return SL_ETOOBIG;
+	int rc = replog_make_room(l, n);
+	if (rc != 0)
+		return rc;
+	struct segment *s = replog_last(l);
+	if (segment_write(s, lsn, data, n) != 0)
+		return replog_fail(l, "write log segment", s->name);
+	s->dirty = true;
+	pthread_mutex_lock(&l->mu);
+	l->end_lsn = s->end_lsn = lsn + n;
+	l->last_epoch = epoch;
+	pthread_mutex_unlock(&l->mu);
+	return 0;
+}
+
 int replog_append(struct replog *l, uint64_t epoch, uint64_t commit_ts, uint8_t type, const void *payload,
 		  size_t len, uint64_t *lsn_out)
 {
@@ -502,7 +521,6 @@ int replog_append(struct replog *l, uint64_t epoch, uint64_t commit_ts, uint8_t 
 		return SL_ETOOBIG;
 	pthread_mutex_lock(&l->write_mu);
 	uint64_t lsn = l->end_lsn;
-	struct segment *s;
 	int rc = SL_EIO;
 	if (l->failed)
 		goto fail;
@@ -511,27 +529,33 @@ int replog_append(struct replog *l, uint64_t epoch, uint64_t commit_ts, uint8_t 
 	buf_reset(&l->enc);
 	if ((rc = record_encode(&l->enc, lsn, epoch, commit_ts, type, payload, len, l->opt.compress)) != 0)
 		goto fail;
-	rc = SL_ETOOBIG;
-	if (lsn >= UINT64_MAX - l->enc.len)
+	if ((rc = append_locked(l, lsn, epoch, l->enc.data, l->enc.len)) != 0)
 		goto fail;
-	if ((rc = replog_make_room(l, l->enc.len)) != 0)
-		goto fail;
-	s = replog_last(l);
-	if (segment_write(s, lsn, l->enc.data, l->enc.len) != 0) {
-		rc = replog_fail(l, "write log segment", s->name);
-		goto fail;
-	}
-	s->dirty = true;
-	pthread_mutex_lock(&l->mu);
-	l->end_lsn = s->end_lsn = lsn + l->enc.len;
-	l->last_epoch = epoch;
-	pthread_mutex_unlock(&l->mu);
 	if (lsn_out)
 		*lsn_out = lsn;
-	rc = 0;
 fail:
 	if (l->enc.cap > REPLOG_ENC_KEEP)
 		buf_free(&l->enc);
+	pthread_mutex_unlock(&l->write_mu);
+	return rc;
+}
+
+int replog_append_encoded(struct replog *l, const uint8_t *data, size_t len)
+{
+	pthread_mutex_lock(&l->write_mu);
+	int rc = SL_EIO;
+	struct record rec;
+	size_t used;
+	if (l->failed)
+		goto fail;
+	if (!l->spare_started)
+		spare_kick(l);
+	if (record_decode(data, len, l->end_lsn, &rec, &used) != 0 || used != len) {
+		rc = SL_EINVAL;
+		goto fail;
+	}
+	rc = append_locked(l, rec.lsn, rec.epoch, data, len);
+fail:
 	pthread_mutex_unlock(&l->write_mu);
 	return rc;
 }

@@ -519,16 +519,31 @@ static void test_show_roundtrip(void **state)
 	expect_set(&a, "password_file", "/etc/sluice/passwd");
 	expect_set(&a, "log_level", "debug");
 	expect_set(&a, "port_file", "/tmp/port");
+	expect_set(&a, "peer_listen", "127.0.0.1:0");
+	expect_set(&a, "peer_port_file", "/tmp/peer");
+	expect_set(&a, "leader_peer", "10.0.0.1:6433");
+	expect_set(&a, "cluster_id", "c2");
+	expect_set(&a, "stream_compression", "on");
+	expect_set(&a, "max_standby_delay", "2s");
+	expect_set(&a, "replication_timeout", "3s");
 
 	/* b starts from defaults, so every setting differs until copied. */
 	config_defaults(&b);
 	struct collect c = { .into = &b };
 	config_foreach(&a, collect_fn, &c);
-	assert_int_equal(c.count, 23);
+	assert_int_equal(c.count, 31);
 	assert_memory_equal(&a, &b, sizeof(a));
 	assert_string_equal(c.names[0], "listen_address");
 	assert_string_equal(c.names[9], "log_mode");
 	assert_string_equal(c.names[22], "port_file");
+	assert_string_equal(c.names[27], "cluster_secret");
+
+	/* a secret is never shown */
+	char shown[64];
+	expect_set(&a, "cluster_secret", "hunter2");
+	assert_int_equal(config_show(&a, "cluster_secret", shown, sizeof(shown)), 0);
+	assert_string_equal(shown, CONFIG_SECRET_SHOWN);
+	expect_set(&a, "cluster_secret", "");
 
 	/* And one setting at a time, through config_show. */
 	for (int i = 0; i < c.count; i++) {

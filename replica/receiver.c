@@ -1,0 +1,273 @@
+/*
+ * receiver.c — the follower's link to the leader: connect, say where its
+ * log ends (FOLLOW), keep every record received in its own log (fsynced
+ * before it is acknowledged as flushed), and acknowledge write, flush and
+ * apply positions. A lost link is retried with a growing pause; a leader
+ * that answers REBOOTSTRAP gets the follower to fetch a new snapshot and
+ * install it while serving (bootstrap.c).
+ */
+#include "replica_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "lsn.h"
+#include "record.h"
+#include "sl_error.h"
+#include "sl_time.h"
+
+#define POLL_MS 200
+#define ACK_EVERY_MS 1000
+#define RETRY_MIN_MS 100
+#define RETRY_MAX_MS 2000
+
+enum follow_end { FOLLOW_LOST, FOLLOW_REBOOTSTRAP };
+
+static int send_ack(struct replica *r, struct peerlink *pl, uint64_t *acked_apply)
+{
+	pthread_mutex_lock(&r->mu);
+	struct peer_ack a = { r->st.flushed_lsn, r->st.flushed_lsn, r->st.applied_lsn };
+	pthread_mutex_unlock(&r->mu);
+	uint8_t body[24];
+	struct buf b = { body, 0, sizeof(body), false };
+	peer_ack_put(&b, &a);
+	*acked_apply = a.apply_lsn;
+	return peerlink_send(pl, PEER_ACK, b.data, b.len, (int)r->cfg->replication_timeout_ms);
+}
+
+/* Keeps the records of one RECORDS frame. 0 or -1 with err. */
+static int keep_records(struct replica *r, const uint8_t *p, size_t len, char *err, size_t errlen)
+{
+	size_t off = 0;
+	while (off < len) {
+		struct record rec;
+		size_t used;
+		uint64_t end = replog_end_lsn(r->log);
+		char at[LSN_TEXT_MAX];
+		if (record_decode(p + off, len - off, end, &rec, &used) != 0) {
+			const char *why = record_diagnose(p + off, len - off, end);
+			snprintf(err, errlen, "bad record from the leader at %s: %s", lsn_format(end, at),
+				 why ? why : "?");
+			return -1;
+		}
+		int rc = replog_append_encoded(r->log, p + off, used);
+		if (rc != 0) {
+			snprintf(err, errlen, "could not keep a record at %s: %s", lsn_format(end, at), sl_strerror(rc));
+			return -1;
+		}
+		off += used;
+	}
+	if (replog_sync(r->log) != 0) {
+		snprintf(err, errlen, "could not fsync the follower's log");
+		return -1;
+	}
+	pthread_mutex_lock(&r->mu);
+	r->st.flushed_lsn = replog_end_lsn(r->log);
+	pthread_mutex_unlock(&r->mu);
+	return 0;
+}
+
+static void note_leader_end(struct replica *r, uint64_t end)
+{
+	pthread_mutex_lock(&r->mu);
+	r->st.leader_end = end;
+	bool caught_up = r->st.flushed_lsn >= end;
+	if (caught_up && strcmp(r->st.state, "stopped") != 0)
+		snprintf(r->st.state, sizeof(r->st.state), "streaming");
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Streams until the link is lost (err says why) or a re-bootstrap is due. */
+static enum follow_end follow(struct replica *r, struct peerlink *pl, char *err, size_t errlen)
+{
+	int tmo = (int)r->cfg->replication_timeout_ms;
+	pthread_mutex_lock(&r->mu);
+	struct peer_follow fw = { replica_last_epoch(r), replog_end_lsn(r->log), r->st.applied_lsn };
+	pthread_mutex_unlock(&r->mu);
+	uint8_t body[24];
+	struct buf b = { body, 0, sizeof(body), false };
+	peer_follow_put(&b, &fw);
+	uint8_t type;
+	uint64_t epoch, from;
+	char text[PEER_STR_MAX * 2];
+	if (peerlink_send(pl, PEER_FOLLOW, b.data, b.len, tmo) != 0 || peerlink_recv(pl, &type, &epoch, tmo) != 0) {
+		snprintf(err, errlen, "leader link lost before streaming began");
+		return FOLLOW_LOST;
+	}
+	if (type == PEER_REBOOTSTRAP) {
+		if (peer_text_get(pl->payload.data, pl->payload.len, text) != 0)
+			snprintf(text, sizeof(text), "(no reason given)");
+		snprintf(err, errlen, "the leader cannot serve this follower's position: %.400s", text);
+		return FOLLOW_REBOOTSTRAP;
+	}
+	if (type != PEER_STREAM_START || peer_u64_get(pl->payload.data, pl->payload.len, &from) != 0 ||
+	    from != fw.end_lsn) {
+		if (type == PEER_ERROR && peer_text_get(pl->payload.data, pl->payload.len, text) == 0)
+			snprintf(err, errlen, "the leader refused: %.400s", text);
+		else
+			snprintf(err, errlen, "the leader sent %s where STREAM_START was due", peer_type_name(type));
+		return FOLLOW_LOST;
+	}
+	char at[LSN_TEXT_MAX];
+	log_info("replica", "streaming from the leader from=%s leader=%s", lsn_format(from, at), pl->peer);
+	replica_set_state(r, "catchup");
+	pthread_mutex_lock(&r->mu);
+	r->st.last_error[0] = '\0';
+	pthread_mutex_unlock(&r->mu);
+	int64_t last_rx = sl_monotonic_ms(), last_ack = 0;
+	uint64_t acked_apply = 0;
+	while (!atomic_load(&r->stop)) {
+		int rc = peerlink_recv(pl, &type, &epoch, POLL_MS);
+		int64_t now = sl_monotonic_ms();
+		if (rc == SL_ETIMEDOUT) {
+			if (now - last_rx > tmo) {
+				snprintf(err, errlen, "the leader has been silent for %lld ms", (long long)(now - last_rx));
+				return FOLLOW_LOST;
+			}
+		} else if (rc != 0) {
+			snprintf(err, errlen, "leader link lost: %s",
+				 rc == SL_EPROTO && pl->why ? pl->why : sl_strerror(rc));
+			return FOLLOW_LOST;
+		} else {
+			last_rx = now;
+			struct peer_heartbeat hb;
+			if (type == PEER_RECORDS) {
+				if (keep_records(r, pl->payload.data, pl->payload.len, err, errlen) != 0)
+					return FOLLOW_LOST;
+				last_ack = 0; /* acknowledge what was flushed at once */
+			} else if (type == PEER_HEARTBEAT &&
+				   peer_heartbeat_get(pl->payload.data, pl->payload.len, &hb) == 0) {
+				note_leader_end(r, hb.end_lsn);
+			} else if (type == PEER_REBOOTSTRAP) {
+				if (peer_text_get(pl->payload.data, pl->payload.len, text) != 0)
+					snprintf(text, sizeof(text), "(no reason given)");
+				snprintf(err, errlen, "the leader cannot serve this follower any more: %.400s", text);
+				return FOLLOW_REBOOTSTRAP;
+			} else {
+				snprintf(err, errlen, "unexpected %s message from the leader", peer_type_name(type));
+				return FOLLOW_LOST;
+			}
+		}
+		pthread_mutex_lock(&r->mu);
+		bool apply_moved = r->st.applied_lsn != acked_apply;
+		pthread_mutex_unlock(&r->mu);
+		if (last_ack == 0 || apply_moved || now - last_ack >= ACK_EVERY_MS) {
+			if (send_ack(r, pl, &acked_apply) != 0) {
+				snprintf(err, errlen, "leader link lost while acknowledging");
+				return FOLLOW_LOST;
+			}
+			last_ack = now ? now : 1;
+		}
+	}
+	snprintf(err, errlen, "stopping");
+	return FOLLOW_LOST;
+}
+
+/* Fetches and installs a new snapshot while serving. */
+static void rebootstrap(struct replica *r)
+{
+	applier_stop(r);
+	replica_set_state(r, "bootstrapping");
+	char err[512];
+	for (int delay = RETRY_MIN_MS; !atomic_load(&r->stop);) {
+		struct peerlink pl;
+		struct peer_welcome w;
+		memset(&w, 0, sizeof(w));
+		err[0] = '\0';
+		int rc = -1;
+		if (replica_connect(r, &pl, &w, err, sizeof(err)) == 0) {
+			pthread_mutex_lock(&r->mu);
+			r->link = &pl;
+			pthread_mutex_unlock(&r->mu);
+			rc = bootstrap_run(r, &pl, &w, err, sizeof(err));
+			pthread_mutex_lock(&r->mu);
+			r->link = NULL;
+			pthread_mutex_unlock(&r->mu);
+			peer_welcome_free(&w);
+			peerlink_close(&pl);
+		}
+		if (rc == 0)
+			break;
+		log_warn("replica", "bootstrap failed, retrying reason=\"%s\"", err);
+		replica_set_error(r, "%s", err);
+		sl_sleep_ms(delay);
+		delay = delay < RETRY_MAX_MS ? delay * 2 : RETRY_MAX_MS;
+	}
+	pthread_mutex_lock(&r->mu);
+	uint64_t applied = r->st.applied_lsn;
+	pthread_mutex_unlock(&r->mu);
+	if (!atomic_load(&r->stop) && applier_start(r, applied) != 0)
+		replica_set_state(r, "stopped");
+}
+
+static void *recv_main(void *arg)
+{
+	struct replica *r = arg;
+	int delay = RETRY_MIN_MS;
+	char last_err[512] = "";
+	while (!atomic_load(&r->stop)) {
+		struct peerlink pl;
+		struct peer_welcome w;
+		memset(&w, 0, sizeof(w));
+		char err[512] = "";
+		if (replica_connect(r, &pl, &w, err, sizeof(err)) != 0) {
+			if (strcmp(err, last_err) != 0)
+				log_warn("replica", "cannot reach the leader, retrying leader=%s reason=\"%s\"",
+					 r->cfg->leader_peer, err);
+			snprintf(last_err, sizeof(last_err), "%s", err);
+			replica_set_state(r, "connecting");
+			replica_set_error(r, "%s", err);
+			sl_sleep_ms(delay);
+			delay = delay < RETRY_MAX_MS ? delay * 2 : RETRY_MAX_MS;
+			continue;
+		}
+		pthread_mutex_lock(&r->mu);
+		r->link = &pl;
+		pthread_mutex_unlock(&r->mu);
+		enum follow_end end = follow(r, &pl, err, sizeof(err));
+		pthread_mutex_lock(&r->mu);
+		r->link = NULL;
+		pthread_mutex_unlock(&r->mu);
+		peerlink_close(&pl);
+		peer_welcome_free(&w);
+		if (atomic_load(&r->stop))
+			break;
+		log_warn("replica", "leader link ended reason=\"%s\"", err);
+		replica_set_error(r, "%s", err);
+		snprintf(last_err, sizeof(last_err), "%s", err);
+		if (end == FOLLOW_REBOOTSTRAP) {
+			rebootstrap(r);
+			delay = RETRY_MIN_MS;
+			continue;
+		}
+		replica_set_state(r, "connecting");
+		sl_sleep_ms(delay);
+		delay = RETRY_MIN_MS;
+	}
+	return NULL;
+}
+
+int receiver_start(struct replica *r)
+{
+	atomic_store(&r->stop, false);
+	if (pthread_create(&r->recv_thread, NULL, recv_main, r) != 0)
+		return SL_EIO;
+	r->recv_running = true;
+	return 0;
+}
+
+void receiver_stop(struct replica *r)
+{
+	atomic_store(&r->stop, true);
+	pthread_mutex_lock(&r->mu);
+	if (r->link && r->link->fd >= 0)
+		shutdown(r->link->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&r->mu);
+	if (r->recv_running) {
+		pthread_join(r->recv_thread, NULL);
+		r->recv_running = false;
+	}
+}

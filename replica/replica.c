@@ -1,0 +1,340 @@
+/*
+ * replica.c — the follower's start-up, shutdown, status, and the parts of
+ * the link the receiver and the bootstrap share: connecting with the
+ * cluster secret, and starting the log over at a snapshot (see replica.h).
+ */
+#include "replica_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "lsn.h"
+#include "peerauth.h"
+#include "recovery.h"
+#include "sl_error.h"
+#include "sl_time.h"
+
+#define DIAL_TIMEOUT_MS 5000
+
+void replica_set_state(struct replica *r, const char *state)
+{
+	pthread_mutex_lock(&r->mu);
+	snprintf(r->st.state, sizeof(r->st.state), "%s", state);
+	pthread_mutex_unlock(&r->mu);
+}
+
+void replica_set_error(struct replica *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	pthread_mutex_lock(&r->mu);
+	vsnprintf(r->st.last_error, sizeof(r->st.last_error), fmt, ap);
+	pthread_mutex_unlock(&r->mu);
+	va_end(ap);
+}
+
+static struct replog_options log_options(const struct config *cfg)
+{
+	struct replog_options o = {
+		.segment_size = (uint64_t)cfg->log_segment_size,
+		.keep_size = (uint64_t)cfg->log_keep_size,
+		.max_size = 0, /* a follower keeps what it has not applied */
+		.compress = false, /* records are kept as the leader encoded them */
+	};
+	return o;
+}
+
+/* Removes the log directory's files (segments, positions, history). */
+static int clear_log_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : SL_EIO;
+	struct dirent *e;
+	int rc = 0;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[REPLICA_PATH_MAX + 300];
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (unlink(path) != 0)
+			rc = SL_EIO;
+	}
+	closedir(d);
+	return rc;
+}
+
+int replica_reset_log(struct replica *r, uint64_t lsn, const struct peer_welcome *w, char *err, size_t errlen)
+{
+	if (r->log) {
+		replog_close(r->log);
+		r->log = NULL;
+	}
+	epochs_free(&r->history);
+	if (clear_log_dir(r->log_dir) != 0) {
+		snprintf(err, errlen, "could not empty \"%s\": %s", r->log_dir, strerror(errno));
+		return SL_EIO;
+	}
+	struct replog_options o = log_options(r->cfg);
+	int rc = replog_open(&r->log, r->log_dir, lsn, &o, err, errlen);
+	if (rc == 0)
+		rc = epochs_load(&r->history, r->epochs_path, err, errlen);
+	for (uint32_t i = 0; rc == 0 && i < w->nepochs; i++)
+		rc = epochs_append(&r->history, w->epochs[i].epoch, w->epochs[i].start_lsn, w->epochs[i].leader);
+	if (rc != 0 && !err[0])
+		snprintf(err, errlen, "could not write the epoch history: %s", sl_strerror(rc));
+	return rc;
+}
+
+uint64_t replica_last_epoch(struct replica *r)
+{
+	uint64_t e = replog_last_epoch(r->log);
+	if (e)
+		return e;
+	/* nothing received since the snapshot: the epoch its LSN lies in */
+	uint64_t end = replog_end_lsn(r->log);
+	for (size_t i = r->history.n; i-- > 0;)
+		if (r->history.v[i].start_lsn < end)
+			return r->history.v[i].epoch;
+	return 0;
+}
+
+/* Adds the leader's history entries this node lacks. */
+static void merge_history(struct replica *r, const struct peer_welcome *w)
+{
+	for (uint32_t i = 0; i < w->nepochs; i++) {
+		if (w->epochs[i].epoch <= epochs_current(&r->history))
+			continue;
+		if (epochs_append(&r->history, w->epochs[i].epoch, w->epochs[i].start_lsn, w->epochs[i].leader) != 0)
+			log_warn("replica", "could not add the leader's epoch to the history epoch=%" PRIu64,
+				 w->epochs[i].epoch);
+	}
+}
+
+static int expect(struct peerlink *pl, uint8_t want, int tmo, char *err, size_t errlen)
+{
+	uint8_t type;
+	uint64_t epoch;
+	int rc = peerlink_recv(pl, &type, &epoch, tmo);
+	if (rc != 0) {
+		snprintf(err, errlen, "leader link failed: %s",
+			 rc == SL_EPROTO ? (pl->why ? pl->why : "malformed frame")
+			 : rc == SL_ETIMEDOUT ? "timed out" : "connection closed");
+		return -1;
+	}
+	if (type == PEER_ERROR) {
+		char text[PEER_STR_MAX * 2];
+		if (peer_text_get(pl->payload.data, pl->payload.len, text) != 0)
+			snprintf(text, sizeof(text), "(unreadable reason)");
+		snprintf(err, errlen, "the leader refused: %s", text);
+		return -1;
+	}
+	if (type != want) {
+		snprintf(err, errlen, "the leader sent %s where %s was due", peer_type_name(type), peer_type_name(want));
+		return -1;
+	}
+	return 0;
+}
+
+int replica_connect(struct replica *r, struct peerlink *pl, struct peer_welcome *w, char *err, size_t errlen)
+{
+	const struct config *cfg = r->cfg;
+	int tmo = (int)cfg->replication_timeout_ms;
+	int fd = peerlink_dial(cfg->leader_peer, DIAL_TIMEOUT_MS, err, errlen);
+	if (fd < 0)
+		return -1;
+	peerlink_init(pl, fd, cfg->leader_peer);
+	pl->compress = cfg->stream_compression != 0;
+	struct peer_hello h = { .version = PEER_VERSION };
+	snprintf(h.cluster_id, sizeof(h.cluster_id), "%.255s", cfg->cluster_id);
+	snprintf(h.node_name, sizeof(h.node_name), "%.255s", cfg->node_name[0] ? cfg->node_name : r->client_addr);
+	snprintf(h.client_addr, sizeof(h.client_addr), "%s", r->client_addr);
+	struct buf b;
+	buf_init(&b);
+	int rc = peerauth_nonce(h.nonce);
+	if (rc == 0) {
+		peer_hello_put(&b, &h);
+		rc = peerlink_send(pl, PEER_HELLO, b.data, b.len, tmo);
+	}
+	buf_reset(&b);
+	struct peer_challenge ch;
+	uint8_t want[PEER_PROOF_SIZE], proof[PEER_PROOF_SIZE];
+	if (rc != 0 || expect(pl, PEER_CHALLENGE, tmo, err, errlen) != 0)
+		goto fail;
+	if (peer_challenge_get(pl->payload.data, pl->payload.len, &ch) != 0) {
+		snprintf(err, errlen, "malformed CHALLENGE from the leader");
+		goto fail;
+	}
+	peerauth_leader_proof(cfg->cluster_secret, cfg->cluster_id, h.nonce, ch.nonce, want);
+	if (!peerauth_equal(want, ch.proof)) {
+		snprintf(err, errlen, "the leader did not prove the cluster secret (wrong cluster_secret?)");
+		goto fail;
+	}
+	peerauth_follower_proof(cfg->cluster_secret, h.node_name, ch.nonce, h.nonce, proof);
+	peer_auth_put(&b, proof);
+	if (peerlink_send(pl, PEER_AUTH, b.data, b.len, tmo) != 0 || expect(pl, PEER_WELCOME, tmo, err, errlen) != 0)
+		goto fail;
+	if (peer_welcome_get(pl->payload.data, pl->payload.len, w) != 0) {
+		snprintf(err, errlen, "malformed WELCOME from the leader");
+		goto fail;
+	}
+	buf_free(&b);
+	pthread_mutex_lock(&r->mu);
+	snprintf(r->st.leader_name, sizeof(r->st.leader_name), "%s", w->node_name);
+	snprintf(r->st.leader_client, sizeof(r->st.leader_client), "%s", w->client_addr);
+	pthread_mutex_unlock(&r->mu);
+	if (r->log) {
+		pthread_mutex_lock(&r->mu);
+		merge_history(r, w);
+		pthread_mutex_unlock(&r->mu);
+	}
+	return 0;
+fail:
+	if (!err[0])
+		snprintf(err, errlen, "could not send to the leader");
+	buf_free(&b);
+	peerlink_close(pl);
+	return -1;
+}
+
+/* Bootstraps until it works (or the process is told to stop). */
+static int bootstrap_until_done(struct replica *r, char *err, size_t errlen)
+{
+	int delay = 200;
+	replica_set_state(r, "bootstrapping");
+	for (int attempt = 1;; attempt++) {
+		struct peerlink pl;
+		struct peer_welcome w;
+		memset(&w, 0, sizeof(w));
+		err[0] = '\0';
+		if (replica_connect(r, &pl, &w, err, errlen) == 0) {
+			int rc = bootstrap_run(r, &pl, &w, err, errlen);
+			peer_welcome_free(&w);
+			peerlink_close(&pl);
+			if (rc == 0)
+				return 0;
+		}
+		log_warn("replica", "bootstrap failed, retrying attempt=%d reason=\"%s\"", attempt, err);
+		replica_set_error(r, "%s", err);
+		sl_sleep_ms(delay);
+		delay = delay < 2000 ? delay * 2 : 2000;
+	}
+}
+
+int replica_open(struct replica **out, const struct config *cfg, const char *db_path, const char *client_addr,
+		 char *err, size_t errlen)
+{
+	if (!cfg->leader_peer[0] || !cfg->cluster_secret[0]) {
+		snprintf(err, errlen, "a follower needs leader_peer and cluster_secret");
+		return SL_EINVAL;
+	}
+	struct replica *r = calloc(1, sizeof(*r));
+	if (!r) {
+		snprintf(err, errlen, "out of memory");
+		return SL_ENOMEM;
+	}
+	*out = r;
+	r->cfg = cfg;
+	r->db_fd = -1;
+	pthread_mutex_init(&r->mu, NULL);
+	snprintf(r->db_path, sizeof(r->db_path), "%s", db_path);
+	snprintf(r->log_dir, sizeof(r->log_dir), "%s/log", cfg->data_dir);
+	snprintf(r->base_path, sizeof(r->base_path), "%s/log/db-position", cfg->data_dir);
+	snprintf(r->commits_path, sizeof(r->commits_path), "%s/log/apply-commits", cfg->data_dir);
+	snprintf(r->epochs_path, sizeof(r->epochs_path), "%s/log/epochs", cfg->data_dir);
+	snprintf(r->partial_path, sizeof(r->partial_path), "%s/bootstrap.partial", cfg->data_dir);
+	snprintf(r->client_addr, sizeof(r->client_addr), "%s", client_addr);
+	snprintf(r->st.state, sizeof(r->st.state), "connecting");
+	if (mkdir(r->log_dir, 0755) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "could not create \"%s\": %s", r->log_dir, strerror(errno));
+		return SL_EIO;
+	}
+	uint64_t base;
+	if (recovery_base_read(r->base_path, &base) == SL_ENOTFOUND) {
+		log_info("replica", "no complete database here: bootstrapping from the leader leader=%s",
+			 cfg->leader_peer);
+		if (bootstrap_until_done(r, err, errlen) != 0)
+			return SL_EIO;
+	} else {
+		struct replog_options o = log_options(cfg);
+		int rc = replog_open(&r->log, r->log_dir, 0, &o, err, errlen);
+		if (rc == 0)
+			rc = epochs_load(&r->history, r->epochs_path, err, errlen);
+		if (rc != 0)
+			return rc;
+	}
+	uint64_t applied;
+	int rc = applier_recover(r, &applied, err, errlen);
+	if (rc != 0)
+		return rc;
+	pthread_mutex_lock(&r->mu);
+	r->st.flushed_lsn = replog_end_lsn(r->log);
+	pthread_mutex_unlock(&r->mu);
+	char a[LSN_TEXT_MAX], b[LSN_TEXT_MAX];
+	log_info("replica", "follower database ready applied=%s log_end=%s", lsn_format(applied, a),
+		 lsn_format(replog_end_lsn(r->log), b));
+	return applier_start(r, applied);
+}
+
+int replica_start(struct replica *r, replica_cancel_fn cancel, void *cancel_arg, char *err, size_t errlen)
+{
+	r->cancel = cancel;
+	r->cancel_arg = cancel_arg;
+	r->serving = true;
+	pthread_mutex_lock(&r->mu);
+	uint64_t applied = r->st.applied_lsn;
+	pthread_mutex_unlock(&r->mu);
+	if (applier_start(r, applied) != 0 || receiver_start(r) != 0) {
+		snprintf(err, errlen, "could not start the follower's threads");
+		return SL_EIO;
+	}
+	return 0;
+}
+
+void replica_stop(struct replica *r)
+{
+	if (!r)
+		return;
+	receiver_stop(r);
+	applier_stop(r);
+}
+
+void replica_close(struct replica *r)
+{
+	if (!r)
+		return;
+	replica_stop(r);
+	standby_close(&r->standby);
+	sqlite3_close_v2(r->logical_db);
+	if (r->db_fd >= 0)
+		close(r->db_fd);
+	if (r->log)
+		replog_close(r->log);
+	epochs_free(&r->history);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
+void replica_status(struct replica *r, struct replica_status *out)
+{
+	pthread_mutex_lock(&r->mu);
+	*out = r->st;
+	out->epoch = epochs_current(&r->history);
+	uint64_t behind = out->leader_end > out->flushed_lsn ? out->leader_end : out->flushed_lsn;
+	uint64_t ts = r->applied_ts;
+	pthread_mutex_unlock(&r->mu);
+	out->lag_ms = 0;
+	if (out->applied_lsn < behind && ts) {
+		uint64_t now = sl_wall_us();
+		out->lag_ms = now > ts ? (int64_t)((now - ts) / 1000) : 0;
+	}
+}

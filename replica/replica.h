@@ -1,0 +1,55 @@
+/*
+ * replica.h — a follower: it bootstraps from the leader's snapshot, keeps
+ * the leader's records in a log of its own, applies them to its database,
+ * and serves that database read-only meanwhile.
+ *
+ *   replica_open    before the database is opened for clients: prepares
+ *                   data_dir, bootstrapping first (blocking, retried until
+ *                   it succeeds) when there is no complete database, and
+ *                   finds the applied position after a crash;
+ *   replica_start   once the reader pool is open: starts the receiver
+ *                   thread (the link to the leader) and the applier thread;
+ *   replica_stop    stops both.
+ *
+ * Durable state in data_dir: sluice.db; log/ (the leader's records from
+ * the snapshot's LSN on, the epoch history, db-position: up to where the
+ * database file holds every record; apply-commits: for logical apply, the
+ * WAL commits of the last two apply transactions). A database without
+ * db-position is half-copied and never served.
+ */
+#ifndef SL_REPLICA_H
+#define SL_REPLICA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "peermsg.h"
+
+struct replica;
+
+struct replica_status {
+	char state[32]; /* bootstrapping, connecting, catchup, streaming, stopped */
+	uint64_t epoch;
+	uint64_t flushed_lsn; /* end of the records received and made durable */
+	uint64_t applied_lsn;
+	uint64_t leader_end;  /* the leader's durable end, as last heard */
+	int64_t lag_ms;       /* age of the oldest record received but not applied */
+	char leader_name[PEER_STR_MAX];
+	char leader_client[PEER_STR_MAX];
+	char last_error[PEER_STR_MAX * 2];
+	unsigned log_mode;    /* sections of the last record applied */
+};
+
+/* Cancels every reader holding a snapshot (SQLSTATE 40001 to its client). */
+typedef void (*replica_cancel_fn)(void *arg);
+
+int replica_open(struct replica **out, const struct config *cfg, const char *db_path, const char *client_addr,
+		 char *err, size_t errlen);
+int replica_start(struct replica *r, replica_cancel_fn cancel, void *cancel_arg, char *err, size_t errlen);
+void replica_stop(struct replica *r);
+void replica_close(struct replica *r);
+void replica_status(struct replica *r, struct replica_status *out);
+
+#endif

@@ -1,0 +1,105 @@
+/*
+ * replica_internal.h — what the follower's files share: struct replica
+ * and the functions each file gives the others.
+ *
+ * Threads: the receiver thread owns the link and appends to the log; the
+ * applier thread owns the database writes (standby.c for page apply, a
+ * logical connection for changesets). To install a new snapshot while
+ * serving, the receiver stops the applier first and restarts it after.
+ */
+#ifndef SL_REPLICA_INTERNAL_H
+#define SL_REPLICA_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+
+#include "epochs.h"
+#include "peerlink.h"
+#include "replica.h"
+#include "replog.h"
+#include "txnrec.h"
+
+#define REPLICA_PATH_MAX (CONFIG_STR_MAX + 64)
+
+/* Readers kept out while pages change (standby.c). */
+struct standby {
+	sqlite3 *db;
+	sqlite3_file *file;
+	bool held;
+};
+
+struct replica {
+	const struct config *cfg;
+	char db_path[REPLICA_PATH_MAX];
+	char log_dir[REPLICA_PATH_MAX];
+	char base_path[REPLICA_PATH_MAX];    /* log/db-position */
+	char commits_path[REPLICA_PATH_MAX]; /* log/apply-commits */
+	char epochs_path[REPLICA_PATH_MAX];  /* log/epochs */
+	char partial_path[REPLICA_PATH_MAX]; /* bootstrap.partial */
+	char client_addr[PEER_STR_MAX];
+	struct replog *log;
+	struct epochs history;
+	replica_cancel_fn cancel;
+	void *cancel_arg;
+	bool serving; /* clients may be reading: install snapshots page by page */
+
+	/* applier (its thread, or the receiver while the applier is stopped) */
+	pthread_t apply_thread;
+	bool apply_running;
+	atomic_bool apply_stop;
+	struct standby standby;
+	sqlite3 *logical_db;     /* logical apply's connection, opened on first use */
+	int db_fd;
+	struct txnrec_walpos commit_pos[2]; /* apply-commits: [0] older, [1] newer */
+	uint64_t commit_lsn[2];
+	uint64_t pending_lsn;   /* end of the logical apply transaction committing now */
+
+	/* receiver */
+	pthread_t recv_thread;
+	bool recv_running;
+	atomic_bool stop;
+	struct peerlink *link; /* while connected; for shutdown by replica_stop */
+
+	pthread_mutex_t mu; /* everything below */
+	struct replica_status st;
+	uint64_t applied_ts; /* commit time of the last record applied */
+};
+
+/* replica.c */
+void replica_set_state(struct replica *r, const char *state);
+void replica_set_error(struct replica *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Opens the log and history (after a bootstrap: a fresh log from lsn). */
+int replica_reset_log(struct replica *r, uint64_t lsn, const struct peer_welcome *w, char *err, size_t errlen);
+/* Connects, authenticates and reads WELCOME (history merged). 0 or -1 with err. */
+int replica_connect(struct replica *r, struct peerlink *pl, struct peer_welcome *w, char *err, size_t errlen);
+/* The epoch of the last record before the log's end (from the log or the history). */
+uint64_t replica_last_epoch(struct replica *r);
+
+/* bootstrap.c: receives a snapshot on a connected link and installs it. */
+int bootstrap_run(struct replica *r, struct peerlink *pl, const struct peer_welcome *w, char *err, size_t errlen);
+
+/* receiver.c */
+int receiver_start(struct replica *r);
+void receiver_stop(struct replica *r);
+
+/* applier.c */
+int applier_recover(struct replica *r, uint64_t *applied, char *err, size_t errlen);
+int applier_start(struct replica *r, uint64_t from);
+void applier_stop(struct replica *r);
+/* Empties the WAL of logical applies (before pages are written directly). */
+int applier_checkpoint(struct replica *r, char *err, size_t errlen);
+
+/* standby.c */
+int standby_open(struct standby *s, const char *db_path, char *err, size_t errlen);
+void standby_close(struct standby *s);
+/* Waits until no reader holds a snapshot, cancelling those that hold one
+ * longer than max_delay_ms; new readers wait meanwhile. 0, or SL_EIO. */
+int standby_exclude(struct standby *s, int64_t max_delay_ms, replica_cancel_fn cancel, void *arg,
+		    atomic_bool *stop);
+/* With readers excluded: every connection re-reads the database on its
+ * next transaction, which is db_pages pages long. 0 or SL_EIO. */
+int standby_publish(struct standby *s, uint32_t db_pages);
+void standby_release(struct standby *s);
+
+#endif

@@ -1,0 +1,264 @@
+/*
+ * nodestatus.c — sluice_status, sluice_replication and sluice_current_lsn()
+ * (see nodestatus.h).
+ *
+ * Both tables are read-only eponymous virtual tables: each scan copies
+ * the current state into rows first (xFilter), so a scan is one
+ * consistent picture. LSNs are text in the PostgreSQL form, X/Y.
+ */
+#include "nodestatus.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lsn.h"
+#include "peers.h"
+
+#define MAX_COLS 16
+#define MAX_ROWS 64
+
+static struct {
+	void (*node)(void *arg, struct node_info *out);
+	struct peers *peers;
+	void *arg;
+} source;
+
+void nodestatus_set(void (*node)(void *arg, struct node_info *out), struct peers *peers, void *arg)
+{
+	source.node = node;
+	source.peers = peers;
+	source.arg = arg;
+}
+
+/* One value of a row: text (NULL when null) or an integer. */
+struct cell {
+	bool is_int;
+	int64_t i;
+	char *s;
+};
+
+struct table_def {
+	const char *schema;
+	int ncols;
+	/* fills rows (each MAX_COLS cells), returns how many */
+	int (*fill)(struct cell (*rows)[MAX_COLS], int max);
+};
+
+struct vtab {
+	sqlite3_vtab base;
+	const struct table_def *def;
+};
+
+struct vcursor {
+	sqlite3_vtab_cursor base;
+	struct cell rows[MAX_ROWS][MAX_COLS];
+	int nrows, at;
+};
+
+static void text(struct cell *c, const char *s)
+{
+	c->is_int = false;
+	c->s = s ? strdup(s) : NULL;
+}
+
+static void lsn(struct cell *c, uint64_t v)
+{
+	char t[LSN_TEXT_MAX];
+	text(c, lsn_format(v, t));
+}
+
+static void integer(struct cell *c, int64_t v)
+{
+	c->is_int = true;
+	c->i = v;
+	c->s = NULL;
+}
+
+static int fill_status(struct cell (*rows)[MAX_COLS], int max)
+{
+	if (max < 1 || !source.node)
+		return 0;
+	struct node_info n;
+	memset(&n, 0, sizeof(n));
+	source.node(source.arg, &n);
+	struct cell *r = rows[0];
+	text(&r[0], n.role);
+	text(&r[1], n.node_name);
+	integer(&r[2], (int64_t)n.epoch);
+	text(&r[3], n.log_mode);
+	lsn(&r[4], n.current_lsn);
+	lsn(&r[5], n.applied_lsn);
+	integer(&r[6], n.lag_bytes);
+	integer(&r[7], n.lag_ms);
+	text(&r[8], n.state);
+	text(&r[9], n.leader[0] ? n.leader : NULL);
+	text(&r[10], n.leader_client[0] ? n.leader_client : NULL);
+	text(&r[11], n.client_address);
+	text(&r[12], n.last_error[0] ? n.last_error : NULL);
+	return 1;
+}
+
+static int fill_replication(struct cell (*rows)[MAX_COLS], int max)
+{
+	if (!source.peers)
+		return 0;
+	struct follower_info f[MAX_ROWS];
+	int n = peers_followers(source.peers, f, max < MAX_ROWS ? max : MAX_ROWS);
+	for (int i = 0; i < n; i++) {
+		struct cell *r = rows[i];
+		text(&r[0], f[i].name);
+		text(&r[1], f[i].address);
+		text(&r[2], f[i].state);
+		lsn(&r[3], f[i].sent_lsn);
+		lsn(&r[4], f[i].write_lsn);
+		lsn(&r[5], f[i].flush_lsn);
+		lsn(&r[6], f[i].replay_lsn);
+		integer(&r[7], f[i].lag_bytes);
+		integer(&r[8], f[i].lag_ms);
+	}
+	return n;
+}
+
+static const struct table_def status_def = {
+	"CREATE TABLE x(role TEXT, node_name TEXT, epoch INTEGER, log_mode TEXT, current_lsn TEXT, "
+	"applied_lsn TEXT, lag_bytes INTEGER, lag_ms INTEGER, state TEXT, leader TEXT, leader_client TEXT, "
+	"client_address TEXT, last_error TEXT)",
+	13, fill_status,
+};
+
+static const struct table_def replication_def = {
+	"CREATE TABLE x(name TEXT, address TEXT, state TEXT, sent_lsn TEXT, write_lsn TEXT, flush_lsn TEXT, "
+	"replay_lsn TEXT, lag_bytes INTEGER, lag_ms INTEGER)",
+	9, fill_replication,
+};
+
+static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)
+{
+	const struct table_def *def = aux;
+	int rc = sqlite3_declare_vtab(db, def->schema);
+	if (rc != SQLITE_OK)
+		return rc;
+	struct vtab *t = sqlite3_malloc(sizeof(*t));
+	if (!t)
+		return SQLITE_NOMEM;
+	memset(t, 0, sizeof(*t));
+	t->def = def;
+	*out = &t->base;
+	return SQLITE_OK;
+}
+
+static int vt_disconnect(sqlite3_vtab *vt)
+{
+	sqlite3_free(vt);
+	return SQLITE_OK;
+}
+
+static int vt_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
+{
+	info->estimatedCost = 10;
+	info->estimatedRows = 10;
+	return SQLITE_OK;
+}
+
+static void clear_rows(struct vcursor *c)
+{
+	for (int i = 0; i < c->nrows; i++)
+		for (int j = 0; j < MAX_COLS; j++)
+			free(c->rows[i][j].s);
+	c->nrows = c->at = 0;
+}
+
+static int vt_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
+{
+	struct vcursor *c = sqlite3_malloc(sizeof(*c));
+	if (!c)
+		return SQLITE_NOMEM;
+	memset(c, 0, sizeof(*c));
+	*out = &c->base;
+	return SQLITE_OK;
+}
+
+static int vt_close(sqlite3_vtab_cursor *cur)
+{
+	clear_rows((struct vcursor *)cur);
+	sqlite3_free(cur);
+	return SQLITE_OK;
+}
+
+static int vt_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str, int argc, sqlite3_value **argv)
+{
+	struct vcursor *c = (struct vcursor *)cur;
+	clear_rows(c);
+	memset(c->rows, 0, sizeof(c->rows));
+	c->nrows = ((struct vtab *)cur->pVtab)->def->fill(c->rows, MAX_ROWS);
+	return SQLITE_OK;
+}
+
+static int vt_next(sqlite3_vtab_cursor *cur)
+{
+	((struct vcursor *)cur)->at++;
+	return SQLITE_OK;
+}
+
+static int vt_eof(sqlite3_vtab_cursor *cur)
+{
+	struct vcursor *c = (struct vcursor *)cur;
+	return c->at >= c->nrows;
+}
+
+static int vt_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
+{
+	struct vcursor *c = (struct vcursor *)cur;
+	const struct cell *v = &c->rows[c->at][col];
+	if (v->is_int)
+		sqlite3_result_int64(ctx, v->i);
+	else if (v->s)
+		sqlite3_result_text(ctx, v->s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_result_null(ctx);
+	return SQLITE_OK;
+}
+
+static int vt_rowid(sqlite3_vtab_cursor *cur, sqlite_int64 *rowid)
+{
+	*rowid = ((struct vcursor *)cur)->at + 1;
+	return SQLITE_OK;
+}
+
+static const sqlite3_module module = {
+	.iVersion = 0,
+	.xCreate = NULL, /* eponymous only */
+	.xConnect = vt_connect,
+	.xBestIndex = vt_best_index,
+	.xDisconnect = vt_disconnect,
+	.xDestroy = vt_disconnect,
+	.xOpen = vt_open,
+	.xClose = vt_close,
+	.xFilter = vt_filter,
+	.xNext = vt_next,
+	.xEof = vt_eof,
+	.xColumn = vt_column,
+	.xRowid = vt_rowid,
+};
+
+static void fn_current_lsn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct node_info n;
+	memset(&n, 0, sizeof(n));
+	if (source.node)
+		source.node(source.arg, &n);
+	char t[LSN_TEXT_MAX];
+	sqlite3_result_text(ctx, lsn_format(n.current_lsn, t), -1, SQLITE_TRANSIENT);
+}
+
+int nodestatus_register(sqlite3 *db)
+{
+	int rc = sqlite3_create_module(db, "sluice_status", &module, (void *)&status_def);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_module(db, "sluice_replication", &module, (void *)&replication_def);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function(db, "sluice_current_lsn", 0, SQLITE_UTF8, NULL, fn_current_lsn, NULL, NULL);
+	return rc;
+}

@@ -1,0 +1,37 @@
+/*
+ * nodestatus.h — the node's replication state as SQL: the eponymous
+ * virtual tables sluice_status (one row: this node) and sluice_replication
+ * (one row per follower, on the leader), and sluice_current_lsn().
+ */
+#ifndef SL_NODESTATUS_H
+#define SL_NODESTATUS_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "peermsg.h"
+
+struct peers;
+
+struct node_info {
+	const char *role;  /* "leader" or "follower" */
+	char node_name[PEER_STR_MAX];
+	uint64_t epoch;
+	const char *log_mode;
+	uint64_t current_lsn; /* leader: durable end of its log; follower: end of what it received and flushed */
+	uint64_t applied_lsn;
+	int64_t lag_bytes, lag_ms;
+	char state[32];
+	char leader[PEER_STR_MAX];        /* follower: the leader's peer address */
+	char leader_client[PEER_STR_MAX]; /* where the leader serves clients */
+	char client_address[PEER_STR_MAX];
+	char last_error[PEER_STR_MAX * 2];
+};
+
+/* Set once at start-up, before any connection opens. */
+void nodestatus_set(void (*node)(void *arg, struct node_info *out), struct peers *peers, void *arg);
+
+/* Registers the tables and functions on a connection. SQLITE_OK or an error. */
+int nodestatus_register(sqlite3 *db);
+
+#endif

@@ -1,0 +1,723 @@
+/*
+ * peers.c — the peer port and the leader's sender threads (see peers.h;
+ * the conversation is specified in docs/PROTOCOL.md).
+ *
+ * A link: HELLO / CHALLENGE / AUTH / WELCOME (peerauth.h), then the
+ * follower asks either for a snapshot (SNAPSHOT_REQ: SNAP_BEGIN, SNAP_DATA
+ * pieces, SNAP_END, then the stream from the snapshot's LSN) or to go on
+ * from its position (FOLLOW: checked against the epoch history; a
+ * position this leader cannot serve gets REBOOTSTRAP). Streaming sends
+ * RECORDS frames of whole records read from the log, HEARTBEAT when idle,
+ * and reads the follower's ACKs, which also set the log retention kept
+ * for it (by its node name, so it survives a reconnect).
+ */
+#include "peers.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "epochs.h"
+#include "log.h"
+#include "lsn.h"
+#include "peerauth.h"
+#include "peerlink.h"
+#include "record.h"
+#include "sl_error.h"
+#include "sl_time.h"
+#include "snapshot.h"
+
+#define MAX_FOLLOWERS 64
+#define BATCH_BYTES (1u << 20)      /* records per RECORDS frame, about */
+#define SNAP_PIECE (1u << 20)       /* bytes of database per SNAP_DATA */
+#define HEARTBEAT_MS 1000
+#define GATHER_WAIT_MS 100
+#define LAG_RING 4096
+
+/* A follower by name: what it acknowledged, and which link serves it. */
+struct follower {
+	bool used;
+	struct follower_info info;
+	uint64_t link_gen; /* the link that owns it now */
+	int fd;            /* that link's socket, -1 when none */
+	bool caught_up;
+	/* (end LSN, commit time) of records sent, for lag in time */
+	struct {
+		uint64_t end, ts;
+	} ring[LAG_RING];
+	unsigned head, count;
+};
+
+struct link {
+	struct peers *p;
+	pthread_t thread;
+	int fd;
+	uint64_t gen;
+	char addr[80];
+	atomic_bool done;
+	struct link *next;
+};
+
+struct peers {
+	const struct config *cfg;
+	struct commitlog *cl;
+	struct replog *log;
+	char db_path[CONFIG_STR_MAX + 32];
+	char client_addr[PEER_STR_MAX];
+	char node_name[PEER_STR_MAX];
+	int listen_fd;
+	int wake[2];
+	pthread_t accept_thread;
+	bool accept_started;
+	atomic_bool stop;
+	pthread_mutex_t mu; /* links, followers */
+	struct link *links;
+	uint64_t next_gen;
+	struct follower followers[MAX_FOLLOWERS];
+	pthread_mutex_t snap_mu; /* one snapshot in memory at a time */
+};
+
+/* ---------------------------------------------------------- the registry */
+
+static struct follower *follower_claim(struct peers *p, const struct peer_hello *h, struct link *ln)
+{
+	pthread_mutex_lock(&p->mu);
+	struct follower *f = NULL, *free_slot = NULL;
+	for (int i = 0; i < MAX_FOLLOWERS; i++) {
+		if (p->followers[i].used && strcmp(p->followers[i].info.name, h->node_name) == 0)
+			f = &p->followers[i];
+		else if (!p->followers[i].used && !free_slot)
+			free_slot = &p->followers[i];
+	}
+	if (!f && free_slot) {
+		f = free_slot;
+		memset(f, 0, sizeof(*f));
+		f->used = true;
+		f->fd = -1;
+		snprintf(f->info.name, sizeof(f->info.name), "%s", h->node_name);
+	}
+	if (f) {
+		if (f->fd >= 0) { /* a newer link of the same follower wins */
+			log_warn("peers", "follower reconnected, closing its older link name=%s", h->node_name);
+			shutdown(f->fd, SHUT_RDWR);
+		}
+		f->link_gen = ln->gen;
+		f->fd = ln->fd;
+		f->caught_up = false;
+		f->head = f->count = 0;
+		f->info.state = "startup";
+		snprintf(f->info.address, sizeof(f->info.address), "%s", h->client_addr);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return f;
+}
+
+static void follower_release(struct peers *p, struct follower *f, struct link *ln)
+{
+	pthread_mutex_lock(&p->mu);
+	if (f->link_gen == ln->gen) {
+		f->fd = -1;
+		f->info.state = "disconnected";
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void follower_sent(struct peers *p, struct follower *f, uint64_t sent, const struct record *last)
+{
+	pthread_mutex_lock(&p->mu);
+	f->info.sent_lsn = sent;
+	if (last) {
+		unsigned at = (f->head + f->count) % LAG_RING;
+		if (f->count == LAG_RING)
+			f->head = (f->head + 1) % LAG_RING;
+		else
+			f->count++;
+		f->ring[at].end = last->lsn + record_size(last);
+		f->ring[at].ts = last->commit_ts;
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void follower_acked(struct peers *p, struct follower *f, const struct peer_ack *a)
+{
+	pthread_mutex_lock(&p->mu);
+	f->info.write_lsn = a->write_lsn;
+	f->info.flush_lsn = a->flush_lsn;
+	f->info.replay_lsn = a->apply_lsn;
+	while (f->count > 0 && f->ring[f->head].end <= a->apply_lsn) {
+		f->head = (f->head + 1) % LAG_RING;
+		f->count--;
+	}
+	pthread_mutex_unlock(&p->mu);
+	/* the follower keeps what it flushed: the leader need not any more */
+	replog_retain(p->log, f->info.name, a->flush_lsn);
+}
+
+int peers_followers(struct peers *p, struct follower_info *out, int max)
+{
+	int n = 0;
+	uint64_t end = replog_durable_lsn(p->log);
+	uint64_t now = sl_wall_us();
+	pthread_mutex_lock(&p->mu);
+	for (int i = 0; i < MAX_FOLLOWERS && n < max; i++) {
+		struct follower *f = &p->followers[i];
+		if (!f->used)
+			continue;
+		out[n] = f->info;
+		out[n].lag_bytes = end > f->info.replay_lsn ? (int64_t)(end - f->info.replay_lsn) : 0;
+		out[n].lag_ms = 0;
+		if (f->count > 0 && out[n].lag_bytes > 0 && now > f->ring[f->head].ts)
+			out[n].lag_ms = (int64_t)((now - f->ring[f->head].ts) / 1000);
+		n++;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
+/* ------------------------------------------------------------- the link */
+
+static int send_text(struct peerlink *pl, uint8_t type, const char *text, int timeout_ms)
+{
+	struct buf b;
+	buf_init(&b);
+	peer_text_put(&b, text);
+	int rc = b.oom ? SL_ENOMEM : peerlink_send(pl, type, b.data, b.len, timeout_ms);
+	buf_free(&b);
+	return rc;
+}
+
+/* Refuses the link: tells the peer why, logs it. Returns -1. */
+static int refuse(struct peerlink *pl, int timeout_ms, const char *reason, const char *log_reason)
+{
+	log_warn("peers", "refused a peer peer=%s reason=\"%s\"", pl->peer, log_reason ? log_reason : reason);
+	send_text(pl, PEER_ERROR, reason, timeout_ms);
+	return -1;
+}
+
+static const char *recv_problem(struct peerlink *pl, int rc)
+{
+	if (rc == SL_ETIMEDOUT)
+		return "timed out";
+	if (rc == SL_EPROTO)
+		return pl->why ? pl->why : "malformed frame";
+	if (rc == SL_ENOMEM)
+		return "out of memory";
+	return "connection closed";
+}
+
+/* HELLO, CHALLENGE, AUTH, WELCOME. 0 or -1 (logged). */
+static int handshake(struct peers *p, struct peerlink *pl, struct peer_hello *h)
+{
+	int tmo = (int)p->cfg->replication_timeout_ms;
+	uint8_t type;
+	uint64_t epoch;
+	int rc = peerlink_recv(pl, &type, &epoch, tmo);
+	if (rc != 0) {
+		log_warn("peers", "peer link closed before HELLO peer=%s reason=\"%s\"", pl->peer, recv_problem(pl, rc));
+		return -1;
+	}
+	if (type != PEER_HELLO || peer_hello_get(pl->payload.data, pl->payload.len, h) != 0)
+		return refuse(pl, tmo, "expected a HELLO message", NULL);
+	if (h->version != PEER_VERSION) {
+		char why[128];
+		snprintf(why, sizeof(why), "peer protocol version %u is not supported (this node speaks %u)",
+			 h->version, PEER_VERSION);
+		return refuse(pl, tmo, why, NULL);
+	}
+	if (strcmp(h->cluster_id, p->cfg->cluster_id) != 0) {
+		char why[PEER_STR_MAX + 64];
+		snprintf(why, sizeof(why), "foreign cluster id \"%s\"", h->cluster_id);
+		return refuse(pl, tmo, "cluster_id does not match", why);
+	}
+	if (!h->node_name[0])
+		return refuse(pl, tmo, "a follower needs a node_name", NULL);
+	struct peer_challenge ch;
+	if (peerauth_nonce(ch.nonce) != 0)
+		return refuse(pl, tmo, "no random numbers", NULL);
+	peerauth_leader_proof(p->cfg->cluster_secret, p->cfg->cluster_id, h->nonce, ch.nonce, ch.proof);
+	struct buf b;
+	buf_init(&b);
+	peer_challenge_put(&b, &ch);
+	rc = peerlink_send(pl, PEER_CHALLENGE, b.data, b.len, tmo);
+	buf_reset(&b);
+	if (rc == 0)
+		rc = peerlink_recv(pl, &type, &epoch, tmo);
+	uint8_t proof[PEER_PROOF_SIZE], want[PEER_PROOF_SIZE];
+	if (rc != 0) {
+		log_warn("peers", "peer link closed during authentication peer=%s name=%s reason=\"%s\"", pl->peer,
+			 h->node_name, recv_problem(pl, rc));
+		buf_free(&b);
+		return -1;
+	}
+	peerauth_follower_proof(p->cfg->cluster_secret, h->node_name, ch.nonce, h->nonce, want);
+	if (type != PEER_AUTH || peer_auth_get(pl->payload.data, pl->payload.len, proof) != 0 ||
+	    !peerauth_equal(proof, want)) {
+		buf_free(&b);
+		return refuse(pl, tmo, "authentication failed", "wrong cluster secret");
+	}
+	const struct epochs *hist = commitlog_history(p->cl);
+	struct peer_welcome w = { .log_mode = (uint8_t)commitlog_mode(p->cl) };
+	snprintf(w.node_name, sizeof(w.node_name), "%s", p->node_name);
+	snprintf(w.client_addr, sizeof(w.client_addr), "%s", p->client_addr);
+	size_t n = hist->n > PEER_MAX_EPOCHS ? PEER_MAX_EPOCHS : hist->n;
+	size_t from = hist->n - n; /* the newest, if ever there are more */
+	w.epochs = calloc(n ? n : 1, sizeof(*w.epochs));
+	if (!w.epochs) {
+		buf_free(&b);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		w.epochs[i].epoch = hist->v[from + i].epoch;
+		w.epochs[i].start_lsn = hist->v[from + i].start_lsn;
+		snprintf(w.epochs[i].leader, sizeof(w.epochs[i].leader), "%s", hist->v[from + i].leader);
+	}
+	w.nepochs = (uint32_t)n;
+	peer_welcome_put(&b, &w);
+	free(w.epochs);
+	rc = b.oom ? SL_ENOMEM : peerlink_send(pl, PEER_WELCOME, b.data, b.len, tmo);
+	buf_free(&b);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Sends a snapshot; *from gets its LSN. 0 or -1 (logged). */
+static int send_snapshot(struct peers *p, struct peerlink *pl, struct follower *f, uint64_t *from)
+{
+	int tmo = (int)p->cfg->replication_timeout_ms;
+	char err[512];
+	pthread_mutex_lock(&p->snap_mu);
+	/* keep the log from here on for this follower: the snapshot's LSN is
+	 * at least this (a commit in flight is waited for) */
+	replog_retain(p->log, f->info.name, replog_end_lsn(p->log));
+	struct snapshot snap;
+	int64_t t0 = sl_monotonic_ms();
+	if (snapshot_take(p->cl, p->db_path, &snap, err, sizeof(err)) != 0) {
+		pthread_mutex_unlock(&p->snap_mu);
+		log_error("peers", "%s", err);
+		send_text(pl, PEER_ERROR, "the leader could not take a snapshot", tmo);
+		return -1;
+	}
+	char at[LSN_TEXT_MAX];
+	log_info("peers", "sending a snapshot name=%s lsn=%s bytes=%" PRId64, f->info.name, lsn_format(snap.lsn, at),
+		 snap.size);
+	replog_retain(p->log, f->info.name, snap.lsn);
+	struct buf b;
+	buf_init(&b);
+	struct peer_snap_begin sb = { snap.lsn, (uint64_t)snap.size, snap.page_size };
+	peer_snap_begin_put(&b, &sb);
+	int rc = b.oom ? SL_ENOMEM : peerlink_send(pl, PEER_SNAP_BEGIN, b.data, b.len, tmo);
+	uLong crc = crc32(0L, Z_NULL, 0);
+	for (int64_t off = 0; rc == 0 && off < snap.size && !atomic_load(&p->stop); off += SNAP_PIECE) {
+		uint32_t n = snap.size - off < SNAP_PIECE ? (uint32_t)(snap.size - off) : SNAP_PIECE;
+		buf_reset(&b);
+		peer_snap_data_put(&b, (uint64_t)off, snap.data + off, n);
+		crc = crc32(crc, snap.data + off, n);
+		rc = b.oom ? SL_ENOMEM : peerlink_send(pl, PEER_SNAP_DATA, b.data, b.len, tmo);
+	}
+	if (rc == 0 && atomic_load(&p->stop))
+		rc = SL_EIO;
+	if (rc == 0) {
+		buf_reset(&b);
+		peer_u64_put(&b, (uint64_t)crc);
+		rc = peerlink_send(pl, PEER_SNAP_END, b.data, b.len, tmo);
+	}
+	buf_free(&b);
+	int64_t size = snap.size;
+	*from = snap.lsn;
+	snapshot_free(&snap);
+	pthread_mutex_unlock(&p->snap_mu);
+	if (rc != 0) {
+		log_warn("peers", "snapshot transfer cut name=%s reason=\"%s\"", f->info.name, sl_strerror(rc));
+		return -1;
+	}
+	int64_t ms = sl_monotonic_ms() - t0;
+	log_info("peers", "snapshot sent name=%s bytes=%" PRId64 " ms=%" PRId64, f->info.name, size, ms);
+	return 0;
+}
+
+/* Where a following node may go on from; -1 (REBOOTSTRAP sent) if nowhere. */
+static int check_position(struct peers *p, struct peerlink *pl, const struct follower *f,
+			  const struct peer_follow *fw, uint64_t *from)
+{
+	int tmo = (int)p->cfg->replication_timeout_ms;
+	uint64_t end = replog_end_lsn(p->log), start = replog_start_lsn(p->log), at;
+	char why[256], a[LSN_TEXT_MAX], b[LSN_TEXT_MAX];
+	enum epochs_verdict v = epochs_check(commitlog_history(p->cl), end, fw->epoch, fw->end_lsn, &at);
+	if (v == EPOCHS_DIVERGED)
+		snprintf(why, sizeof(why), "its log leaves this leader's history at %s", lsn_format(at, a));
+	else if (v == EPOCHS_AHEAD)
+		snprintf(why, sizeof(why), "its log (epoch %" PRIu64 ", %s) is ahead of this leader's (ends at %s)",
+			 fw->epoch, lsn_format(fw->end_lsn, a), lsn_format(end, b));
+	else if (fw->end_lsn < start)
+		snprintf(why, sizeof(why), "its position %s is older than the log kept here (from %s)",
+			 lsn_format(fw->end_lsn, a), lsn_format(start, b));
+	else {
+		*from = fw->end_lsn;
+		return 0;
+	}
+	log_warn("peers", "follower must bootstrap again name=%s reason=\"%s\"", f->info.name, why);
+	send_text(pl, PEER_REBOOTSTRAP, why, tmo);
+	return -1;
+}
+
+/* Reads the ACKs that arrived. 0, or -1 when the link is over. */
+static int read_acks(struct peers *p, struct peerlink *pl, struct follower *f, int64_t *last_rx)
+{
+	for (;;) {
+		uint8_t type;
+		uint64_t epoch;
+		int rc = peerlink_recv(pl, &type, &epoch, 0);
+		if (rc == SL_ETIMEDOUT)
+			return 0;
+		if (rc != 0) {
+			if (rc == SL_EIO)
+				log_info("peers", "follower disconnected name=%s", f->info.name);
+			else
+				log_warn("peers", "closing a follower link name=%s reason=\"%s\"", f->info.name,
+					 recv_problem(pl, rc));
+			return -1;
+		}
+		*last_rx = sl_monotonic_ms();
+		struct peer_ack ack;
+		if (type == PEER_ACK && peer_ack_get(pl->payload.data, pl->payload.len, &ack) == 0) {
+			follower_acked(p, f, &ack);
+			continue;
+		}
+		char text[PEER_STR_MAX * 2] = "";
+		if (type == PEER_ERROR && peer_text_get(pl->payload.data, pl->payload.len, text) == 0)
+			log_warn("peers", "follower closed its link name=%s reason=\"%s\"", f->info.name, text);
+		else
+			log_warn("peers", "closing a follower link name=%s reason=\"unexpected %s message\"",
+				 f->info.name, peer_type_name(type));
+		return -1;
+	}
+}
+
+static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uint64_t from)
+{
+	int tmo = (int)p->cfg->replication_timeout_ms;
+	struct replog_reader *r = NULL;
+	struct buf batch, msg;
+	buf_init(&batch);
+	buf_init(&msg);
+	if (replog_reader_open(p->log, from, &r) != 0) {
+		char why[128], a[LSN_TEXT_MAX];
+		snprintf(why, sizeof(why), "position %s is not in the log kept here", lsn_format(from, a));
+		log_warn("peers", "follower must bootstrap again name=%s reason=\"%s\"", f->info.name, why);
+		send_text(pl, PEER_REBOOTSTRAP, why, tmo);
+		goto out;
+	}
+	peer_u64_put(&msg, from);
+	if (peerlink_send(pl, PEER_STREAM_START, msg.data, msg.len, tmo) != 0)
+		goto out;
+	replog_retain(p->log, f->info.name, from);
+	pthread_mutex_lock(&p->mu);
+	f->info.state = "catchup";
+	f->info.sent_lsn = from;
+	pthread_mutex_unlock(&p->mu);
+	char a[LSN_TEXT_MAX];
+	log_info("peers", "streaming to follower name=%s from=%s", f->info.name, lsn_format(from, a));
+	int64_t last_tx = sl_monotonic_ms(), last_rx = last_tx;
+	while (!atomic_load(&p->stop)) {
+		buf_reset(&batch);
+		struct record rec, last = { 0 };
+		bool have_last = false, idle = false;
+		while (batch.len < BATCH_BYTES) {
+			int rc = replog_reader_next(r, &rec, batch.len ? 0 : GATHER_WAIT_MS);
+			if (rc == SL_ETIMEDOUT) {
+				idle = true;
+				break;
+			}
+			if (rc == SL_ENOTFOUND) {
+				log_warn("peers", "follower must bootstrap again name=%s reason=\"log removed past its position\"",
+					 f->info.name);
+				send_text(pl, PEER_REBOOTSTRAP, "the log it needs was removed (max_log_size)", tmo);
+				goto out;
+			}
+			if (rc != 0) {
+				log_error("peers", "could not read the log for a follower name=%s: %s", f->info.name,
+					  sl_strerror(rc));
+				send_text(pl, PEER_ERROR, "the leader could not read its log", tmo);
+				goto out;
+			}
+			if (record_encode_stored(&batch, &rec) != 0) {
+				log_error("peers", "out of memory streaming to name=%s", f->info.name);
+				goto out;
+			}
+			last = rec;
+			have_last = true;
+		}
+		if (batch.len > 0) {
+			if (peerlink_send(pl, PEER_RECORDS, batch.data, batch.len, tmo) != 0) {
+				log_info("peers", "follower link lost while sending name=%s", f->info.name);
+				goto out;
+			}
+			last_tx = sl_monotonic_ms();
+			follower_sent(p, f, replog_reader_position(r), have_last ? &last : NULL);
+		}
+		/* a heartbeat when idle, and whenever the follower has it all */
+		if ((batch.len > 0 && idle) || (batch.len == 0 && sl_monotonic_ms() - last_tx >= HEARTBEAT_MS)) {
+			buf_reset(&msg);
+			struct peer_heartbeat hb = { replog_durable_lsn(p->log), sl_wall_us() };
+			peer_heartbeat_put(&msg, &hb);
+			if (peerlink_send(pl, PEER_HEARTBEAT, msg.data, msg.len, tmo) != 0)
+				goto out;
+			last_tx = sl_monotonic_ms();
+		}
+		if (idle && !f->caught_up) {
+			pthread_mutex_lock(&p->mu);
+			f->caught_up = true;
+			f->info.state = "streaming";
+			pthread_mutex_unlock(&p->mu);
+		}
+		if (read_acks(p, pl, f, &last_rx) != 0)
+			goto out;
+		if (sl_monotonic_ms() - last_rx > tmo) {
+			log_warn("peers", "closing a silent follower link name=%s silent_ms=%" PRId64, f->info.name,
+				 sl_monotonic_ms() - last_rx);
+			goto out;
+		}
+	}
+out:
+	if (r)
+		replog_reader_close(r);
+	buf_free(&batch);
+	buf_free(&msg);
+}
+
+static void *link_main(void *arg)
+{
+	struct link *ln = arg;
+	struct peers *p = ln->p;
+	int tmo = (int)p->cfg->replication_timeout_ms;
+	struct peerlink pl;
+	peerlink_init(&pl, ln->fd, ln->addr);
+	pl.epoch = commitlog_epoch(p->cl);
+	pl.compress = p->cfg->stream_compression != 0;
+	struct peer_hello h;
+	struct follower *f = NULL;
+	if (handshake(p, &pl, &h) != 0)
+		goto out;
+	f = follower_claim(p, &h, ln);
+	if (!f) {
+		refuse(&pl, tmo, "too many followers", NULL);
+		goto out;
+	}
+	log_info("peers", "follower connected name=%s peer=%s", h.node_name, ln->addr);
+	uint8_t type;
+	uint64_t epoch, from = 0;
+	int rc = peerlink_recv(&pl, &type, &epoch, tmo);
+	struct peer_follow fw;
+	if (rc != 0) {
+		log_warn("peers", "follower link closed name=%s reason=\"%s\"", h.node_name, recv_problem(&pl, rc));
+	} else if (type == PEER_SNAPSHOT_REQ) {
+		if (send_snapshot(p, &pl, f, &from) == 0)
+			stream(p, &pl, f, from);
+	} else if (type == PEER_FOLLOW && peer_follow_get(pl.payload.data, pl.payload.len, &fw) == 0) {
+		if (check_position(p, &pl, f, &fw, &from) == 0)
+			stream(p, &pl, f, from);
+	} else {
+		refuse(&pl, tmo, "expected FOLLOW or SNAPSHOT_REQ", NULL);
+	}
+	follower_release(p, f, ln);
+out:
+	pthread_mutex_lock(&p->mu);
+	pl.fd = -1; /* closed below, under the lock, so stop never shuts a reused fd */
+	close(ln->fd);
+	ln->fd = -1;
+	pthread_mutex_unlock(&p->mu);
+	peerlink_close(&pl);
+	atomic_store(&ln->done, true);
+	return NULL;
+}
+
+/* --------------------------------------------------------- the listener */
+
+static void reap_links(struct peers *p, bool all)
+{
+	pthread_mutex_lock(&p->mu);
+	struct link **pp = &p->links;
+	while (*pp) {
+		struct link *ln = *pp;
+		if (all || atomic_load(&ln->done)) {
+			*pp = ln->next;
+			pthread_mutex_unlock(&p->mu);
+			pthread_join(ln->thread, NULL);
+			free(ln);
+			pthread_mutex_lock(&p->mu);
+		} else {
+			pp = &ln->next;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void *accept_main(void *arg)
+{
+	struct peers *p = arg;
+	while (!atomic_load(&p->stop)) {
+		struct pollfd fds[2] = { { .fd = p->listen_fd, .events = POLLIN }, { .fd = p->wake[0], .events = POLLIN } };
+		if (poll(fds, 2, 1000) < 0 && errno != EINTR)
+			break;
+		reap_links(p, false);
+		if (!(fds[0].revents & POLLIN))
+			continue;
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(p->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		struct link *ln = calloc(1, sizeof(*ln));
+		if (!ln) {
+			close(fd);
+			continue;
+		}
+		ln->p = p;
+		ln->fd = fd;
+		char host[INET6_ADDRSTRLEN] = "?";
+		int port = 0;
+		if (ss.ss_family == AF_INET) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		}
+		snprintf(ln->addr, sizeof(ln->addr), "%s:%d", host, port);
+		pthread_mutex_lock(&p->mu);
+		ln->gen = ++p->next_gen;
+		ln->next = p->links;
+		p->links = ln;
+		if (pthread_create(&ln->thread, NULL, link_main, ln) != 0) {
+			p->links = ln->next;
+			close(fd);
+			free(ln);
+			log_error("peers", "could not start a thread for a peer link");
+		}
+		pthread_mutex_unlock(&p->mu);
+	}
+	return NULL;
+}
+
+static int listen_peer(struct peers *p, char *err, size_t errlen)
+{
+	char host[256], port[16];
+	int pn;
+	if (peerlink_split(p->cfg->peer_listen, host, sizeof(host), &pn) != 0) {
+		snprintf(err, errlen, "peer_listen \"%s\" is not host:port", p->cfg->peer_listen);
+		return -1;
+	}
+	snprintf(port, sizeof(port), "%d", pn);
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	struct addrinfo *res = NULL;
+	int grc = getaddrinfo(host, port, &hints, &res);
+	if (grc != 0) {
+		snprintf(err, errlen, "could not resolve peer_listen \"%s\": %s", host, gai_strerror(grc));
+		return -1;
+	}
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 16) != 0) {
+		snprintf(err, errlen, "could not listen on peer_listen %s: %s", p->cfg->peer_listen, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	p->listen_fd = fd;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	int bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						   : ((struct sockaddr_in *)&ss)->sin_port);
+	const char *pf = p->cfg->peer_port_file;
+	if (pf[0]) {
+		char tmp[CONFIG_STR_MAX + 8];
+		snprintf(tmp, sizeof(tmp), "%s.tmp", pf);
+		FILE *f = fopen(tmp, "w");
+		if (!f || fprintf(f, "%d\n", bound) < 0 || fclose(f) != 0 || rename(tmp, pf) != 0) {
+			snprintf(err, errlen, "could not write peer_port_file \"%s\": %s", pf, strerror(errno));
+			return -1;
+		}
+	}
+	log_info("peers", "peer port listening address=%s port=%d", host, bound);
+	return 0;
+}
+
+int peers_start(struct peers **out, const struct config *cfg, struct commitlog *cl, const char *db_path,
+		const char *client_addr, char *err, size_t errlen)
+{
+	if (!cfg->cluster_secret[0]) {
+		snprintf(err, errlen, "peer_listen needs a cluster_secret");
+		return -1;
+	}
+	struct peers *p = calloc(1, sizeof(*p));
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	p->cfg = cfg;
+	p->cl = cl;
+	p->log = commitlog_replog(cl);
+	p->listen_fd = p->wake[0] = p->wake[1] = -1;
+	snprintf(p->db_path, sizeof(p->db_path), "%s", db_path);
+	snprintf(p->client_addr, sizeof(p->client_addr), "%s", client_addr);
+	snprintf(p->node_name, sizeof(p->node_name), "%.255s", cfg->node_name[0] ? cfg->node_name : client_addr);
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->snap_mu, NULL);
+	*out = p;
+	if (pipe2(p->wake, O_CLOEXEC) != 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	if (listen_peer(p, err, errlen) != 0)
+		return -1;
+	if (pthread_create(&p->accept_thread, NULL, accept_main, p) != 0) {
+		snprintf(err, errlen, "could not start the peer listener thread");
+		return -1;
+	}
+	p->accept_started = true;
+	return 0;
+}
+
+void peers_stop(struct peers *p)
+{
+	if (!p)
+		return;
+	atomic_store(&p->stop, true);
+	if (p->wake[1] >= 0 && write(p->wake[1], "x", 1) < 0)
+		log_warn("peers", "could not wake the peer listener");
+	if (p->accept_started)
+		pthread_join(p->accept_thread, NULL);
+	pthread_mutex_lock(&p->mu);
+	for (struct link *ln = p->links; ln; ln = ln->next)
+		if (ln->fd >= 0)
+			shutdown(ln->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&p->mu);
+	replog_wakeup(p->log);
+	reap_links(p, true);
+	if (p->listen_fd >= 0)
+		close(p->listen_fd);
+	for (int i = 0; i < 2; i++)
+		if (p->wake[i] >= 0)
+			close(p->wake[i]);
+	pthread_mutex_destroy(&p->mu);
+	pthread_mutex_destroy(&p->snap_mu);
+	free(p);
+}

@@ -1,0 +1,46 @@
+/*
+ * peers.h — the leader's side of the peer protocol: the peer port, one
+ * sender thread per follower link, snapshots for new followers, and what
+ * each follower has acknowledged (for sluice_replication and retention).
+ *
+ * Links run on threads of their own, not on the loop thread: a sender
+ * blocks on log files, a snapshot and the socket, and a slow follower
+ * must hold up nobody but itself. Records are always read from the log
+ * files (through the page cache), so a follower that falls behind costs
+ * memory for one batch, and never delays the others.
+ */
+#ifndef SL_PEERS_H
+#define SL_PEERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "commitlog.h"
+#include "config.h"
+#include "peermsg.h"
+
+struct peers;
+
+/* One follower as the leader sees it. */
+struct follower_info {
+	char name[PEER_STR_MAX];
+	char address[PEER_STR_MAX]; /* where it serves clients */
+	const char *state;          /* "startup", "catchup", "streaming", "disconnected" */
+	uint64_t sent_lsn, write_lsn, flush_lsn, replay_lsn;
+	int64_t lag_bytes, lag_ms;
+};
+
+/*
+ * Listens on cfg->peer_listen and serves followers from the log of cl.
+ * client_addr is where this node serves clients (told to followers).
+ * 0, or -1 with err.
+ */
+int peers_start(struct peers **out, const struct config *cfg, struct commitlog *cl, const char *db_path,
+		const char *client_addr, char *err, size_t errlen);
+/* Closes every link and joins the threads. */
+void peers_stop(struct peers *p);
+
+/* The followers seen since start, at most max; returns how many. */
+int peers_followers(struct peers *p, struct follower_info *out, int max);
+
+#endif
