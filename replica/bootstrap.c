@@ -120,7 +120,8 @@ static int receive(struct replica *r, struct peerlink *pl, struct peer_snap_begi
 	}
 	char at[LSN_TEXT_MAX];
 	log_info("replica", "receiving a snapshot lsn=%s bytes=%" PRIu64, lsn_format(sb->lsn, at), sb->size);
-	struct progress p = { sb->size, sl_monotonic_ms(), 0, isatty(2) == 1 };
+	int64_t started = sl_monotonic_ms();
+	struct progress p = { sb->size, started, started, isatty(2) == 1 };
 	uint64_t got = 0;
 	uLong crc = crc32(0L, Z_NULL, 0);
 	for (;;) {
