@@ -141,12 +141,10 @@ int applier_recover(struct replica *r, uint64_t *applied, char *err, size_t errl
 
 /* ------------------------------------------------------------ applying */
 
-static void set_applied(struct replica *r, uint64_t lsn, uint64_t ts, unsigned sections)
+static void set_applied(struct replica *r, uint64_t lsn, unsigned sections)
 {
 	pthread_mutex_lock(&r->mu);
 	r->st.applied_lsn = lsn;
-	if (ts)
-		r->applied_ts = ts;
 	if (sections)
 		r->st.log_mode = sections;
 	pthread_mutex_unlock(&r->mu);
@@ -232,7 +230,7 @@ static int apply_physical_run(struct replica *r, struct replog_reader *rd, struc
 		return SL_EIO;
 	}
 	struct item *it = first;
-	uint64_t end = 0, ts = 0;
+	uint64_t end = 0;
 	uint32_t db_pages = 0;
 	int rc = 0, n = 0;
 	char at[LSN_TEXT_MAX];
@@ -244,7 +242,6 @@ static int apply_physical_run(struct replica *r, struct replog_reader *rd, struc
 		}
 		db_pages = it->t.db_pages;
 		end = it->rec.lsn + record_size(&it->rec);
-		ts = it->rec.commit_ts;
 		if (++n >= RUN_MAX || atomic_load(&r->apply_stop))
 			break;
 		/* the next record, if one is there now and is physical too */
@@ -269,7 +266,7 @@ static int apply_physical_run(struct replica *r, struct replog_reader *rd, struc
 		snprintf(err, errlen, "could not make the database file durable: %s", strerror(errno));
 		return SL_EIO;
 	}
-	set_applied(r, end, ts, TXNREC_PHYSICAL);
+	set_applied(r, end, TXNREC_PHYSICAL);
 	replog_retain(r->log, "apply", end);
 	return rc;
 }
@@ -286,7 +283,7 @@ static int apply_logical_run(struct replica *r, struct replog_reader *rd, struct
 		return SL_EIO;
 	}
 	struct item *it = first;
-	uint64_t end = 0, ts = 0;
+	uint64_t end = 0;
 	int n = 0;
 	size_t bytes = 0;
 	for (;;) {
@@ -298,7 +295,6 @@ static int apply_logical_run(struct replica *r, struct replog_reader *rd, struct
 			return SL_ECORRUPT;
 		}
 		end = it->rec.lsn + record_size(&it->rec);
-		ts = it->rec.commit_ts;
 		bytes += it->rec.payload_len;
 		if (++n >= RUN_MAX || bytes >= RUN_BYTES || atomic_load(&r->apply_stop))
 			break;
@@ -316,7 +312,7 @@ static int apply_logical_run(struct replica *r, struct replog_reader *rd, struct
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return SL_EIO;
 	}
-	set_applied(r, end, ts, TXNREC_LOGICAL);
+	set_applied(r, end, TXNREC_LOGICAL);
 	replog_retain(r->log, "apply", end);
 	return 0;
 }
@@ -351,7 +347,7 @@ static int apply_available(struct replica *r, int wait_ms, char *err, size_t err
 			break;
 		}
 		if (it.rec.type != RECORD_TXN) {
-			set_applied(r, it.rec.lsn + record_size(&it.rec), 0, 0);
+			set_applied(r, it.rec.lsn + record_size(&it.rec), 0);
 			continue;
 		}
 		if ((rc = decode(&it, err, errlen)) != 0)
@@ -394,7 +390,7 @@ static void *apply_main(void *arg)
 int applier_start(struct replica *r, uint64_t from)
 {
 	char err[512];
-	set_applied(r, from, 0, 0);
+	set_applied(r, from, 0);
 	replog_retain(r->log, "apply", from);
 	atomic_store(&r->apply_stop, false);
 	if (r->db_fd < 0 && (r->db_fd = open(r->db_path, O_RDWR | O_CLOEXEC)) < 0) {

@@ -59,6 +59,15 @@ static int keep_records(struct replica *r, const uint8_t *p, size_t len, char *e
 			return -1;
 		}
 		off += used;
+		pthread_mutex_lock(&r->mu);
+		unsigned slot = (r->recent_head + r->recent_count) % REPLICA_LAG_RING;
+		if (r->recent_count == REPLICA_LAG_RING)
+			r->recent_head = (r->recent_head + 1) % REPLICA_LAG_RING;
+		else
+			r->recent_count++;
+		r->recent[slot].end = rec.lsn + record_size(&rec);
+		r->recent[slot].ts = rec.commit_ts;
+		pthread_mutex_unlock(&r->mu);
 	}
 	if (replog_sync(r->log) != 0) {
 		snprintf(err, errlen, "could not fsync the follower's log");

@@ -329,12 +329,13 @@ void replica_status(struct replica *r, struct replica_status *out)
 	pthread_mutex_lock(&r->mu);
 	*out = r->st;
 	out->epoch = epochs_current(&r->history);
-	uint64_t behind = out->leader_end > out->flushed_lsn ? out->leader_end : out->flushed_lsn;
-	uint64_t ts = r->applied_ts;
-	pthread_mutex_unlock(&r->mu);
-	out->lag_ms = 0;
-	if (out->applied_lsn < behind && ts) {
-		uint64_t now = sl_wall_us();
-		out->lag_ms = now > ts ? (int64_t)((now - ts) / 1000) : 0;
+	/* forget what is applied; the oldest record left waits longest */
+	while (r->recent_count > 0 && r->recent[r->recent_head].end <= r->st.applied_lsn) {
+		r->recent_head = (r->recent_head + 1) % REPLICA_LAG_RING;
+		r->recent_count--;
 	}
+	uint64_t ts = r->recent_count > 0 ? r->recent[r->recent_head].ts : 0;
+	pthread_mutex_unlock(&r->mu);
+	uint64_t now = sl_wall_us();
+	out->lag_ms = ts && now > ts ? (int64_t)((now - ts) / 1000) : 0;
 }

@@ -21,6 +21,7 @@
 #include "txnrec.h"
 
 #define REPLICA_PATH_MAX (CONFIG_STR_MAX + 64)
+#define REPLICA_LAG_RING 1024
 
 /* Readers kept out while pages change (standby.c). */
 struct standby {
@@ -63,7 +64,12 @@ struct replica {
 
 	pthread_mutex_t mu; /* everything below */
 	struct replica_status st;
-	uint64_t applied_ts; /* commit time of the last record applied */
+	/* (end LSN, commit time) of records received, oldest first: the
+	 * first one past the applied position tells the lag in time */
+	struct {
+		uint64_t end, ts;
+	} recent[REPLICA_LAG_RING];
+	unsigned recent_head, recent_count;
 };
 
 /* replica.c */
