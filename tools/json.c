@@ -11,8 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at p[0..n), or 0 if there is none. */
-static size_t utf8_len(const uint8_t *p, size_t n)
+size_t json_utf8_len(const uint8_t *p, size_t n)
 {
 	uint8_t c = p[0];
 	size_t len;
@@ -61,7 +60,7 @@ void json_put_string(struct buf *b, const void *s, size_t n)
 	buf_put_u8(b, '"');
 	while (n > 0) {
 		uint8_t c = p[0];
-		size_t len = utf8_len(p, n);
+		size_t len = json_utf8_len(p, n);
 		if (len == 0) {
 			buf_append(b, "\\ufffd", 6);
 			len = 1;

@@ -1,16 +1,21 @@
 /*
  * sluice.c — the `sluice` command-line tool: reads the command line and
- * runs a subcommand. Today the subcommands work on a data directory's
- * replication log, offline:
+ * runs a subcommand. Two work on a data directory's replication log,
+ * offline:
  *
  *   sluice log dump DATA_DIR [--from LSN] [--json]     (log_dump.c)
  *   sluice log replay DATA_DIR OUT_DB [--mode physical|logical] [--from LSN]
  *
  * Both open DATA_DIR/log themselves, which locks it and repairs a torn
  * tail, so the sluiced that owns the data directory must be stopped (while
- * it runs they fail on the lock), or they are run on a copy. Exit status:
- * 0 on success, 1 when the command fails, 2 for a wrong command line (with
- * the usage on stderr).
+ * it runs they fail on the lock), or they are run on a copy. One asks a
+ * running cluster over the PostgreSQL protocol:
+ *
+ *   sluice status --host H:P [--json]                  (status.c)
+ *
+ * Exit status: 0 on success, 1 when the command fails (for status: when a
+ * node did not answer), 2 for a wrong command line (with the usage on
+ * stderr).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -33,6 +38,7 @@ static const char usage_text[] =
 	"Usage:\n"
 	"  sluice log dump DATA_DIR [--from LSN] [--json]\n"
 	"  sluice log replay DATA_DIR OUT_DB [--mode physical|logical] [--from LSN]\n"
+	"  sluice status --host HOST:PORT [--json]\n"
 	"  sluice help\n"
 	"\n"
 	"Commands:\n"
@@ -47,23 +53,36 @@ static const char usage_text[] =
 	"               database as of --from. --mode logical applies the DDL and\n"
 	"               changesets through SQLite, one transaction per record, and stops\n"
 	"               at the first conflict.\n"
+	"  status       Connect to the node whose PostgreSQL port is HOST:PORT (any node),\n"
+	"               find the leader and its followers from there, and print one line\n"
+	"               per node: name, role, address, state, epoch, current and applied\n"
+	"               LSN, lag, and for a follower what the leader has sent it and it\n"
+	"               has written, flushed and replayed. A node that does not answer\n"
+	"               is shown as unreachable, with the error, and the exit status is\n"
+	"               then 1. --json prints one JSON document with every column.\n"
+	"               The user is PGUSER (default sluice), the database sluice, and\n"
+	"               the password comes from PGPASSWORD or ~/.pgpass.\n"
 	"\n"
 	"Options:\n"
 	"  --from LSN   Start at this record (X/Y in hex, as the dump prints it)\n"
 	"               instead of the oldest one kept.\n"
-	"  --json       log dump: JSON output.\n"
+	"  --host H:P   status: a node's PostgreSQL client address (host:port or\n"
+	"               [IPv6]:port).\n"
+	"  --json       log dump, status: JSON output.\n"
 	"  --mode M     log replay: physical or logical.\n"
 	"  -h, --help   Show this help.\n"
 	"\n"
-	"Stop the sluiced that owns DATA_DIR first, or work on a copy of it: opening\n"
-	"the log repairs a torn record at its end.\n";
+	"For log dump and log replay, stop the sluiced that owns DATA_DIR first, or\n"
+	"work on a copy of it: opening the log repairs a torn record at its end.\n";
 
 struct args {
 	const char *pos[3];
 	int npos;
 	uint64_t from;
+	bool has_from;
 	bool json;
 	const char *mode;
+	const char *host;
 };
 
 int tool_error(const char *fmt, ...)
@@ -133,8 +152,11 @@ static int args_parse(int argc, char **argv, struct args *a)
 		} else if ((v = option_value(argc, argv, &i, "--from")) != NULL) {
 			if (lsn_parse(v, &a->from) != 0)
 				return usage_error("invalid LSN \"%s\": want X/Y in hex, e.g. 0/16B3F0", v);
+			a->has_from = true;
 		} else if ((v = option_value(argc, argv, &i, "--mode")) != NULL) {
 			a->mode = v;
+		} else if ((v = option_value(argc, argv, &i, "--host")) != NULL) {
+			a->host = v;
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			return usage_error("unknown option or missing value: %s", argv[i]);
 		} else if (a->npos == (int)(sizeof(a->pos) / sizeof(a->pos[0]))) {
@@ -156,6 +178,8 @@ static int cmd_log_dump(int argc, char **argv)
 		return usage_error("log dump takes one DATA_DIR");
 	if (a.mode)
 		return usage_error("log dump has no --mode");
+	if (a.host)
+		return usage_error("log dump has no --host");
 	return log_dump(a.pos[0], a.from, a.json);
 }
 
@@ -182,6 +206,8 @@ static int cmd_log_replay(int argc, char **argv)
 		return usage_error("log replay takes DATA_DIR and OUT_DB");
 	if (a.json)
 		return usage_error("log replay has no --json");
+	if (a.host)
+		return usage_error("log replay has no --host");
 	if (a.mode && strcmp(a.mode, "logical") == 0)
 		mode = REPLAY_LOGICAL;
 	else if (a.mode && strcmp(a.mode, "physical") != 0)
@@ -212,6 +238,23 @@ static int cmd_log(int argc, char **argv)
 	return usage_error("unknown log command \"%s\"", argv[0]);
 }
 
+static int cmd_status(int argc, char **argv)
+{
+	struct args a;
+	int rc = args_parse(argc, argv, &a);
+	if (rc != TOOL_EXIT_OK)
+		return rc;
+	if (a.npos != 0)
+		return usage_error("status takes no arguments, only --host HOST:PORT [--json]");
+	if (a.mode || a.has_from)
+		return usage_error("status has no --mode or --from");
+	if (!a.host)
+		return usage_error("status needs --host HOST:PORT");
+	if (!status_address_valid(a.host))
+		return usage_error("invalid --host \"%s\": want HOST:PORT, e.g. 127.0.0.1:5433", a.host);
+	return status_show(a.host, a.json);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -223,5 +266,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "log") == 0)
 		return cmd_log(argc - 2, argv + 2);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(argc - 2, argv + 2);
 	return usage_error("unknown command \"%s\"", cmd);
 }

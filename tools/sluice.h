@@ -1,6 +1,7 @@
 /*
  * sluice.h — what the files of the `sluice` command-line tool share:
- * error output, exit statuses, and opening a data directory's log.
+ * error output, exit statuses, opening a data directory's log, and the
+ * subcommands the command line dispatches to.
  */
 #ifndef SL_TOOLS_SLUICE_H
 #define SL_TOOLS_SLUICE_H
@@ -29,5 +30,14 @@ int tool_log_open(const char *data_dir, struct replog **log);
 /* `sluice log dump`: prints every record from from_lsn (0: the start).
  * Returns a tool_exit status. */
 int log_dump(const char *data_dir, uint64_t from_lsn, bool json);
+
+/* True if text is an address `sluice status --host` takes: host:port or
+ * [IPv6]:port, port 1 to 65535. */
+bool status_address_valid(const char *text);
+
+/* `sluice status`: finds the cluster from the node whose PostgreSQL client
+ * port is at address (host:port) and prints every node. Returns
+ * TOOL_EXIT_OK when every node answered, else TOOL_EXIT_FAIL. */
+int status_show(const char *address, bool json);
 
 #endif
