@@ -48,6 +48,7 @@ void peerlink_init(struct peerlink *l, int fd, const char *peer)
 	buf_init(&l->in);
 	buf_init(&l->out);
 	buf_init(&l->payload);
+	l->max_payload = PEER_MAX_PAYLOAD;
 }
 
 void peerlink_close(struct peerlink *l)
@@ -179,6 +180,10 @@ int peerlink_recv(struct peerlink *l, uint8_t *type, uint64_t *epoch, int timeou
 			l->why = peer_frame_diagnose(l->in.data, l->in.len);
 			return SL_EPROTO;
 		}
+		if (rc == 0 && total - PEER_HEADER_SIZE > l->max_payload) {
+			l->why = "frame larger than allowed at this point";
+			return SL_EPROTO;
+		}
 		if (rc == 0 && l->in.len >= total) {
 			struct peer_frame f;
 			size_t used;
@@ -196,10 +201,9 @@ int peerlink_recv(struct peerlink *l, uint8_t *type, uint64_t *epoch, int timeou
 			buf_consume(&l->in, used);
 			return 0;
 		}
-		/* read what the frame still needs (its header first), in chunks */
-		size_t want = rc == 0 ? total - l->in.len : PEER_HEADER_SIZE - l->in.len;
-		if (want < READ_CHUNK)
-			want = READ_CHUNK;
+		/* room for one more chunk: the buffer grows as bytes arrive, never
+		 * ahead of them to what a header claims */
+		size_t want = READ_CHUNK;
 		if (!buf_reserve(&l->in, want)) {
 			l->in.oom = false;
 			l->why = "out of memory";

@@ -1,6 +1,6 @@
 /*
- * peerlink.h — one peer connection on a blocking socket: framed sends and
- * receives with deadlines (frames: peerframe.h).
+ * peerlink.h — one peer connection on a non-blocking socket: framed sends
+ * and receives with deadlines (frames: peerframe.h).
  *
  * A link belongs to one thread at a time. Receives check each frame's
  * header before reading its payload and keep what they read past a frame
@@ -24,6 +24,7 @@ struct peerlink {
 	struct buf out; /* a frame being built */
 	struct buf payload; /* the last frame's raw payload */
 	const char *why;    /* after SL_EPROTO: what was wrong */
+	uint32_t max_payload; /* larger frames are refused (small until a peer authenticates) */
 };
 
 void peerlink_init(struct peerlink *l, int fd, const char *peer);

@@ -209,8 +209,8 @@ int applier_checkpoint(struct replica *r, char *err, size_t errlen)
 			snprintf(err, errlen, "checkpoint before page apply failed: %s", sqlite3_errmsg(r->logical_db));
 			return SL_EIO;
 		}
-		if (r->cancel && tries % 10 == 9)
-			r->cancel(r->cancel_arg);
+		if (r->readers.cancel && tries % 10 == 9)
+			r->readers.cancel(r->readers.arg);
 		usleep(100000);
 	}
 	sqlite3_close_v2(r->logical_db);
@@ -224,8 +224,8 @@ static int apply_physical_run(struct replica *r, struct replog_reader *rd, struc
 {
 	if (applier_checkpoint(r, err, errlen) != 0)
 		return SL_EIO;
-	if (r->serving && standby_exclude(&r->standby, r->cfg->max_standby_delay_ms, r->cancel, r->cancel_arg,
-					  &r->apply_stop) != 0) {
+	if (r->serving &&
+	    standby_exclude(&r->standby, r->cfg->max_standby_delay_ms, &r->readers, &r->apply_stop) != 0) {
 		snprintf(err, errlen, "stopped while waiting for readers");
 		return SL_EIO;
 	}

@@ -181,7 +181,7 @@ static int install_live(struct replica *r, const struct peer_snap_begin *sb, cha
 	uint8_t *chunk = malloc(COPY_CHUNK);
 	int rc = in >= 0 && chunk ? 0 : SL_EIO;
 	if (rc == 0)
-		rc = standby_exclude(&r->standby, r->cfg->max_standby_delay_ms, r->cancel, r->cancel_arg, &r->stop);
+		rc = standby_exclude(&r->standby, r->cfg->max_standby_delay_ms, &r->readers, &r->stop);
 	for (uint64_t off = 0; rc == 0 && off < sb->size; off += COPY_CHUNK) {
 		size_t n = sb->size - off < COPY_CHUNK ? (size_t)(sb->size - off) : COPY_CHUNK;
 		if (pread(in, chunk, n, (off_t)off) != (ssize_t)n || write_all(r->db_fd, chunk, n, (off_t)off) != 0)
@@ -231,6 +231,10 @@ int bootstrap_run(struct replica *r, struct peerlink *pl, const struct peer_welc
 	int rc = receive(r, pl, &sb, err, errlen);
 	if (rc != 0)
 		return rc;
+	if (sb.lsn >= UINT64_MAX / 2) { /* LSNs grow from 0; this one could wrap */
+		snprintf(err, errlen, "the snapshot's LSN is out of range");
+		return SL_EPROTO;
+	}
 	if (sb.page_size < 512 || sb.page_size > 65536 || sb.size % sb.page_size != 0) {
 		snprintf(err, errlen, "the snapshot's page size %u does not fit its size", sb.page_size);
 		return SL_EPROTO;

@@ -285,10 +285,9 @@ int replica_open(struct replica **out, const struct config *cfg, const char *db_
 	return applier_start(r, applied);
 }
 
-int replica_start(struct replica *r, replica_cancel_fn cancel, void *cancel_arg, char *err, size_t errlen)
+int replica_start(struct replica *r, const struct replica_readers *readers, char *err, size_t errlen)
 {
-	r->cancel = cancel;
-	r->cancel_arg = cancel_arg;
+	r->readers = *readers;
 	r->serving = true;
 	pthread_mutex_lock(&r->mu);
 	uint64_t applied = r->st.applied_lsn;

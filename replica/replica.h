@@ -42,12 +42,18 @@ struct replica_status {
 	unsigned log_mode;    /* sections of the last record applied */
 };
 
-/* Cancels every reader holding a snapshot (SQLSTATE 40001 to its client). */
-typedef void (*replica_cancel_fn)(void *arg);
+/* What the applier needs of the node's readers (dbpool.h). */
+struct replica_readers {
+	/* Cancels every reader holding a snapshot (SQLSTATE 40001 to its client). */
+	void (*cancel)(void *arg);
+	/* Closed: no reader starts a new read transaction until it opens again. */
+	void (*gate)(void *arg, bool closed);
+	void *arg;
+};
 
 int replica_open(struct replica **out, const struct config *cfg, const char *db_path, const char *client_addr,
 		 char *err, size_t errlen);
-int replica_start(struct replica *r, replica_cancel_fn cancel, void *cancel_arg, char *err, size_t errlen);
+int replica_start(struct replica *r, const struct replica_readers *readers, char *err, size_t errlen);
 void replica_stop(struct replica *r);
 void replica_close(struct replica *r);
 void replica_status(struct replica *r, struct replica_status *out);

@@ -28,6 +28,7 @@ struct standby {
 	sqlite3 *db;
 	sqlite3_file *file;
 	bool held;
+	const struct replica_readers *readers; /* while held */
 };
 
 struct replica {
@@ -41,8 +42,7 @@ struct replica {
 	char client_addr[PEER_STR_MAX];
 	struct replog *log;
 	struct epochs history;
-	replica_cancel_fn cancel;
-	void *cancel_arg;
+	struct replica_readers readers;
 	bool serving; /* clients may be reading: install snapshots page by page */
 
 	/* applier (its thread, or the receiver while the applier is stopped) */
@@ -100,8 +100,9 @@ int applier_checkpoint(struct replica *r, char *err, size_t errlen);
 int standby_open(struct standby *s, const char *db_path, char *err, size_t errlen);
 void standby_close(struct standby *s);
 /* Waits until no reader holds a snapshot, cancelling those that hold one
- * longer than max_delay_ms; new readers wait meanwhile. 0, or SL_EIO. */
-int standby_exclude(struct standby *s, int64_t max_delay_ms, replica_cancel_fn cancel, void *arg,
+ * longer than max_delay_ms; new readers wait meanwhile (until release).
+ * 0, or SL_EIO. */
+int standby_exclude(struct standby *s, int64_t max_delay_ms, const struct replica_readers *readers,
 		    atomic_bool *stop);
 /* With readers excluded: every connection re-reads the database on its
  * next transaction, which is db_pages pages long. 0 or SL_EIO. */

@@ -7,9 +7,12 @@
  * empty. A reader holds one of SQLite's WAL read-mark locks (shared) for
  * as long as its read transaction lasts; holding all of them exclusively,
  * through this connection's own shared-memory lock method, means no reader
- * has a snapshot, and a reader that starts one meanwhile waits (SQLite
- * retries). The WAL write and checkpoint locks are taken too, so no
- * checkpoint runs meanwhile.
+ * has a snapshot. The WAL write and checkpoint locks are taken too, so no
+ * checkpoint runs meanwhile. From the first try to the release, the
+ * node's gate is closed (replica_readers): no new read transaction starts,
+ * so a stream of short reads cannot keep the locks busy for ever; a
+ * reader that starts one anyway (SQLite's own, while preparing) waits in
+ * SQLite's retry loop for the short time pages are being written.
  *
  * Afterwards the wal-index header gets a new change counter (iChange) and
  * the new database size: a connection whose copy of the header differs
@@ -70,37 +73,39 @@ static int shm_lock(struct standby *s, int ofs, int n, bool lock)
 	return s->file->pMethods->xShmLock(s->file, ofs, n, flags);
 }
 
-int standby_exclude(struct standby *s, int64_t max_delay_ms, replica_cancel_fn cancel, void *arg,
+int standby_exclude(struct standby *s, int64_t max_delay_ms, const struct replica_readers *readers,
 		    atomic_bool *stop)
 {
 	int64_t start = sl_monotonic_ms(), last_cancel = 0;
 	bool writer_locks = false;
+	if (readers->gate)
+		readers->gate(readers->arg, true);
 	for (int spins = 0;; spins++) {
-		if (atomic_load(stop)) {
-			if (writer_locks)
-				shm_lock(s, WAL_WRITE_LOCK, 2, false);
-			return SL_EIO;
-		}
+		int rc = SQLITE_BUSY;
 		if (!writer_locks && shm_lock(s, WAL_WRITE_LOCK, 2, true) == SQLITE_OK)
 			writer_locks = true;
-		if (writer_locks) {
-			int rc = shm_lock(s, WAL_READ_LOCK0, WAL_NREADER, true);
-			if (rc == SQLITE_OK) {
-				s->held = true;
-				return 0;
-			}
-			if (rc != SQLITE_BUSY) {
-				shm_lock(s, WAL_WRITE_LOCK, 2, false);
+		if (writer_locks)
+			rc = shm_lock(s, WAL_READ_LOCK0, WAL_NREADER, true);
+		if (rc == SQLITE_OK) {
+			s->held = true;
+			s->readers = readers;
+			return 0;
+		}
+		if (rc != SQLITE_BUSY || atomic_load(stop)) {
+			if (rc != SQLITE_BUSY)
 				log_error("replica", "could not lock the follower's readers out rc=%d", rc);
-				return SL_EIO;
-			}
+			if (writer_locks)
+				shm_lock(s, WAL_WRITE_LOCK, 2, false);
+			if (readers->gate)
+				readers->gate(readers->arg, false);
+			return SL_EIO;
 		}
 		int64_t now = sl_monotonic_ms();
-		if (now - start >= max_delay_ms && now - last_cancel >= 100 && cancel) {
+		if (now - start >= max_delay_ms && now - last_cancel >= 100 && readers->cancel) {
 			if (last_cancel == 0)
 				log_warn("replica", "cancelling reads that hold a snapshot past max_standby_delay waited_ms=%lld",
 					 (long long)(now - start));
-			cancel(arg);
+			readers->cancel(readers->arg);
 			last_cancel = now;
 		}
 		sl_sleep_ms(spins < 20 ? 1 : 5);
@@ -157,4 +162,6 @@ void standby_release(struct standby *s)
 	shm_lock(s, WAL_READ_LOCK0, WAL_NREADER, false);
 	shm_lock(s, WAL_WRITE_LOCK, 2, false);
 	s->held = false;
+	if (s->readers->gate)
+		s->readers->gate(s->readers->arg, false);
 }

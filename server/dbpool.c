@@ -530,6 +530,14 @@ static bool is_ddl(struct dbconn *c, sqlite3_stmt *st)
 	return false;
 }
 
+void dbpool_gate(void *arg, bool closed)
+{
+	struct dbpool *pool = arg;
+	atomic_store(&pool->gate_closed, closed);
+}
+
+bool dbpool_gate_closed(struct dbpool *pool) { return atomic_load(&pool->gate_closed); }
+
 int dbconn_step(struct dbconn *c, sqlite3_stmt *st)
 {
 	if (!c->logical || !is_ddl(c, st))

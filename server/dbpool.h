@@ -82,6 +82,8 @@ struct dbpool {
 	pthread_mutex_t mu;
 	struct dbconn *free_readers;
 	struct dbconn *readers; /* all of them */
+	/* a follower's page apply: closed, no new reading job starts */
+	atomic_bool gate_closed;
 	int nreaders;
 	atomic_uint_fast64_t commit_count; /* commits made visible by the writer */
 	atomic_bool failed;               /* a write or fsync failed: writes stop */
@@ -149,6 +151,11 @@ bool dbpool_batch_lost(struct dbpool *pool);
  * it is released. Any thread; arg is the pool.
  */
 void dbpool_cancel_snapshots(void *arg);
+/* Closes or opens the readers' gate: while closed, the executor starts
+ * no job of a session that holds no snapshot (executor.c), so that a
+ * stream of new reads cannot keep page apply waiting. */
+void dbpool_gate(void *arg, bool closed);
+bool dbpool_gate_closed(struct dbpool *pool);
 /* Commits made visible so far (for snapshot conflict checks). */
 uint64_t dbpool_commit_count(struct dbpool *pool);
 

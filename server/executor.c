@@ -38,6 +38,7 @@
 #include "sqlstate.h"
 
 #define WAIT_TICK_NS 20000000 /* how often waiting writer jobs are checked */
+#define GATE_TICK_NS 1000000  /* how often reading jobs held at the gate look again */
 
 struct job_queue {
 	struct job *head, *tail;
@@ -167,14 +168,47 @@ static bool run_job(struct executor *ex, struct job *j, bool on_writer)
 	return to_writer;
 }
 
+/*
+ * The first reading job that may start: while a follower applies pages
+ * (the pool's gate is closed), only jobs of sessions that already hold a
+ * snapshot, which the applier is waiting for. Called with mu held.
+ */
+static struct job *next_reader_job(struct executor *ex)
+{
+	if (!dbpool_gate_closed(ex->pool))
+		return queue_pop(&ex->readers);
+	struct job *prev = NULL;
+	for (struct job *j = ex->readers.head; j; prev = j, j = j->next) {
+		if (j->sess->bound) {
+			queue_remove(&ex->readers, j, prev);
+			return j;
+		}
+	}
+	return NULL;
+}
+
 static void *reader_main(void *arg)
 {
 	struct executor *ex = arg;
 	for (;;) {
 		pthread_mutex_lock(&ex->mu);
-		while (!ex->readers.head && !ex->stopping)
-			pthread_cond_wait(&ex->readers_cond, &ex->mu);
-		struct job *j = queue_pop(&ex->readers);
+		struct job *j;
+		while (!(j = next_reader_job(ex)) && !ex->stopping) {
+			if (!ex->readers.head) {
+				pthread_cond_wait(&ex->readers_cond, &ex->mu);
+			} else { /* held at the gate: look again shortly */
+				struct timespec ts;
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_nsec += GATE_TICK_NS;
+				if (ts.tv_nsec >= 1000000000) {
+					ts.tv_sec++;
+					ts.tv_nsec -= 1000000000;
+				}
+				pthread_cond_timedwait(&ex->readers_cond, &ex->mu, &ts);
+			}
+		}
+		if (!j)
+			j = queue_pop(&ex->readers); /* stopping: finish what is queued */
 		pthread_mutex_unlock(&ex->mu);
 		if (!j)
 			return NULL;

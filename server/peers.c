@@ -41,11 +41,13 @@
 #include "snapshot.h"
 
 #define MAX_FOLLOWERS 64
+#define MAX_LINKS (2 * MAX_FOLLOWERS) /* peer connections at once, authenticated or not */
 #define BATCH_BYTES (1u << 20)      /* records per RECORDS frame, about */
 #define SNAP_PIECE (1u << 20)       /* bytes of database per SNAP_DATA */
 #define HEARTBEAT_MS 1000
 #define GATHER_WAIT_MS 100
 #define LAG_RING 4096
+#define PEER_HANDSHAKE_MAX (64u * 1024u) /* largest frame before authentication */
 
 /* A follower by name: what it acknowledged, and which link serves it. */
 struct follower {
@@ -506,10 +508,12 @@ static void *link_main(void *arg)
 	peerlink_init(&pl, ln->fd, ln->addr);
 	pl.epoch = commitlog_epoch(p->cl);
 	pl.compress = p->cfg->stream_compression != 0;
+	pl.max_payload = PEER_HANDSHAKE_MAX; /* a stranger gets no large buffers */
 	struct peer_hello h;
 	struct follower *f = NULL;
 	if (handshake(p, &pl, &h) != 0)
 		goto out;
+	pl.max_payload = PEER_MAX_PAYLOAD;
 	f = follower_claim(p, &h, ln);
 	if (!f) {
 		refuse(&pl, tmo, "too many followers", NULL);
@@ -579,6 +583,16 @@ static void *accept_main(void *arg)
 		int fd = accept4(p->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
+		pthread_mutex_lock(&p->mu);
+		int live = 0;
+		for (struct link *l = p->links; l; l = l->next)
+			live++;
+		pthread_mutex_unlock(&p->mu);
+		if (live >= MAX_LINKS) {
+			log_warn("peers", "refused a peer connection reason=\"too many peer links\" links=%d", live);
+			close(fd);
+			continue;
+		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		struct link *ln = calloc(1, sizeof(*ln));

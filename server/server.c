@@ -255,7 +255,8 @@ static void node_info(void *arg, struct node_info *out)
 static int start_replication(struct server *srv, const char *db_path, char *err, size_t errlen)
 {
 	const struct config *cfg = srv->cfg;
-	if (srv->replica && replica_start(srv->replica, dbpool_cancel_snapshots, srv->pool, err, errlen) != 0)
+	struct replica_readers readers = { dbpool_cancel_snapshots, dbpool_gate, srv->pool };
+	if (srv->replica && replica_start(srv->replica, &readers, err, errlen) != 0)
 		return -1;
 	if (!srv->replica && cfg->peer_listen[0]) {
 		if (!srv->commitlog) {
