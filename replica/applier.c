@@ -95,7 +95,10 @@ static int on_apply_wal_reset(void *arg)
 	pthread_mutex_lock(&r->mu);
 	uint64_t applied = r->st.applied_lsn;
 	pthread_mutex_unlock(&r->mu);
-	return recovery_base_write(r->base_path, applied);
+	int rc = recovery_base_write(r->base_path, applied);
+	if (rc == 0)
+		replog_trim(r->log); /* what was applied before is not needed any more */
+	return rc;
 }
 
 int applier_recover(struct replica *r, uint64_t *applied, char *err, size_t errlen)
@@ -268,6 +271,7 @@ static int apply_physical_run(struct replica *r, struct replog_reader *rd, struc
 	}
 	set_applied(r, end, TXNREC_PHYSICAL);
 	replog_retain(r->log, "apply", end);
+	replog_trim(r->log);
 	return rc;
 }
 

@@ -177,6 +177,8 @@ int replica_connect(struct replica *r, struct peerlink *pl, struct peer_welcome 
 	peerauth_leader_proof(cfg->cluster_secret, cfg->cluster_id, h.nonce, ch.nonce, want);
 	if (!peerauth_equal(want, ch.proof)) {
 		snprintf(err, errlen, "the leader did not prove the cluster secret (wrong cluster_secret?)");
+		peer_text_put(&b, "the leader's proof of the cluster secret does not match");
+		peerlink_send(pl, PEER_ERROR, b.data, b.len, tmo);
 		goto fail;
 	}
 	peerauth_follower_proof(cfg->cluster_secret, h.node_name, ch.nonce, h.nonce, proof);

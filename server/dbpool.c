@@ -318,6 +318,7 @@ struct dbconn *dbpool_acquire(struct dbpool *pool, char *err, size_t errlen)
 	pthread_mutex_unlock(&pool->mu);
 	if (c) {
 		c->next_free = NULL;
+		atomic_store(&c->standby_conflict, false); /* a free connection holds no snapshot */
 		return c;
 	}
 	c = conn_open(pool, false, err, errlen);
@@ -336,12 +337,18 @@ void dbpool_cancel_snapshots(void *arg)
 	struct dbpool *pool = arg;
 	pthread_mutex_lock(&pool->mu);
 	for (struct dbconn *c = pool->readers; c; c = c->next_reader) {
-		if (sqlite3_txn_state(c->db, NULL) == SQLITE_TXN_NONE)
+		sqlite3_mutex *m = sqlite3_db_mutex(c->db);
+		if (sqlite3_mutex_try(m) != SQLITE_OK) {
+			/* a statement is running, on a snapshot: it stops at its next
+			 * progress check; the next call finds the connection idle */
+			atomic_store(&c->standby_conflict, true);
 			continue;
-		/* a running statement stops at its next progress check; then the
-		 * snapshot goes (the connection's mutex waits for that statement) */
-		atomic_store(&c->standby_conflict, true);
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+		}
+		if (sqlite3_txn_state(c->db, NULL) != SQLITE_TXN_NONE) {
+			atomic_store(&c->standby_conflict, true);
+			sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+		}
+		sqlite3_mutex_leave(m);
 	}
 	pthread_mutex_unlock(&pool->mu);
 }

@@ -265,6 +265,13 @@ static int handshake(struct peers *p, struct peerlink *pl, struct peer_hello *h)
 		return -1;
 	}
 	peerauth_follower_proof(p->cfg->cluster_secret, h->node_name, ch.nonce, h->nonce, want);
+	char text[PEER_STR_MAX * 2];
+	if (type == PEER_ERROR && peer_text_get(pl->payload.data, pl->payload.len, text) == 0) {
+		log_warn("peers", "refused a peer peer=%s name=%s reason=\"wrong cluster secret: the follower says %s\"",
+			 pl->peer, h->node_name, text);
+		buf_free(&b);
+		return -1;
+	}
 	if (type != PEER_AUTH || peer_auth_get(pl->payload.data, pl->payload.len, proof) != 0 ||
 	    !peerauth_equal(proof, want)) {
 		buf_free(&b);

@@ -31,7 +31,7 @@ static const char *session_setting(void *session, const char *name)
 	return session_get(session, name);
 }
 
-static int listen_on(struct server *srv)
+static int bind_client_port(struct server *srv)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
 	struct addrinfo *res = NULL;
@@ -46,7 +46,7 @@ static int listen_on(struct server *srv)
 	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+	    bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
 		log_fatal("server", "could not listen on %s:%s: %s", srv->cfg->listen_address, port, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -292,9 +292,9 @@ int server_init(struct server *srv, const struct config *cfg, struct ev_loop *lo
 	}
 	char path[CONFIG_STR_MAX + 32];
 	snprintf(path, sizeof(path), "%s/sluice.db", cfg->data_dir);
-	/* bound first, so that peers learn the client address; accepted only
+	/* bound first, so that peers learn the client address; listening only
 	 * once the database is ready (a follower may bootstrap first) */
-	if (listen_on(srv) != 0)
+	if (bind_client_port(srv) != 0)
 		return -1;
 	snprintf(srv->client_addr, sizeof(srv->client_addr), "%.200s:%d", cfg->listen_address, srv->port);
 	bool follower = cfg->role == ROLE_FOLLOWER;
@@ -317,6 +317,11 @@ int server_init(struct server *srv, const struct config *cfg, struct ev_loop *lo
 	}
 	if (executor_start(&srv->ex, srv->pool, cfg, loop, pgconn_job_done) != 0)
 		return -1;
+	/* only now: a follower's clients must not even wait on a half copy */
+	if (listen(srv->listen_fd, 128) != 0) {
+		log_fatal("server", "could not listen on %s:%d: %s", cfg->listen_address, srv->port, strerror(errno));
+		return -1;
+	}
 	ev_io_init(&srv->accept_io, on_accept, srv->listen_fd, EV_READ);
 	srv->accept_io.data = srv;
 	ev_io_start(loop, &srv->accept_io);

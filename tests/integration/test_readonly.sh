@@ -6,16 +6,14 @@
 # skips a follower listed first).
 set -euo pipefail
 source "$TOP_SRCDIR/tests/integration/lib.sh"
+source "$TOP_SRCDIR/tests/integration/repl_lib.sh"
 
-# The follower serves a copy of a leader's data (taken while it was stopped),
-# so that it has something to read.
-node_start lead
+# The follower bootstraps from the leader, so that it has something to read.
+leader_start lead
 q lead "CREATE TABLE kv (k INTEGER PRIMARY KEY, v TEXT)" >/dev/null
 q lead "INSERT INTO kv VALUES (1, 'one'), (2, 'two'), (3, 'three')" >/dev/null
-node_stop lead
-cp -a "$(node_dir lead)/data" "$TEST_TMP/follower-data"
-node_start fol --role=follower "--data_dir=$TEST_TMP/follower-data"
-node_start lead
+follower_start fol lead
+wait_caught_up fol lead 30
 
 # ---- the follower reads but refuses every write with 25006
 expect_eq "$(q fol "SELECT k, v FROM kv ORDER BY k")" "1|one
@@ -41,7 +39,7 @@ expect_match "$out" 'ERROR:  25006:' "write after SET default_transaction_read_o
 expect_eq "$(q fol "BEGIN; SELECT count(*) FROM kv; COMMIT")" "BEGIN
 3
 COMMIT" "read-only block on the follower"
-expect_eq "$(q fol "SELECT count(*) FROM kv")" "3" "follower data unchanged"
+expect_eq "$(q fol "SELECT count(*) FROM kv")" "3" "follower data unchanged by the refused writes"
 pgclient "$(node_conninfo fol)" params follower || fail "ParameterStatus on the follower"
 
 # ---- the leader is writable and says so
