@@ -87,6 +87,17 @@ node_wait_ready() {
 	log "node $n: ready on port ${NODE_PORT[$n]}"
 }
 
+# node_kill_hard NAME: SIGKILL, then wait until the process is gone for
+# good: its data directory lock (flock on sluiced.pid) is free. (The main
+# thread may be a zombie while other threads still exit and hold it.)
+node_kill_hard() {
+	local n=$1 pidf
+	node_kill "$n"
+	pidf=${NODE_DIR[$n]}/data/sluiced.pid
+	[ -e "$pidf" ] || return 0
+	wait_until "flock -n '$pidf' true" 10 || fail "node $n: its data directory is still locked 10 s after SIGKILL"
+}
+
 # leader_start NAME [--setting=value ...]
 leader_start() {
 	local n=$1 pf

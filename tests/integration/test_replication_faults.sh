@@ -285,7 +285,7 @@ for ((i = 1; i <= snapshot_cuts; i++)); do
 		sleep 0.02
 	done
 	[ -n "$served" ] || served=$(check_served fc "$pid")
-	node_kill fc
+	node_kill_hard fc
 	progress=$(run_log fc | grep -ciE 'receiving a snapshot|bootstrap progress' || true)
 	if [ -n "$served" ]; then
 		log "snapshot cut $i: fc was already serving (complete data) when killed at $delay ms; starting it over on an empty directory"
@@ -518,7 +518,7 @@ wl_start "$ci" $((seed + 2)) "$ntxn" --no-vacuum
 wait_lsn_past "$M" $((2 << 20)) 30
 sleep_ms $((RANDOM % 800))
 applied=$(status_try fa "SELECT applied_lsn FROM sluice_status")
-node_kill fa
+node_kill_hard fa
 log "fa killed at applied_lsn $applied; load running: $(wl_running && echo yes || echo no)"
 wl_running || fail "the load ended before fa was killed (raise ntxn)"
 sleep 0.5
@@ -552,7 +552,8 @@ except OSError:
     sys.exit(0)
 EOF
 }
-if ss_kill_works; then
+# SLUICE_LINK_CUT=sigkill forces the fallback.
+if [ "${SLUICE_LINK_CUT:-}" != sigkill ] && ss_kill_works; then
 	cut_mode=ss
 else
 	cut_mode=sigkill
@@ -581,7 +582,7 @@ for ((i = 1; i <= link_cuts; i++)); do
 		log "cut $i: ss -K destroyed $k connection(s) to the peer port"
 		proc_alive "$(node_pid fa)" || fail "fa exited after its link was cut"
 	else
-		node_kill fa
+		node_kill_hard fa
 		follower_restart fa
 		killed=$((killed + 1))
 	fi
