@@ -4,8 +4,8 @@
  *
  * Physical records (page images): a run of the records available is
  * written straight into the database file with the readers kept out
- * (standby.c), then published to them; then the file is fsynced and
- * log/db-position says the file holds everything up to the run's end.
+ * (standby.c), then published to them. About once a second the file is
+ * fsynced and log/db-position says the file holds everything up to there.
  * Writing a page image twice does no harm, so after a crash the records
  * after db-position are simply applied again, before clients are served.
  *
@@ -36,10 +36,12 @@
 #include "recovery.h"
 #include "replay.h"
 #include "sl_error.h"
+#include "sl_time.h"
 
 #define RUN_MAX 512           /* records per run at most */
 #define RUN_BYTES (64u << 20) /* and about this many bytes */
 #define NO_LSN UINT64_MAX
+#define PAGES_SYNC_MS 1000    /* pages are fsynced (and db-position moved) this often */
 
 /* --------------------------------------------------------- apply-commits */
 
@@ -265,21 +267,40 @@ static int apply_physical_run(struct replica *r, struct replog_reader *rd, struc
 	}
 	if (n == 0)
 		return rc;
-	if (fdatasync(r->db_fd) != 0 || recovery_base_write(r->base_path, end) != 0) {
+	set_applied(r, end, TXNREC_PHYSICAL);
+	r->pages_dirty = true;
+	receiver_ack(r);
+	return rc;
+}
+
+/*
+ * Makes the pages written so far durable and moves db-position to them.
+ * Page images can be written twice, so this need not follow every run: a
+ * crash only means the records since db-position are applied again at
+ * start-up.
+ */
+static int sync_pages(struct replica *r, char *err, size_t errlen)
+{
+	if (!r->pages_dirty)
+		return 0;
+	uint64_t applied = applied_lsn(r);
+	if (fdatasync(r->db_fd) != 0 || recovery_base_write(r->base_path, applied) != 0) {
 		snprintf(err, errlen, "could not make the database file durable: %s", strerror(errno));
 		return SL_EIO;
 	}
-	set_applied(r, end, TXNREC_PHYSICAL);
-	replog_retain(r->log, "apply", end);
+	r->pages_dirty = false;
+	r->pages_synced_ms = sl_monotonic_ms();
+	replog_retain(r->log, "apply", applied);
 	replog_trim(r->log);
-	return rc;
+	return 0;
 }
 
 /* A run of logical records in one transaction. */
 static int apply_logical_run(struct replica *r, struct replog_reader *rd, struct item *first, bool *reread,
 			     char *err, size_t errlen)
 {
-	if (open_logical(r, err, errlen) != 0)
+	/* the changesets go on top of the pages: those must be durable first */
+	if (sync_pages(r, err, errlen) != 0 || open_logical(r, err, errlen) != 0)
 		return SL_EIO;
 	sqlite3 *db = r->logical_db;
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
@@ -318,6 +339,7 @@ static int apply_logical_run(struct replica *r, struct replog_reader *rd, struct
 	}
 	set_applied(r, end, TXNREC_LOGICAL);
 	replog_retain(r->log, "apply", end);
+	receiver_ack(r);
 	return 0;
 }
 
@@ -381,6 +403,8 @@ static void *apply_main(void *arg)
 	char err[1024];
 	while (!atomic_load(&r->apply_stop)) {
 		int rc = apply_available(r, 200, err, sizeof(err));
+		if (rc == 0 && sl_monotonic_ms() - r->pages_synced_ms >= PAGES_SYNC_MS)
+			rc = sync_pages(r, err, sizeof(err));
 		if (rc != 0 && !atomic_load(&r->apply_stop)) {
 			log_error("replica", "apply stopped: %s", err);
 			replica_set_error(r, "%s", err);
@@ -405,6 +429,8 @@ int applier_start(struct replica *r, uint64_t from)
 		/* before clients come: the database must be whole (a crash may
 		 * have left a run of pages half written) */
 		int rc = apply_available(r, 0, err, sizeof(err));
+		if (rc == 0)
+			rc = sync_pages(r, err, sizeof(err));
 		if (rc != 0) {
 			log_error("replica", "could not bring the database up to its log: %s", err);
 			replica_set_error(r, "%s", err);
@@ -429,4 +455,7 @@ void applier_stop(struct replica *r)
 		pthread_join(r->apply_thread, NULL);
 		r->apply_running = false;
 	}
+	char err[512];
+	if (sync_pages(r, err, sizeof(err)) != 0)
+		log_error("replica", "%s", err);
 }

@@ -26,16 +26,42 @@
 
 enum follow_end { FOLLOW_LOST, FOLLOW_REBOOTSTRAP };
 
-static int send_ack(struct replica *r, struct peerlink *pl, uint64_t *acked_apply)
+/* Sends the positions on the current link; send_mu held. */
+static int send_ack_locked(struct replica *r)
 {
+	if (!r->link || !r->streaming)
+		return 0;
 	pthread_mutex_lock(&r->mu);
 	struct peer_ack a = { r->st.flushed_lsn, r->st.flushed_lsn, r->st.applied_lsn };
 	pthread_mutex_unlock(&r->mu);
 	uint8_t body[24];
 	struct buf b = { body, 0, sizeof(body), false };
 	peer_ack_put(&b, &a);
-	*acked_apply = a.apply_lsn;
-	return peerlink_send(pl, PEER_ACK, b.data, b.len, (int)r->cfg->replication_timeout_ms);
+	return peerlink_send(r->link, PEER_ACK, b.data, b.len, (int)r->cfg->replication_timeout_ms);
+}
+
+void receiver_ack(struct replica *r)
+{
+	pthread_mutex_lock(&r->send_mu);
+	/* a failed send is the receiver's to notice, on its next read */
+	send_ack_locked(r);
+	pthread_mutex_unlock(&r->send_mu);
+}
+
+static int send_ack(struct replica *r)
+{
+	pthread_mutex_lock(&r->send_mu);
+	int rc = send_ack_locked(r);
+	pthread_mutex_unlock(&r->send_mu);
+	return rc;
+}
+
+static void set_link(struct replica *r, struct peerlink *pl, bool streaming)
+{
+	pthread_mutex_lock(&r->send_mu);
+	r->link = pl;
+	r->streaming = streaming;
+	pthread_mutex_unlock(&r->send_mu);
 }
 
 /* Keeps the records of one RECORDS frame. 0 or -1 with err. */
@@ -102,7 +128,10 @@ static enum follow_end follow(struct replica *r, struct peerlink *pl, char *err,
 	uint8_t type;
 	uint64_t epoch, from;
 	char text[PEER_STR_MAX * 2];
-	if (peerlink_send(pl, PEER_FOLLOW, b.data, b.len, tmo) != 0 || peerlink_recv(pl, &type, &epoch, tmo) != 0) {
+	pthread_mutex_lock(&r->send_mu);
+	int sent = peerlink_send(pl, PEER_FOLLOW, b.data, b.len, tmo);
+	pthread_mutex_unlock(&r->send_mu);
+	if (sent != 0 || peerlink_recv(pl, &type, &epoch, tmo) != 0) {
 		snprintf(err, errlen, "leader link lost before streaming began");
 		return FOLLOW_LOST;
 	}
@@ -120,6 +149,7 @@ static enum follow_end follow(struct replica *r, struct peerlink *pl, char *err,
 			snprintf(err, errlen, "the leader sent %s where STREAM_START was due", peer_type_name(type));
 		return FOLLOW_LOST;
 	}
+	set_link(r, pl, true); /* the applier may acknowledge now */
 	char at[LSN_TEXT_MAX];
 	log_info("replica", "streaming from the leader from=%s leader=%s", lsn_format(from, at), pl->peer);
 	replica_set_state(r, "catchup");
@@ -127,7 +157,6 @@ static enum follow_end follow(struct replica *r, struct peerlink *pl, char *err,
 	r->st.last_error[0] = '\0';
 	pthread_mutex_unlock(&r->mu);
 	int64_t last_rx = sl_monotonic_ms(), last_ack = 0;
-	uint64_t acked_apply = 0;
 	while (!atomic_load(&r->stop)) {
 		int rc = peerlink_recv(pl, &type, &epoch, POLL_MS);
 		int64_t now = sl_monotonic_ms();
@@ -160,11 +189,9 @@ static enum follow_end follow(struct replica *r, struct peerlink *pl, char *err,
 				return FOLLOW_LOST;
 			}
 		}
-		pthread_mutex_lock(&r->mu);
-		bool apply_moved = r->st.applied_lsn != acked_apply;
-		pthread_mutex_unlock(&r->mu);
-		if (last_ack == 0 || apply_moved || now - last_ack >= ACK_EVERY_MS) {
-			if (send_ack(r, pl, &acked_apply) != 0) {
+		/* the applier acknowledges what it applies itself, at once */
+		if (last_ack == 0 || now - last_ack >= ACK_EVERY_MS) {
+			if (send_ack(r) != 0) {
 				snprintf(err, errlen, "leader link lost while acknowledging");
 				return FOLLOW_LOST;
 			}
@@ -188,13 +215,9 @@ static void rebootstrap(struct replica *r)
 		err[0] = '\0';
 		int rc = -1;
 		if (replica_connect(r, &pl, &w, err, sizeof(err)) == 0) {
-			pthread_mutex_lock(&r->mu);
-			r->link = &pl;
-			pthread_mutex_unlock(&r->mu);
+			set_link(r, &pl, false);
 			rc = bootstrap_run(r, &pl, &w, err, sizeof(err));
-			pthread_mutex_lock(&r->mu);
-			r->link = NULL;
-			pthread_mutex_unlock(&r->mu);
+			set_link(r, NULL, false);
 			peer_welcome_free(&w);
 			peerlink_close(&pl);
 		}
@@ -233,13 +256,9 @@ static void *recv_main(void *arg)
 			delay = delay < RETRY_MAX_MS ? delay * 2 : RETRY_MAX_MS;
 			continue;
 		}
-		pthread_mutex_lock(&r->mu);
-		r->link = &pl;
-		pthread_mutex_unlock(&r->mu);
+		set_link(r, &pl, false);
 		enum follow_end end = follow(r, &pl, err, sizeof(err));
-		pthread_mutex_lock(&r->mu);
-		r->link = NULL;
-		pthread_mutex_unlock(&r->mu);
+		set_link(r, NULL, false);
 		peerlink_close(&pl);
 		peer_welcome_free(&w);
 		if (atomic_load(&r->stop))
@@ -271,10 +290,10 @@ int receiver_start(struct replica *r)
 void receiver_stop(struct replica *r)
 {
 	atomic_store(&r->stop, true);
-	pthread_mutex_lock(&r->mu);
+	pthread_mutex_lock(&r->send_mu);
 	if (r->link && r->link->fd >= 0)
 		shutdown(r->link->fd, SHUT_RDWR);
-	pthread_mutex_unlock(&r->mu);
+	pthread_mutex_unlock(&r->send_mu);
 	if (r->recv_running) {
 		pthread_join(r->recv_thread, NULL);
 		r->recv_running = false;

@@ -248,6 +248,7 @@ int replica_open(struct replica **out, const struct config *cfg, const char *db_
 	r->cfg = cfg;
 	r->db_fd = -1;
 	pthread_mutex_init(&r->mu, NULL);
+	pthread_mutex_init(&r->send_mu, NULL);
 	snprintf(r->db_path, sizeof(r->db_path), "%s", db_path);
 	snprintf(r->log_dir, sizeof(r->log_dir), "%s/log", cfg->data_dir);
 	snprintf(r->base_path, sizeof(r->base_path), "%s/log/db-position", cfg->data_dir);
@@ -322,6 +323,7 @@ void replica_close(struct replica *r)
 		replog_close(r->log);
 	epochs_free(&r->history);
 	pthread_mutex_destroy(&r->mu);
+	pthread_mutex_destroy(&r->send_mu);
 	free(r);
 }
 
@@ -338,5 +340,5 @@ void replica_status(struct replica *r, struct replica_status *out)
 	uint64_t ts = r->recent_count > 0 ? r->recent[r->recent_head].ts : 0;
 	pthread_mutex_unlock(&r->mu);
 	uint64_t now = sl_wall_us();
-	out->lag_ms = ts && now > ts ? (int64_t)((now - ts) / 1000) : 0;
+	out->lag_ms = ts && now > ts ? (double)(now - ts) / 1000.0 : 0;
 }

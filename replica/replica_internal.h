@@ -55,12 +55,16 @@ struct replica {
 	struct txnrec_walpos commit_pos[2]; /* apply-commits: [0] older, [1] newer */
 	uint64_t commit_lsn[2];
 	uint64_t pending_lsn;   /* end of the logical apply transaction committing now */
+	bool pages_dirty;       /* pages written since the database file was last fsynced */
+	int64_t pages_synced_ms;
 
 	/* receiver */
 	pthread_t recv_thread;
 	bool recv_running;
 	atomic_bool stop;
-	struct peerlink *link; /* while connected; for shutdown by replica_stop */
+	pthread_mutex_t send_mu; /* link and every send on it (the applier acknowledges too) */
+	struct peerlink *link;   /* while connected */
+	bool streaming;          /* past STREAM_START: acknowledgements may go */
 
 	pthread_mutex_t mu; /* everything below */
 	struct replica_status st;
@@ -88,6 +92,8 @@ int bootstrap_run(struct replica *r, struct peerlink *pl, const struct peer_welc
 /* receiver.c */
 int receiver_start(struct replica *r);
 void receiver_stop(struct replica *r);
+/* Tells the leader the positions now (any thread); nothing when not linked. */
+void receiver_ack(struct replica *r);
 
 /* applier.c */
 int applier_recover(struct replica *r, uint64_t *applied, char *err, size_t errlen);

@@ -32,10 +32,11 @@ void nodestatus_set(void (*node)(void *arg, struct node_info *out), struct peers
 	source.arg = arg;
 }
 
-/* One value of a row: text (NULL when null) or an integer. */
+/* One value of a row: text (NULL when null), an integer or a real. */
 struct cell {
-	bool is_int;
+	enum { CELL_TEXT, CELL_INT, CELL_REAL } kind;
 	int64_t i;
+	double d;
 	char *s;
 };
 
@@ -59,7 +60,7 @@ struct vcursor {
 
 static void text(struct cell *c, const char *s)
 {
-	c->is_int = false;
+	c->kind = CELL_TEXT;
 	c->s = s ? strdup(s) : NULL;
 }
 
@@ -71,8 +72,16 @@ static void lsn(struct cell *c, uint64_t v)
 
 static void integer(struct cell *c, int64_t v)
 {
-	c->is_int = true;
+	c->kind = CELL_INT;
 	c->i = v;
+	c->s = NULL;
+}
+
+/* Milliseconds, to the microsecond. */
+static void millis(struct cell *c, double v)
+{
+	c->kind = CELL_REAL;
+	c->d = (double)(int64_t)(v * 1000.0 + 0.5) / 1000.0;
 	c->s = NULL;
 }
 
@@ -91,7 +100,7 @@ static int fill_status(struct cell (*rows)[MAX_COLS], int max)
 	lsn(&r[4], n.current_lsn);
 	lsn(&r[5], n.applied_lsn);
 	integer(&r[6], n.lag_bytes);
-	integer(&r[7], n.lag_ms);
+	millis(&r[7], n.lag_ms);
 	text(&r[8], n.state);
 	text(&r[9], n.leader[0] ? n.leader : NULL);
 	text(&r[10], n.leader_client[0] ? n.leader_client : NULL);
@@ -116,21 +125,21 @@ static int fill_replication(struct cell (*rows)[MAX_COLS], int max)
 		lsn(&r[5], f[i].flush_lsn);
 		lsn(&r[6], f[i].replay_lsn);
 		integer(&r[7], f[i].lag_bytes);
-		integer(&r[8], f[i].lag_ms);
+		millis(&r[8], f[i].lag_ms);
 	}
 	return n;
 }
 
 static const struct table_def status_def = {
 	"CREATE TABLE x(role TEXT, node_name TEXT, epoch INTEGER, log_mode TEXT, current_lsn TEXT, "
-	"applied_lsn TEXT, lag_bytes INTEGER, lag_ms INTEGER, state TEXT, leader TEXT, leader_client TEXT, "
+	"applied_lsn TEXT, lag_bytes INTEGER, lag_ms REAL, state TEXT, leader TEXT, leader_client TEXT, "
 	"client_address TEXT, last_error TEXT)",
 	13, fill_status,
 };
 
 static const struct table_def replication_def = {
 	"CREATE TABLE x(name TEXT, address TEXT, state TEXT, sent_lsn TEXT, write_lsn TEXT, flush_lsn TEXT, "
-	"replay_lsn TEXT, lag_bytes INTEGER, lag_ms INTEGER)",
+	"replay_lsn TEXT, lag_bytes INTEGER, lag_ms REAL)",
 	9, fill_replication,
 };
 
@@ -212,8 +221,10 @@ static int vt_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 {
 	struct vcursor *c = (struct vcursor *)cur;
 	const struct cell *v = &c->rows[c->at][col];
-	if (v->is_int)
+	if (v->kind == CELL_INT)
 		sqlite3_result_int64(ctx, v->i);
+	else if (v->kind == CELL_REAL)
+		sqlite3_result_double(ctx, v->d);
 	else if (v->s)
 		sqlite3_result_text(ctx, v->s, -1, SQLITE_TRANSIENT);
 	else

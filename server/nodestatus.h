@@ -20,7 +20,8 @@ struct node_info {
 	const char *log_mode;
 	uint64_t current_lsn; /* leader: durable end of its log; follower: end of what it received and flushed */
 	uint64_t applied_lsn;
-	int64_t lag_bytes, lag_ms;
+	int64_t lag_bytes;
+	double lag_ms;
 	char state[32];
 	char leader[PEER_STR_MAX];        /* follower: the leader's peer address */
 	char leader_client[PEER_STR_MAX]; /* where the leader serves clients */

@@ -44,7 +44,9 @@
 #define MAX_LINKS (2 * MAX_FOLLOWERS) /* peer connections at once, authenticated or not */
 #define BATCH_BYTES (1u << 20)      /* records per RECORDS frame, about */
 #define SNAP_PIECE (1u << 20)       /* bytes of database per SNAP_DATA */
-#define HEARTBEAT_MS 1000
+#define HEARTBEAT_MS 1000 /* a heartbeat at least this often */
+#define BEAT_MIN_MS 100   /* and when caught up, at most this often */
+#define ACK_POLL_MS 200
 #define GATHER_WAIT_MS 100
 #define LAG_RING 4096
 #define PEER_HANDSHAKE_MAX (64u * 1024u) /* largest frame before authentication */
@@ -56,6 +58,8 @@ struct follower {
 	uint64_t link_gen; /* the link that owns it now */
 	int fd;            /* that link's socket, -1 when none */
 	bool caught_up;
+	uint64_t last_lag_us;  /* commit to replay acknowledgement, last measured */
+	int64_t last_lag_at;   /* when (monotonic ms) */
 	/* (end LSN, commit time) of records sent, for lag in time */
 	struct {
 		uint64_t end, ts;
@@ -120,6 +124,7 @@ static struct follower *follower_claim(struct peers *p, const struct peer_hello 
 		f->fd = ln->fd;
 		f->caught_up = false;
 		f->head = f->count = 0;
+		f->last_lag_at = 0;
 		f->info.state = "startup";
 		snprintf(f->info.address, sizeof(f->info.address), "%s", h->client_addr);
 	}
@@ -159,9 +164,16 @@ static void follower_acked(struct peers *p, struct follower *f, const struct pee
 	f->info.write_lsn = a->write_lsn;
 	f->info.flush_lsn = a->flush_lsn;
 	f->info.replay_lsn = a->apply_lsn;
+	uint64_t newest = 0;
 	while (f->count > 0 && f->ring[f->head].end <= a->apply_lsn) {
+		newest = f->ring[f->head].ts;
 		f->head = (f->head + 1) % LAG_RING;
 		f->count--;
+	}
+	uint64_t now = sl_wall_us();
+	if (newest) {
+		f->last_lag_us = now > newest ? now - newest : 0;
+		f->last_lag_at = sl_monotonic_ms();
 	}
 	pthread_mutex_unlock(&p->mu);
 	/* the follower keeps what it flushed: the leader need not any more */
@@ -181,8 +193,11 @@ int peers_followers(struct peers *p, struct follower_info *out, int max)
 		out[n] = f->info;
 		out[n].lag_bytes = end > f->info.replay_lsn ? (int64_t)(end - f->info.replay_lsn) : 0;
 		out[n].lag_ms = 0;
-		if (f->count > 0 && out[n].lag_bytes > 0 && now > f->ring[f->head].ts)
-			out[n].lag_ms = (int64_t)((now - f->ring[f->head].ts) / 1000);
+		if (sl_monotonic_ms() - f->last_lag_at < 1000)
+			out[n].lag_ms = (double)f->last_lag_us / 1000.0;
+		if (f->count > 0 && out[n].lag_bytes > 0 && now > f->ring[f->head].ts &&
+		    (double)(now - f->ring[f->head].ts) / 1000.0 > out[n].lag_ms)
+			out[n].lag_ms = (double)(now - f->ring[f->head].ts) / 1000.0;
 		n++;
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -381,37 +396,60 @@ static int check_position(struct peers *p, struct peerlink *pl, const struct fol
 	return -1;
 }
 
-/* Reads the ACKs that arrived. 0, or -1 when the link is over. */
-static int read_acks(struct peers *p, struct peerlink *pl, struct follower *f, int64_t *last_rx)
+/*
+ * The link's acknowledgements, read on a thread of their own so that they
+ * are taken in as they come, while the sender waits for the log.
+ */
+struct ack_reader {
+	struct peers *p;
+	struct peerlink *pl;
+	struct follower *f;
+	pthread_t thread;
+	atomic_bool stop; /* the sender is done */
+	atomic_bool done; /* the link is over (a log line says why) */
+};
+
+static void *ack_main(void *arg)
 {
-	for (;;) {
+	struct ack_reader *a = arg;
+	int tmo = (int)a->p->cfg->replication_timeout_ms;
+	const char *name = a->f->info.name;
+	int64_t last_rx = sl_monotonic_ms();
+	while (!atomic_load(&a->stop)) {
 		uint8_t type;
 		uint64_t epoch;
-		int rc = peerlink_recv(pl, &type, &epoch, 0);
-		if (rc == SL_ETIMEDOUT)
-			return 0;
+		int rc = peerlink_recv(a->pl, &type, &epoch, ACK_POLL_MS);
+		int64_t now = sl_monotonic_ms();
+		if (rc == SL_ETIMEDOUT) {
+			if (now - last_rx <= tmo)
+				continue;
+			log_warn("peers", "closing a silent follower link name=%s silent_ms=%" PRId64, name, now - last_rx);
+			break;
+		}
 		if (rc != 0) {
 			if (rc == SL_EIO)
-				log_info("peers", "follower disconnected name=%s", f->info.name);
+				log_info("peers", "follower disconnected name=%s", name);
 			else
-				log_warn("peers", "closing a follower link name=%s reason=\"%s\"", f->info.name,
-					 recv_problem(pl, rc));
-			return -1;
+				log_warn("peers", "closing a follower link name=%s reason=\"%s\"", name,
+					 recv_problem(a->pl, rc));
+			break;
 		}
-		*last_rx = sl_monotonic_ms();
+		last_rx = now;
 		struct peer_ack ack;
-		if (type == PEER_ACK && peer_ack_get(pl->payload.data, pl->payload.len, &ack) == 0) {
-			follower_acked(p, f, &ack);
+		if (type == PEER_ACK && peer_ack_get(a->pl->payload.data, a->pl->payload.len, &ack) == 0) {
+			follower_acked(a->p, a->f, &ack);
 			continue;
 		}
 		char text[PEER_STR_MAX * 2] = "";
-		if (type == PEER_ERROR && peer_text_get(pl->payload.data, pl->payload.len, text) == 0)
-			log_warn("peers", "follower closed its link name=%s reason=\"%s\"", f->info.name, text);
+		if (type == PEER_ERROR && peer_text_get(a->pl->payload.data, a->pl->payload.len, text) == 0)
+			log_warn("peers", "follower closed its link name=%s reason=\"%s\"", name, text);
 		else
-			log_warn("peers", "closing a follower link name=%s reason=\"unexpected %s message\"",
-				 f->info.name, peer_type_name(type));
-		return -1;
+			log_warn("peers", "closing a follower link name=%s reason=\"unexpected %s message\"", name,
+				 peer_type_name(type));
+		break;
 	}
+	atomic_store(&a->done, true);
+	return NULL;
 }
 
 static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uint64_t from)
@@ -419,6 +457,7 @@ static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uin
 	int tmo = (int)p->cfg->replication_timeout_ms;
 	struct replog_reader *r = NULL;
 	struct buf batch, msg;
+	bool acks_running = false;
 	buf_init(&batch);
 	buf_init(&msg);
 	if (replog_reader_open(p->log, from, &r) != 0) {
@@ -438,8 +477,14 @@ static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uin
 	pthread_mutex_unlock(&p->mu);
 	char a[LSN_TEXT_MAX];
 	log_info("peers", "streaming to follower name=%s from=%s", f->info.name, lsn_format(from, a));
-	int64_t last_tx = sl_monotonic_ms(), last_rx = last_tx;
-	while (!atomic_load(&p->stop)) {
+	struct ack_reader acks = { .p = p, .pl = pl, .f = f };
+	if (pthread_create(&acks.thread, NULL, ack_main, &acks) != 0) {
+		log_error("peers", "could not start a thread for a follower's acknowledgements");
+		goto out;
+	}
+	acks_running = true;
+	int64_t last_tx = sl_monotonic_ms(), last_beat = 0;
+	while (!atomic_load(&p->stop) && !atomic_load(&acks.done)) {
 		buf_reset(&batch);
 		struct record rec, last = { 0 };
 		bool have_last = false, idle = false;
@@ -476,14 +521,16 @@ static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uin
 			last_tx = sl_monotonic_ms();
 			follower_sent(p, f, replog_reader_position(r), have_last ? &last : NULL);
 		}
-		/* a heartbeat when idle, and whenever the follower has it all */
-		if ((batch.len > 0 && idle) || (batch.len == 0 && sl_monotonic_ms() - last_tx >= HEARTBEAT_MS)) {
+		/* the durable end, when the follower has it all (not more often
+		 * than every BEAT_MIN_MS) and when nothing else went for a while */
+		int64_t now = sl_monotonic_ms();
+		if ((idle && now - last_beat >= BEAT_MIN_MS) || now - last_tx >= HEARTBEAT_MS) {
 			buf_reset(&msg);
 			struct peer_heartbeat hb = { replog_durable_lsn(p->log), sl_wall_us() };
 			peer_heartbeat_put(&msg, &hb);
 			if (peerlink_send(pl, PEER_HEARTBEAT, msg.data, msg.len, tmo) != 0)
 				goto out;
-			last_tx = sl_monotonic_ms();
+			last_tx = last_beat = now;
 		}
 		if (idle && !f->caught_up) {
 			pthread_mutex_lock(&p->mu);
@@ -491,15 +538,12 @@ static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uin
 			f->info.state = "streaming";
 			pthread_mutex_unlock(&p->mu);
 		}
-		if (read_acks(p, pl, f, &last_rx) != 0)
-			goto out;
-		if (sl_monotonic_ms() - last_rx > tmo) {
-			log_warn("peers", "closing a silent follower link name=%s silent_ms=%" PRId64, f->info.name,
-				 sl_monotonic_ms() - last_rx);
-			goto out;
-		}
 	}
 out:
+	if (acks_running) {
+		atomic_store(&acks.stop, true);
+		pthread_join(acks.thread, NULL);
+	}
 	if (r)
 		replog_reader_close(r);
 	buf_free(&batch);

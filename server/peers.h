@@ -27,7 +27,11 @@ struct follower_info {
 	char address[PEER_STR_MAX]; /* where it serves clients */
 	const char *state;          /* "startup", "catchup", "streaming", "disconnected" */
 	uint64_t sent_lsn, write_lsn, flush_lsn, replay_lsn;
-	int64_t lag_bytes, lag_ms;
+	int64_t lag_bytes;
+	/* how far behind in time: the age of the oldest record sent and not yet
+	 * replayed, else (for a second) how long the last one took from commit
+	 * to the follower's replay acknowledgement, as PostgreSQL's replay_lag */
+	double lag_ms;
 };
 
 /*

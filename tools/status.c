@@ -619,24 +619,33 @@ static int put_table(const struct cluster *c, struct buf *out)
 	return rc;
 }
 
-/* "-123" and the like: what may go into JSON as a number. */
-static bool integer_text(const char *s)
+/* "-123", "0.25" and the like: what may go into JSON as a number. */
+static bool number_text(const char *s)
 {
 	size_t i = s[0] == '-' ? 1 : 0, digits = strspn(s + i, "0123456789");
-	return digits > 0 && digits <= 19 && s[i + digits] == '\0' && (s[i] != '0' || digits == 1);
+	if (digits == 0 || digits > 19 || (s[i] == '0' && digits > 1))
+		return false;
+	i += digits;
+	if (s[i] == '.') {
+		size_t frac = strspn(s + i + 1, "0123456789");
+		if (frac == 0 || frac > 17)
+			return false;
+		i += 1 + frac;
+	}
+	return s[i] == '\0';
 }
 
-/* The integer columns of both tables, whatever type the server sends. */
-static bool integer_column(const char *name)
+/* The numeric columns of both tables, whatever type the server sends. */
+static bool numeric_column(const char *name)
 {
 	return strcmp(name, "epoch") == 0 || strcmp(name, "lag_bytes") == 0 || strcmp(name, "lag_ms") == 0;
 }
 
-static void json_value(struct buf *o, const char *v, bool is_int)
+static void json_value(struct buf *o, const char *v, bool is_number)
 {
 	if (!v)
 		buf_append(o, "null", 4);
-	else if (is_int && integer_text(v))
+	else if (is_number && number_text(v))
 		buf_append(o, v, strlen(v));
 	else
 		json_put_cstr(o, v);
@@ -657,7 +666,7 @@ static void json_columns(struct buf *o, const struct row *r, const char *const *
 		first = false;
 		json_put_cstr(o, r->names[i]);
 		buf_put_u8(o, ':');
-		json_value(o, r->values[i], r->is_int[i] || integer_column(r->names[i]));
+		json_value(o, r->values[i], r->is_int[i] || numeric_column(r->names[i]));
 	}
 }
 
