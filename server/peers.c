@@ -60,7 +60,7 @@ struct follower {
 	bool caught_up;
 	uint64_t last_lag_us;  /* commit to replay acknowledgement, last measured */
 	int64_t last_lag_at;   /* when (monotonic ms) */
-	/* (end LSN, commit time) of records sent, for lag in time */
+	/* (end LSN, when it was durable here) of batches sent, for lag in time */
 	struct {
 		uint64_t end, ts;
 	} ring[LAG_RING];
@@ -142,19 +142,18 @@ static void follower_release(struct peers *p, struct follower *f, struct link *l
 	pthread_mutex_unlock(&p->mu);
 }
 
-static void follower_sent(struct peers *p, struct follower *f, uint64_t sent, const struct record *last)
+/* Records up to sent went out; they were durable here at durable_us. */
+static void follower_sent(struct peers *p, struct follower *f, uint64_t sent, uint64_t durable_us)
 {
 	pthread_mutex_lock(&p->mu);
 	f->info.sent_lsn = sent;
-	if (last) {
-		unsigned at = (f->head + f->count) % LAG_RING;
-		if (f->count == LAG_RING)
-			f->head = (f->head + 1) % LAG_RING;
-		else
-			f->count++;
-		f->ring[at].end = last->lsn + record_size(last);
-		f->ring[at].ts = last->commit_ts;
-	}
+	unsigned at = (f->head + f->count) % LAG_RING;
+	if (f->count == LAG_RING)
+		f->head = (f->head + 1) % LAG_RING;
+	else
+		f->count++;
+	f->ring[at].end = sent;
+	f->ring[at].ts = durable_us;
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -486,10 +485,13 @@ static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uin
 	int64_t last_tx = sl_monotonic_ms(), last_beat = 0;
 	while (!atomic_load(&p->stop) && !atomic_load(&acks.done)) {
 		buf_reset(&batch);
-		struct record rec, last = { 0 };
-		bool have_last = false, idle = false;
+		struct record rec;
+		bool idle = false;
+		uint64_t durable_us = 0; /* when the batch's first record was read, durable */
 		while (batch.len < BATCH_BYTES) {
 			int rc = replog_reader_next(r, &rec, batch.len ? 0 : GATHER_WAIT_MS);
+			if (rc == 0 && !durable_us)
+				durable_us = sl_wall_us();
 			if (rc == SL_ETIMEDOUT) {
 				idle = true;
 				break;
@@ -510,8 +512,6 @@ static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uin
 				log_error("peers", "out of memory streaming to name=%s", f->info.name);
 				goto out;
 			}
-			last = rec;
-			have_last = true;
 		}
 		if (batch.len > 0) {
 			if (peerlink_send(pl, PEER_RECORDS, batch.data, batch.len, tmo) != 0) {
@@ -519,7 +519,7 @@ static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uin
 				goto out;
 			}
 			last_tx = sl_monotonic_ms();
-			follower_sent(p, f, replog_reader_position(r), have_last ? &last : NULL);
+			follower_sent(p, f, replog_reader_position(r), durable_us);
 		}
 		/* the durable end, when the follower has it all (not more often
 		 * than every BEAT_MIN_MS) and when nothing else went for a while */

@@ -28,9 +28,10 @@ struct follower_info {
 	const char *state;          /* "startup", "catchup", "streaming", "disconnected" */
 	uint64_t sent_lsn, write_lsn, flush_lsn, replay_lsn;
 	int64_t lag_bytes;
-	/* how far behind in time: the age of the oldest record sent and not yet
-	 * replayed, else (for a second) how long the last one took from commit
-	 * to the follower's replay acknowledgement, as PostgreSQL's replay_lag */
+	/* how far behind in time, as PostgreSQL's replay_lag: the age of the
+	 * oldest record sent and not yet replayed, else (for a second) how long
+	 * the last one took from being durable here to the follower's replay
+	 * acknowledgement */
 	double lag_ms;
 };
 
