@@ -4,8 +4,9 @@
  *
  * Physical records (page images): a run of the records available is
  * written straight into the database file with the readers kept out
- * (standby.c), then published to them. About once a second the file is
- * fsynced and log/db-position says the file holds everything up to there.
+ * (standby.c), then published to them. About once a second a syncer
+ * thread fsyncs the file and log/db-position says the file holds
+ * everything up to there.
  * Writing a page image twice does no harm, so after a crash the records
  * after db-position are simply applied again, before clients are served.
  *
@@ -268,7 +269,7 @@ static int apply_physical_run(struct replica *r, struct replog_reader *rd, struc
 	if (n == 0)
 		return rc;
 	set_applied(r, end, TXNREC_PHYSICAL);
-	r->pages_dirty = true;
+	atomic_store(&r->pages_dirty, true);
 	receiver_ack(r);
 	return rc;
 }
@@ -281,18 +282,42 @@ static int apply_physical_run(struct replica *r, struct replog_reader *rd, struc
  */
 static int sync_pages(struct replica *r, char *err, size_t errlen)
 {
-	if (!r->pages_dirty)
-		return 0;
-	uint64_t applied = applied_lsn(r);
-	if (fdatasync(r->db_fd) != 0 || recovery_base_write(r->base_path, applied) != 0) {
-		snprintf(err, errlen, "could not make the database file durable: %s", strerror(errno));
-		return SL_EIO;
+	int rc = 0;
+	pthread_mutex_lock(&r->sync_mu);
+	/* every page of the runs up to the applied position was written
+	 * before that position was set */
+	if (atomic_exchange(&r->pages_dirty, false)) {
+		uint64_t applied = applied_lsn(r);
+		if (fdatasync(r->db_fd) != 0 || recovery_base_write(r->base_path, applied) != 0) {
+			snprintf(err, errlen, "could not make the database file durable: %s", strerror(errno));
+			rc = SL_EIO;
+		} else {
+			replog_retain(r->log, "apply", applied);
+			replog_trim(r->log);
+		}
 	}
-	r->pages_dirty = false;
-	r->pages_synced_ms = sl_monotonic_ms();
-	replog_retain(r->log, "apply", applied);
-	replog_trim(r->log);
-	return 0;
+	pthread_mutex_unlock(&r->sync_mu);
+	return rc;
+}
+
+/* The syncer thread: the fsync stays off the apply path. */
+static void *sync_main(void *arg)
+{
+	struct replica *r = arg;
+	char err[512];
+	while (!atomic_load(&r->apply_stop)) {
+		for (int waited = 0; waited < PAGES_SYNC_MS && !atomic_load(&r->apply_stop); waited += 50)
+			sl_sleep_ms(50);
+		if (sync_pages(r, err, sizeof(err)) != 0) {
+			/* a disk that fails an fsync is not written again (fail-stop) */
+			log_error("replica", "apply stopped: %s", err);
+			replica_set_error(r, "%s", err);
+			replica_set_state(r, "stopped");
+			atomic_store(&r->apply_stop, true);
+			replog_wakeup(r->log);
+		}
+	}
+	return NULL;
 }
 
 /* A run of logical records in one transaction. */
@@ -403,8 +428,6 @@ static void *apply_main(void *arg)
 	char err[1024];
 	while (!atomic_load(&r->apply_stop)) {
 		int rc = apply_available(r, 200, err, sizeof(err));
-		if (rc == 0 && sl_monotonic_ms() - r->pages_synced_ms >= PAGES_SYNC_MS)
-			rc = sync_pages(r, err, sizeof(err));
 		if (rc != 0 && !atomic_load(&r->apply_stop)) {
 			log_error("replica", "apply stopped: %s", err);
 			replica_set_error(r, "%s", err);
@@ -444,6 +467,9 @@ int applier_start(struct replica *r, uint64_t from)
 	if (pthread_create(&r->apply_thread, NULL, apply_main, r) != 0)
 		return SL_EIO;
 	r->apply_running = true;
+	if (pthread_create(&r->sync_thread, NULL, sync_main, r) != 0)
+		return SL_EIO;
+	r->sync_running = true;
 	return 0;
 }
 
@@ -454,6 +480,10 @@ void applier_stop(struct replica *r)
 		replog_wakeup(r->log);
 		pthread_join(r->apply_thread, NULL);
 		r->apply_running = false;
+	}
+	if (r->sync_running) {
+		pthread_join(r->sync_thread, NULL);
+		r->sync_running = false;
 	}
 	char err[512];
 	if (sync_pages(r, err, sizeof(err)) != 0)

@@ -32,6 +32,7 @@
 #include "sl_time.h"
 
 #define COPY_CHUNK (1u << 20)
+#define WRITEBACK_EVERY (64u << 20)
 #define LOG_EVERY_MS 3000
 #define BAR_EVERY_MS 200
 
@@ -160,6 +161,9 @@ static int receive(struct replica *r, struct peerlink *pl, struct peer_snap_begi
 		}
 		crc = crc32(crc, d.data, d.len);
 		got += d.len;
+		/* start writing back as it comes, so the fsync at the end is short */
+		if (got % WRITEBACK_EVERY < d.len)
+			sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 		progress_show(&p, got, false);
 	}
 	if (rc == 0 && fdatasync(fd) != 0) {

@@ -249,6 +249,7 @@ int replica_open(struct replica **out, const struct config *cfg, const char *db_
 	r->db_fd = -1;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_mutex_init(&r->send_mu, NULL);
+	pthread_mutex_init(&r->sync_mu, NULL);
 	snprintf(r->db_path, sizeof(r->db_path), "%s", db_path);
 	snprintf(r->log_dir, sizeof(r->log_dir), "%s/log", cfg->data_dir);
 	snprintf(r->base_path, sizeof(r->base_path), "%s/log/db-position", cfg->data_dir);
@@ -324,6 +325,7 @@ void replica_close(struct replica *r)
 	epochs_free(&r->history);
 	pthread_mutex_destroy(&r->mu);
 	pthread_mutex_destroy(&r->send_mu);
+	pthread_mutex_destroy(&r->sync_mu);
 	free(r);
 }
 

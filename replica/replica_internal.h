@@ -55,8 +55,10 @@ struct replica {
 	struct txnrec_walpos commit_pos[2]; /* apply-commits: [0] older, [1] newer */
 	uint64_t commit_lsn[2];
 	uint64_t pending_lsn;   /* end of the logical apply transaction committing now */
-	bool pages_dirty;       /* pages written since the database file was last fsynced */
-	int64_t pages_synced_ms;
+	atomic_bool pages_dirty; /* pages written since the database file was last fsynced */
+	pthread_mutex_t sync_mu; /* one fsync of the pages at a time */
+	pthread_t sync_thread;   /* fsyncs the pages about once a second */
+	bool sync_running;
 
 	/* receiver */
 	pthread_t recv_thread;
