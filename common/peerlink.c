@@ -162,7 +162,7 @@ int peerlink_send(struct peerlink *l, uint8_t type, const void *payload, size_t 
 	if (rc != 0)
 		return rc;
 	rc = send_all(l, l->out.data, l->out.len, timeout_ms);
-	if (l->out.cap > (8u << 20)) {
+	if (l->out.cap > (16u << 20)) { /* keep room for a full batch of records */
 		buf_free(&l->out);
 		buf_init(&l->out);
 	}

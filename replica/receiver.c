@@ -70,21 +70,20 @@ static int keep_records(struct replica *r, const uint8_t *p, size_t len, char *e
 	size_t off = 0;
 	while (off < len) {
 		struct record rec;
-		size_t used;
 		uint64_t end = replog_end_lsn(r->log);
 		char at[LSN_TEXT_MAX];
-		if (record_decode(p + off, len - off, end, &rec, &used) != 0) {
+		int rc = replog_append_encoded(r->log, p + off, len - off, &rec);
+		if (rc == SL_EINVAL) {
 			const char *why = record_diagnose(p + off, len - off, end);
 			snprintf(err, errlen, "bad record from the leader at %s: %s", lsn_format(end, at),
 				 why ? why : "?");
 			return -1;
 		}
-		int rc = replog_append_encoded(r->log, p + off, used);
 		if (rc != 0) {
 			snprintf(err, errlen, "could not keep a record at %s: %s", lsn_format(end, at), sl_strerror(rc));
 			return -1;
 		}
-		off += used;
+		off += record_size(&rec);
 		pthread_mutex_lock(&r->mu);
 		unsigned slot = (r->recent_head + r->recent_count) % REPLICA_LAG_RING;
 		if (r->recent_count == REPLICA_LAG_RING)

@@ -42,7 +42,7 @@
 
 #define MAX_FOLLOWERS 64
 #define MAX_LINKS (2 * MAX_FOLLOWERS) /* peer connections at once, authenticated or not */
-#define BATCH_BYTES (1u << 20)      /* records per RECORDS frame, about */
+#define BATCH_BYTES (8u << 20)      /* records per RECORDS frame, about (one fsync each on the follower) */
 #define SNAP_PIECE (1u << 20)       /* bytes of database per SNAP_DATA */
 #define HEARTBEAT_MS 1000 /* a heartbeat at least this often */
 #define BEAT_MIN_MS 100   /* and when caught up, at most this often */

@@ -540,21 +540,20 @@ fail:
 	return rc;
 }
 
-int replog_append_encoded(struct replog *l, const uint8_t *data, size_t len)
+int replog_append_encoded(struct replog *l, const uint8_t *data, size_t len, struct record *rec)
 {
 	pthread_mutex_lock(&l->write_mu);
 	int rc = SL_EIO;
-	struct record rec;
 	size_t used;
 	if (l->failed)
 		goto fail;
 	if (!l->spare_started)
 		spare_kick(l);
-	if (record_decode(data, len, l->end_lsn, &rec, &used) != 0 || used != len) {
+	if (record_decode(data, len, l->end_lsn, rec, &used) != 0) {
 		rc = SL_EINVAL;
 		goto fail;
 	}
-	rc = append_locked(l, rec.lsn, rec.epoch, data, len);
+	rc = append_locked(l, rec->lsn, rec->epoch, data, used);
 fail:
 	pthread_mutex_unlock(&l->write_mu);
 	return rc;

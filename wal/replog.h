@@ -60,11 +60,13 @@ bool replog_failed(struct replog *l);
 int replog_append(struct replog *l, uint64_t epoch, uint64_t commit_ts, uint8_t type, const void *payload,
 		  size_t len, uint64_t *lsn_out);
 /*
- * Appends one whole record exactly as encoded elsewhere (a follower keeps
- * the leader's bytes, so LSNs agree). It must decode, with its LSN at the
- * log's end: else SL_EINVAL and nothing is written. Else as replog_append.
+ * Appends the record at the start of data[0..len) exactly as encoded
+ * elsewhere (a follower keeps the leader's bytes, so LSNs agree); rec
+ * gets it (record_size(rec) bytes of data were used). It must decode, with
+ * its LSN at the log's end: else SL_EINVAL and nothing is written. Else as
+ * replog_append.
  */
-int replog_append_encoded(struct replog *l, const uint8_t *data, size_t len);
+int replog_append_encoded(struct replog *l, const uint8_t *data, size_t len, struct record *rec);
 /* fdatasync of everything appended; then wakes waiting readers. A failure
  * fails the log for good (never retried) and returns SL_EIO. */
 int replog_sync(struct replog *l);
