@@ -306,8 +306,13 @@ static void *sync_main(void *arg)
 	struct replica *r = arg;
 	char err[512];
 	while (!atomic_load(&r->apply_stop)) {
-		for (int waited = 0; waited < PAGES_SYNC_MS && !atomic_load(&r->apply_stop); waited += 50)
+		for (int waited = 0; waited < PAGES_SYNC_MS && !atomic_load(&r->apply_stop); waited += 50) {
 			sl_sleep_ms(50);
+			/* start writing the pages back now, a little at a time, so
+			 * the fsync never has much to do (nor delays the log's) */
+			if (atomic_load(&r->pages_dirty))
+				sync_file_range(r->db_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		}
 		if (sync_pages(r, err, sizeof(err)) != 0) {
 			/* a disk that fails an fsync is not written again (fail-stop) */
 			log_error("replica", "apply stopped: %s", err);
