@@ -33,6 +33,7 @@
 #include "epochs.h"
 #include "log.h"
 #include "lsn.h"
+#include "netaddr.h"
 #include "peerauth.h"
 #include "peerlink.h"
 #include "record.h"
@@ -653,16 +654,7 @@ static void *accept_main(void *arg)
 		}
 		ln->p = p;
 		ln->fd = fd;
-		char host[INET6_ADDRSTRLEN] = "?";
-		int port = 0;
-		if (ss.ss_family == AF_INET) {
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
-			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		} else if (ss.ss_family == AF_INET6) {
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
-			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		}
-		snprintf(ln->addr, sizeof(ln->addr), "%s:%d", host, port);
+		netaddr_format(&ss, ln->addr, sizeof(ln->addr));
 		pthread_mutex_lock(&p->mu);
 		ln->gen = ++p->next_gen;
 		ln->next = p->links;
@@ -709,8 +701,7 @@ static int listen_peer(struct peers *p, char *err, size_t errlen)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	getsockname(fd, (struct sockaddr *)&ss, &sl);
-	int bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-						   : ((struct sockaddr_in *)&ss)->sin_port);
+	int bound = netaddr_port(&ss);
 	const char *pf = p->cfg->peer_port_file;
 	if (pf[0]) {
 		char tmp[CONFIG_STR_MAX + 8];

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "netaddr.h"
 #include "nodestatus.h"
 #include "pgconn.h"
 #include "pgwire.h"
@@ -57,8 +58,7 @@ static int bind_client_port(struct server *srv)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	getsockname(fd, (struct sockaddr *)&ss, &sl);
-	srv->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-						   : ((struct sockaddr_in *)&ss)->sin_port);
+	srv->port = netaddr_port(&ss);
 	srv->listen_fd = fd;
 	return 0;
 }
@@ -92,16 +92,8 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		char host[INET6_ADDRSTRLEN] = "?", peer[64];
-		int port = 0;
-		if (ss.ss_family == AF_INET) {
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
-			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		} else if (ss.ss_family == AF_INET6) {
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
-			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		}
-		snprintf(peer, sizeof(peer), "%s:%d", host, port);
+		char peer[64];
+		netaddr_format(&ss, peer, sizeof(peer));
 		/* past max_connections plus a margin for cancel requests, refuse at once */
 		if (srv->nconns >= srv->cfg->max_connections + 16) {
 			struct buf b;

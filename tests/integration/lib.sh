@@ -14,7 +14,8 @@
 # with port 0 and a port_file, a data directory of its own under the test's
 # temporary directory (unless --data_dir=... is given; a restarted NAME keeps
 # its directory), logs to a file, and waits with a deadline until the port
-# file exists and psql connects (-D DIR works too). `node_port NAME`,
+# file exists and psql connects (-D DIR works too); `node_launch` starts
+# one without waiting and `node_wait_ready NAME SECONDS` is the wait. `node_port NAME`,
 # `node_pid NAME`, `node_dir NAME`, `node_log NAME`, `node_conninfo NAME`
 # tell about it; `node_stop` (SIGTERM, must exit 0) and `node_kill` end it.
 #
@@ -202,8 +203,9 @@ psql_to() {
 }
 
 # node_start NAME [--setting=value ...]
-node_start() {
-	local n=$1 a datadir="" portfile pid deadline
+# node_launch NAME [--setting=value ...]: start a node without waiting.
+node_launch() {
+	local n=$1 a datadir="" pid
 	shift
 	for a in "$@"; do
 		case $a in --data_dir=* | -D) datadir=given ;; esac
@@ -217,9 +219,8 @@ node_start() {
 	if [ -n "${NODE_PID[$n]:-}" ] && proc_alive "${NODE_PID[$n]}"; then
 		fail "node $n is already running"
 	fi
-	portfile=${NODE_DIR[$n]}/port
-	rm -f "$portfile"
-	local args=(--listen_address=127.0.0.1 --port=0 "--port_file=$portfile")
+	rm -f "${NODE_DIR[$n]}/port"
+	local args=(--listen_address=127.0.0.1 --port=0 "--port_file=${NODE_DIR[$n]}/port")
 	[ -n "$datadir" ] || args+=("--data_dir=${NODE_DIR[$n]}/data")
 	echo "=== $(date +%T.%3N) starting: $SLUICED ${args[*]} $*" >>"${NODE_LOG[$n]}"
 	"$SLUICED" "${args[@]}" "$@" >>"${NODE_LOG[$n]}" 2>&1 &
@@ -227,20 +228,36 @@ node_start() {
 	NODE_PID[$n]=$pid
 	NODE_PORT[$n]=
 	log "node $n: started pid $pid"
-	deadline=$(($(now_ms) + START_DEADLINE * 1000))
-	while ! [ -s "$portfile" ] || ! grep -qE '^[0-9]+$' "$portfile" 2>/dev/null; do
+}
+
+# node_has_port NAME: its port file holds a port.
+node_has_port() { grep -qE '^[0-9]+$' "${NODE_DIR[$1]}/port" 2>/dev/null; }
+
+# node_wait_ready NAME SECONDS: wait until the port file exists and psql
+# connects (fails if the process exits or the deadline passes).
+node_wait_ready() {
+	local n=$1 secs=$2 pid deadline
+	pid=$(node_pid "$n")
+	deadline=$(($(now_ms) + secs * 1000))
+	while ! node_has_port "$n"; do
 		proc_alive "$pid" || fail "node $n (pid $pid) exited during start-up"
-		[ "$(now_ms)" -lt "$deadline" ] || fail "node $n: no port file $portfile within ${START_DEADLINE}s"
+		[ "$(now_ms)" -lt "$deadline" ] || fail "node $n: no port file ${NODE_DIR[$n]}/port within ${secs}s"
 		sleep 0.05
 	done
-	NODE_PORT[$n]=$(head -n1 "$portfile")
+	NODE_PORT[$n]=$(head -n1 "${NODE_DIR[$n]}/port")
 	while ! timeout -k 2 10 psql -X -w -At -h 127.0.0.1 -p "${NODE_PORT[$n]}" -U "$SL_USER" -d "$SL_DB" \
 		-c 'SELECT 1' >/dev/null 2>&1; do
 		proc_alive "$pid" || fail "node $n (pid $pid) exited during start-up"
-		[ "$(now_ms)" -lt "$deadline" ] || fail "node $n: psql could not connect to port ${NODE_PORT[$n]} within ${START_DEADLINE}s"
+		[ "$(now_ms)" -lt "$deadline" ] || fail "node $n: psql could not connect to port ${NODE_PORT[$n]} within ${secs}s"
 		sleep 0.05
 	done
 	log "node $n: ready on port ${NODE_PORT[$n]}"
+}
+
+# node_start NAME [--setting=value ...]: start a node and wait until it serves.
+node_start() {
+	node_launch "$@"
+	node_wait_ready "$1" "$START_DEADLINE"
 }
 
 # node_stop NAME: SIGTERM, wait with a deadline; the exit status must be 0.

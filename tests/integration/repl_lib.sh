@@ -7,8 +7,8 @@
 # Followers: `follower_start NAME LEADER [--setting=value ...]` starts a
 # follower of LEADER on an empty (or its previous) data directory and waits
 # (up to BOOTSTRAP_DEADLINE seconds) until its client port answers, i.e.
-# until it has bootstrapped. `follower_launch` starts one without waiting;
-# `node_launch` is node_start without the wait, `node_wait_ready` the wait.
+# until it has bootstrapped. `follower_launch` starts one without waiting
+# (lib.sh's `node_launch`; `node_wait_ready` is the wait).
 #
 # Positions: `node_status NODE COLUMN` reads sluice_status; `lsn_num X/Y`
 # turns an LSN into a number; `wait_caught_up FOLLOWER LEADER SECONDS` waits
@@ -38,54 +38,6 @@ BOOTSTRAP_DONE_RE=${BOOTSTRAP_DONE_RE:-'bootstrap done'}
 
 declare -gA PEER_PORT=()
 declare -gA FOLLOWER_ARGS=()
-
-# node_launch NAME [--setting=value ...]: like node_start, without waiting.
-node_launch() {
-	local n=$1 pid
-	shift
-	if [ -z "${NODE_DIR[$n]:-}" ]; then
-		NODE_DIR[$n]=$TEST_TMP/node-$n
-		NODE_LOG[$n]=$TEST_TMP/node-$n.log
-		NODE_NAMES+=("$n")
-		mkdir -p "${NODE_DIR[$n]}"
-	fi
-	if [ -n "${NODE_PID[$n]:-}" ] && proc_alive "${NODE_PID[$n]}"; then
-		fail "node $n is already running"
-	fi
-	rm -f "${NODE_DIR[$n]}/port"
-	local args=(--listen_address=127.0.0.1 --port=0 "--port_file=${NODE_DIR[$n]}/port"
-		"--data_dir=${NODE_DIR[$n]}/data")
-	echo "=== $(date +%T.%3N) starting: $SLUICED ${args[*]} $*" >>"${NODE_LOG[$n]}"
-	"$SLUICED" "${args[@]}" "$@" >>"${NODE_LOG[$n]}" 2>&1 &
-	pid=$!
-	NODE_PID[$n]=$pid
-	NODE_PORT[$n]=
-	log "node $n: launched pid $pid"
-}
-
-# node_has_port NAME: its port file holds a port.
-node_has_port() { grep -qE '^[0-9]+$' "${NODE_DIR[$1]}/port" 2>/dev/null; }
-
-# node_wait_ready NAME SECONDS: wait until the port file exists and psql
-# connects (fails if the process exits or the deadline passes).
-node_wait_ready() {
-	local n=$1 secs=$2 pid deadline
-	pid=$(node_pid "$n")
-	deadline=$(($(now_ms) + secs * 1000))
-	while ! node_has_port "$n"; do
-		proc_alive "$pid" || fail "node $n (pid $pid) exited before its port file appeared"
-		[ "$(now_ms)" -lt "$deadline" ] || fail "node $n: no port file within ${secs}s"
-		sleep 0.05
-	done
-	NODE_PORT[$n]=$(head -n1 "${NODE_DIR[$n]}/port")
-	while ! timeout -k 2 10 psql -X -w -At -h 127.0.0.1 -p "${NODE_PORT[$n]}" -U "$SL_USER" -d "$SL_DB" \
-		-c 'SELECT 1' >/dev/null 2>&1; do
-		proc_alive "$pid" || fail "node $n (pid $pid) exited during start-up"
-		[ "$(now_ms)" -lt "$deadline" ] || fail "node $n: psql could not connect within ${secs}s"
-		sleep 0.05
-	done
-	log "node $n: ready on port ${NODE_PORT[$n]}"
-}
 
 # node_kill_hard NAME: SIGKILL, then wait until the process is gone for
 # good: its data directory lock (flock on sluiced.pid) is free. (The main
