@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "lsn.h"
 #include "recovery.h"
@@ -83,21 +84,6 @@ static void progress_show(struct progress *p, uint64_t done, bool last)
 	}
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n, off_t off)
-{
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return SL_EIO;
-		p += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
-}
-
 /* Receives the snapshot into the partial file. */
 static int receive(struct replica *r, struct peerlink *pl, struct peer_snap_begin *sb, char *err, size_t errlen)
 {
@@ -154,7 +140,7 @@ static int receive(struct replica *r, struct peerlink *pl, struct peer_snap_begi
 			rc = SL_EPROTO;
 			break;
 		}
-		if (write_all(fd, d.data, d.len, (off_t)got) != 0) {
+		if (fileio_pwrite_all(fd, d.data, d.len, got) != 0) {
 			snprintf(err, errlen, "could not write \"%s\": %s", r->partial_path, strerror(errno));
 			rc = SL_EIO;
 			break;
@@ -188,7 +174,9 @@ static int install_live(struct replica *r, const struct peer_snap_begin *sb, cha
 		rc = standby_exclude(&r->standby, r->cfg->max_standby_delay_ms, &r->readers, &r->stop);
 	for (uint64_t off = 0; rc == 0 && off < sb->size; off += COPY_CHUNK) {
 		size_t n = sb->size - off < COPY_CHUNK ? (size_t)(sb->size - off) : COPY_CHUNK;
-		if (pread(in, chunk, n, (off_t)off) != (ssize_t)n || write_all(r->db_fd, chunk, n, (off_t)off) != 0)
+		size_t got;
+		if (fileio_pread_all(in, chunk, n, off, &got) != 0 || got != n ||
+		    fileio_pwrite_all(r->db_fd, chunk, n, off) != 0)
 			rc = SL_EIO;
 	}
 	if (rc == 0 && ftruncate(r->db_fd, (off_t)sb->size) != 0)

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "capture.h"
 #include "epochrec.h"
@@ -27,6 +26,7 @@
 #include "lsn.h"
 #include "recovery.h"
 #include "sl_error.h"
+#include "sl_time.h"
 
 struct commitlog {
 	struct replog *log;
@@ -66,13 +66,6 @@ int log_mode_parse(const char *name)
 const char *log_mode_name(enum log_mode mode)
 {
 	return mode == LOG_MODE_PHYSICAL ? "physical" : mode == LOG_MODE_LOGICAL ? "logical" : "both";
-}
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static int fail_log(struct commitlog *cl, int rc, const char *what)
@@ -130,7 +123,7 @@ static int log_commit(struct commitlog *cl, const struct capture_commit *cc)
 	if (b->oom)
 		return SL_ENOMEM;
 	uint64_t lsn;
-	int rc = replog_append(cl->log, cl->epoch, now_us(), RECORD_TXN, b->data, b->len, &lsn);
+	int rc = replog_append(cl->log, cl->epoch, sl_wall_us(), RECORD_TXN, b->data, b->len, &lsn);
 	if (rc == SL_ETOOBIG) {
 		log_error("commitlog", "transaction too large for one log record bytes=%zu", b->len);
 		return rc; /* nothing was written: this commit fails, later ones may not */
@@ -175,7 +168,7 @@ static int start_epoch(struct commitlog *cl, const char *node_name, char *err, s
 	if (rc == 0 && b.oom)
 		rc = SL_ENOMEM;
 	if (rc == 0)
-		rc = replog_append(cl->log, 1, now_us(), RECORD_EPOCH, b.data, b.len, &lsn);
+		rc = replog_append(cl->log, 1, sl_wall_us(), RECORD_EPOCH, b.data, b.len, &lsn);
 	if (rc == 0)
 		rc = replog_sync(cl->log);
 	if (rc == 0)

@@ -57,6 +57,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fileio.h"
 #include "sl_error.h"
 
 #define EPOCHS_FILE_MAX (16u * 1024 * 1024)
@@ -256,20 +257,6 @@ uint64_t epochs_current(const struct epochs *h)
 	return h->n ? h->v[h->n - 1].epoch : 0;
 }
 
-static int epochs_write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return SL_EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int epochs_fsync_dir(const char *path)
 {
 	char *copy = strdup(path);
@@ -302,7 +289,7 @@ static int epochs_rewrite(const struct epochs *h, const struct epoch_entry *extr
 	rc = SL_EIO;
 	if ((fd = open((char *)tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
 		goto fail;
-	if (epochs_write_all(fd, b.data, b.len) != 0 || fsync(fd) != 0)
+	if (fileio_pwrite_all(fd, b.data, b.len, 0) != 0 || fsync(fd) != 0)
 		goto fail;
 	if (close(fd) != 0) {
 		fd = -1;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fileio.h"
 #include "log.h"
 #include "lsn.h"
 #include "replay.h"
@@ -112,18 +113,10 @@ static void wal_cksum(bool big, const uint8_t *a, size_t n, uint32_t *s1, uint32
 	}
 }
 
-static bool read_full(int fd, void *buf, size_t n, off_t off)
+static bool read_whole(int fd, void *buf, size_t n, off_t off)
 {
-	size_t done = 0;
-	while (done < n) {
-		ssize_t r = pread(fd, (uint8_t *)buf + done, n - done, off + (off_t)done);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		done += (size_t)r;
-	}
-	return true;
+	size_t got;
+	return fileio_pread_all(fd, buf, n, (uint64_t)off, &got) == 0 && got == n;
 }
 
 int recovery_wal_last_commit(const char *wal_path, struct txnrec_walpos *pos)
@@ -134,7 +127,7 @@ int recovery_wal_last_commit(const char *wal_path, struct txnrec_walpos *pos)
 	uint8_t h[32];
 	int found = 0;
 	uint8_t *frame = NULL;
-	if (!read_full(fd, h, sizeof(h), 0))
+	if (!read_whole(fd, h, sizeof(h), 0))
 		goto done;
 	uint32_t magic = rd32(h, true);
 	bool big = magic & 1;
@@ -153,7 +146,7 @@ int recovery_wal_last_commit(const char *wal_path, struct txnrec_walpos *pos)
 		found = SL_ENOMEM;
 		goto done;
 	}
-	for (off_t off = 32; read_full(fd, frame, frame_size, off); off += (off_t)frame_size) {
+	for (off_t off = 32; read_whole(fd, frame, frame_size, off); off += (off_t)frame_size) {
 		if (rd32(frame + 8, true) != salt1 || rd32(frame + 12, true) != salt2 || rd32(frame, true) == 0)
 			break;
 		wal_cksum(big, frame, 8, &s1, &s2);

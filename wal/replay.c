@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "lsn.h"
 #include "record.h"
 #include "replog.h"
@@ -44,25 +45,6 @@
 #define DB_HEADER_PAGE_SIZE_OFFSET 16
 
 /* ---------------------------------------------------------------- physical */
-
-/* Writes all of p[0..n) at off, looping over short writes. */
-static int write_all(int fd, const uint8_t *p, size_t n, off_t off)
-{
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			return SL_EIO;
-		}
-		p += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
-}
 
 /* The page size of the database in fd: 0 for an empty file, SL_EINVAL for a
  * file that is not a SQLite database, SL_EIO. */
@@ -102,7 +84,7 @@ int replay_physical(int db_fd, const struct txnrec *t)
 		uint32_t pgno;
 		const uint8_t *data;
 		txnrec_page(t, i, &pgno, &data);
-		rc = write_all(db_fd, data, t->page_size, (off_t)(pgno - 1) * t->page_size);
+		rc = fileio_pwrite_all(db_fd, data, t->page_size, (uint64_t)(pgno - 1) * t->page_size);
 		if (rc != 0)
 			return rc;
 	}

@@ -60,6 +60,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "fileio.h"
 #include "sl_error.h"
 
 #define SEGMENT_MAGIC "SLSEG001"
@@ -144,43 +145,6 @@ static const char *segment_header_check(const uint8_t h[SEGMENT_HEADER_SIZE], ui
 	return NULL;
 }
 
-static int segment_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
-{
-	const uint8_t *q = p;
-	while (n > 0) {
-		ssize_t w = pwrite(fd, q, n, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = ENOSPC;
-			return SL_EIO;
-		}
-		q += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
-
-/* Reads up to n bytes at off; *got < n only at the end of the file. */
-static int segment_pread_all(int fd, void *p, size_t n, uint64_t off, size_t *got)
-{
-	uint8_t *q = p;
-	*got = 0;
-	while (*got < n) {
-		ssize_t r = pread(fd, q + *got, n - *got, (off_t)(off + *got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return SL_EIO;
-		if (r == 0)
-			break;
-		*got += (size_t)r;
-	}
-	return 0;
-}
-
 /*
  * Points *p at n bytes of the file at off, reading them (and up to ahead
  * bytes in all) unless the window holds them; *got < n only at the end of
@@ -201,7 +165,7 @@ static int segment_window_get(int fd, struct segment_window *w, uint64_t off, si
 		return SL_ENOMEM;
 	}
 	size_t have;
-	int rc = segment_pread_all(fd, w->b.data, amount, off, &have);
+	int rc = fileio_pread_all(fd, w->b.data, amount, off, &have);
 	if (rc != 0)
 		return rc;
 	w->b.len = have;
@@ -226,7 +190,7 @@ static int zero_fill(int fd, uint64_t from, uint64_t to)
 	static const uint8_t zeros[1 << 16];
 	while (from < to) {
 		size_t n = to - from < sizeof(zeros) ? (size_t)(to - from) : sizeof(zeros);
-		if (segment_pwrite_all(fd, zeros, n, from) != 0)
+		if (fileio_pwrite_all(fd, zeros, n, from) != 0)
 			return SL_EIO;
 		from += n;
 	}
@@ -279,7 +243,7 @@ static int segment_create_tmp(int dirfd, const char *tmp, uint64_t start_lsn, ui
 	if (fd < 0)
 		return segment_fail(err, errlen, "create", tmp);
 	segment_header_build(h, start_lsn);
-	if (segment_pwrite_all(fd, h, sizeof(h), 0) != 0)
+	if (fileio_pwrite_all(fd, h, sizeof(h), 0) != 0)
 		goto fail;
 	if (!zeroed && zero_fill(fd, sizeof(h), size) != 0)
 		goto fail;
@@ -354,7 +318,7 @@ int segment_open(int dirfd, const char *name, struct segment **out, char *err, s
 		rc = segment_fail(err, errlen, "open", name);
 		goto fail;
 	}
-	if (fstat(s->fd, &st) != 0 || segment_pread_all(s->fd, h, sizeof(h), 0, &got) != 0) {
+	if (fstat(s->fd, &st) != 0 || fileio_pread_all(s->fd, h, sizeof(h), 0, &got) != 0) {
 		rc = segment_fail(err, errlen, "read", name);
 		goto fail;
 	}
@@ -419,7 +383,7 @@ int segment_read(int fd, uint64_t start_lsn, uint64_t lsn, uint64_t limit_lsn, s
 
 int segment_write(struct segment *s, uint64_t lsn, const void *p, size_t n)
 {
-	return segment_pwrite_all(s->fd, p, n, segment_offset(s->start_lsn, lsn));
+	return fileio_pwrite_all(s->fd, p, n, segment_offset(s->start_lsn, lsn));
 }
 
 static bool segment_all_zero(const uint8_t *p, size_t n)

@@ -104,6 +104,27 @@ check_cli() {
 	log "sluice status lists both nodes"
 }
 
+# A follower that stops reading (SIGSTOP) delays neither the leader nor
+# the other follower; resumed, it catches up.
+check_stalled_follower() {
+	local l=$1 f=$2 s=stalled-$1 k
+	follower_start "$s" "$l"
+	wait_caught_up "$s" "$l" 30
+	kill -STOP "$(node_pid "$s")"
+	for k in 1 2 3 4 5; do
+		q "$l" "INSERT INTO marks VALUES (1000 + $k, repeat('x', 100000))" >/dev/null
+	done
+	wait_caught_up "$f" "$l" 10
+	expect_eq "$(q "$f" "SELECT count(*) FROM marks WHERE k > 1000")" "5" "$f: rows written while $s was stopped"
+	[ "$(q "$l" "SELECT lag_bytes > 0 FROM sluice_replication WHERE name = '$s'")" = 1 ] ||
+		fail "$l: sluice_replication shows no lag for the stopped follower $s"
+	kill -CONT "$(node_pid "$s")"
+	wait_caught_up "$s" "$l" 30
+	expect_eq "$(q "$s" "SELECT count(*) FROM marks WHERE k > 1000")" "5" "$s: rows written while it was stopped"
+	node_stop "$s"
+	log "a stopped follower held up neither the leader nor $f"
+}
+
 for ((round = 1; round <= rounds; round++)); do
 	for mode in physical logical; do
 		seed=$((base_seed + round * 10))
@@ -125,6 +146,8 @@ for ((round = 1; round <= rounds; round++)); do
 		log "$F: bootstrapped and serving after $(($(now_ms) - start)) ms; load still running: $(wl_running && echo yes || echo no)"
 		[ "$(bootstraps_done "$F")" = 1 ] || fail "$F: want one line matching /$BOOTSTRAP_DONE_RE/ in its log after its first start:
 $(bootstrap_lines "$F")"
+		# stderr is no terminal here: progress comes as log lines, not a bar
+		expect_match "$(bootstrap_lines "$F")" 'bootstrap progress received=' "$F: bootstrap progress lines"
 
 		# A follower refuses writes and says it is a standby (during the load
 		# if it still runs).
@@ -160,6 +183,7 @@ $(bootstrap_lines "$F")"
 			wait_caught_up "$F" "$L" 30
 			expect_eq "$(q "$F" "SELECT v FROM marks WHERE k = -1")" "via multi-host" "$F: the row written through multi-host"
 			check_cli "$L" "$F"
+			check_stalled_follower "$L" "$F"
 		fi
 
 		node_stop "$F"
