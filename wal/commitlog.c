@@ -41,11 +41,15 @@ struct commitlog {
 	uint64_t last_txn_end; /* the WAL holds every TXN record before this */
 	atomic_uint_fast64_t last_commit_lsn;
 	atomic_bool failed;
+	/* the writer waits here for synchronous standbys (commitlog_set_waiter) */
+	void (*wait)(void *arg, uint64_t end_lsn);
+	void *wait_arg;
 	/*
-	 * Held by the writer from the start of a commit's record until SQLite
-	 * has published the commit (write_end), and by a snapshot while it
-	 * opens its read transaction: so a snapshot knows exactly which
-	 * records it holds. published_end: the end of the last published TXN.
+	 * Held by the writer from when a commit's record is durable and
+	 * acknowledged until SQLite has published the commit (write_end), and
+	 * by a snapshot while it opens its read transaction: so a snapshot
+	 * knows exactly which records it holds. published_end: the end of the
+	 * last published TXN.
 	 */
 	pthread_mutex_t publish_mu;
 	bool publishing; /* writer thread only */
@@ -83,14 +87,15 @@ static int on_commit(void *arg, const struct capture_commit *cc)
 	struct commitlog *cl = arg;
 	if (atomic_load(&cl->failed))
 		return SL_EIO;
+	int rc = log_commit(cl, cc);
+	if (rc != 0)
+		return rc;
+	/* durable here; SQLite publishes it once this returns */
+	if (cl->wait)
+		cl->wait(cl->wait_arg, cl->last_txn_end);
 	pthread_mutex_lock(&cl->publish_mu);
 	cl->publishing = true;
-	int rc = log_commit(cl, cc);
-	if (rc != 0) {
-		cl->publishing = false;
-		pthread_mutex_unlock(&cl->publish_mu);
-	}
-	return rc;
+	return 0;
 }
 
 /* The capture hook: the commit is visible now. */
@@ -102,6 +107,7 @@ static void on_write_end(void *arg)
 	atomic_store(&cl->published_end, cl->last_txn_end);
 	cl->publishing = false;
 	pthread_mutex_unlock(&cl->publish_mu);
+	replog_wakeup(cl->log); /* senders tell followers what is visible now */
 }
 
 static int log_commit(struct commitlog *cl, const struct capture_commit *cc)
@@ -269,6 +275,14 @@ void commitlog_unstage(struct commitlog *cl)
 }
 
 const struct epochs *commitlog_history(const struct commitlog *cl) { return &cl->history; }
+
+void commitlog_set_waiter(struct commitlog *cl, void (*wait)(void *arg, uint64_t end_lsn), void *arg)
+{
+	cl->wait = wait;
+	cl->wait_arg = arg;
+}
+
+uint64_t commitlog_published_end(struct commitlog *cl) { return atomic_load(&cl->published_end); }
 
 int commitlog_snapshot(struct commitlog *cl, int (*begin_read)(void *arg), void *arg, uint64_t *lsn)
 {

@@ -9,9 +9,10 @@
  * Its capture hooks run on the writer thread inside SQLite's COMMIT. The
  * writer stages the transaction's logical items just before COMMIT
  * (commitlog_stage_logical); the hook adds the page images, appends the
- * record and fsyncs the log. Group commit comes from the writer batching
- * the transactions of many sessions into one SQLite transaction, so one
- * record and one fsync serve them all. A write or fsync error fails the
+ * record and fsyncs the log, then waits for synchronous standbys (the
+ * waiter) before SQLite may publish the commit. Group commit comes from
+ * the writer batching the transactions of many sessions into one SQLite
+ * transaction, so one record, one fsync and one wait serve them all. A write or fsync error fails the
  * log for good: the commit fails, and so does every later one.
  */
 #ifndef SL_COMMITLOG_H
@@ -66,6 +67,16 @@ const struct epochs *commitlog_history(const struct commitlog *cl);
  * record before *lsn is in it, none after). Returns begin_read's result.
  */
 int commitlog_snapshot(struct commitlog *cl, int (*begin_read)(void *arg), void *arg, uint64_t *lsn);
+/*
+ * Once, before the first commit: wait(arg, end_lsn) runs on the writer
+ * thread inside every commit, after its record (ending at end_lsn) is
+ * durable here and before SQLite publishes the commit to readers. It
+ * waits for what else must hold the commit first (synchronous standbys);
+ * whatever it finds, the commit then goes on.
+ */
+void commitlog_set_waiter(struct commitlog *cl, void (*wait)(void *arg, uint64_t end_lsn), void *arg);
+/* The end of the last TXN record readers can see (followers may apply up to it). */
+uint64_t commitlog_published_end(struct commitlog *cl);
 /* Writer thread, just before COMMIT: the transaction's logical items. */
 int commitlog_stage_logical(struct commitlog *cl, struct logical *lg);
 /* Writer thread, after a COMMIT that failed or a ROLLBACK. */

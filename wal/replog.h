@@ -16,6 +16,7 @@
 #ifndef SL_REPLOG_H
 #define SL_REPLOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,8 +94,16 @@ int replog_reader_open(struct replog *l, uint64_t from_lsn, struct replog_reader
 int replog_reader_next(struct replog_reader *r, struct record *rec, int timeout_ms);
 uint64_t replog_reader_position(struct replog_reader *r); /* LSN of the next record */
 void replog_reader_close(struct replog_reader *r);
-/* Wakes every reader waiting in replog_reader_next (they return SL_ETIMEDOUT). */
+/* Wakes every reader waiting in replog_reader_next (they return SL_ETIMEDOUT);
+ * a reader not waiting then returns SL_ETIMEDOUT from its next wait. */
 void replog_wakeup(struct replog *l);
+/*
+ * The reader hands out only records that end at or before *limit (which
+ * may grow at any time; replog_notify makes waiting readers look again).
+ * limit must be a record boundary and outlive the reader; NULL: no limit.
+ */
+void replog_reader_set_limit(struct replog_reader *r, const atomic_uint_fast64_t *limit);
+void replog_notify(struct replog *l);
 
 /*
  * Retention. A consumer (a follower, a CDC slot, or "local" for the

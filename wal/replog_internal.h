@@ -61,6 +61,8 @@ struct replog_reader {
 	struct replog_reader *next, *prev; /* (mu) in log->readers */
 	uint64_t pos;                      /* (mu) LSN of the next record */
 	bool lost;                         /* (mu) truncation removed pos */
+	const atomic_uint_fast64_t *limit; /* records end at or before this, or NULL */
+	uint64_t wakeups_seen;             /* (mu) log->wakeups when it last returned */
 	int fd;                            /* the segment file being read, or -1 */
 	uint64_t fd_start;                 /* its start LSN */
 	uint64_t fd_truncations;           /* log->truncations when it was opened */

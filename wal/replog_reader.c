@@ -97,6 +97,7 @@ int replog_reader_open(struct replog *l, uint64_t from_lsn, struct replog_reader
 	r->pos = from_lsn;
 	segment_window_init(&r->win);
 	pthread_mutex_lock(&l->mu);
+	r->wakeups_seen = l->wakeups;
 	int rc = replog_reader_check(r);
 	if (rc == 0) {
 		r->next = l->readers;
@@ -158,24 +159,50 @@ static struct timespec replog_deadline(int timeout_ms)
 	return t;
 }
 
+/* How far the reader may read: the durable end, or its limit; mu held. */
+static uint64_t reader_available(const struct replog_reader *r)
+{
+	uint64_t end = r->log->durable_lsn;
+	if (r->limit) {
+		uint64_t lim = atomic_load(r->limit);
+		end = lim < end ? lim : end;
+	}
+	return end;
+}
+
+void replog_reader_set_limit(struct replog_reader *r, const atomic_uint_fast64_t *limit)
+{
+	pthread_mutex_lock(&r->log->mu);
+	r->limit = limit;
+	pthread_mutex_unlock(&r->log->mu);
+}
+
+void replog_notify(struct replog *l)
+{
+	pthread_mutex_lock(&l->mu);
+	pthread_cond_broadcast(&l->cond);
+	pthread_mutex_unlock(&l->mu);
+}
+
 /* Waits until a durable record is at the reader's position; mu held. */
 static int replog_reader_wait(struct replog_reader *r, int timeout_ms)
 {
 	struct replog *l = r->log;
 	struct timespec deadline = { 0, 0 };
-	uint64_t wakeups = l->wakeups;
 	bool timed_out = false;
 	if (timeout_ms > 0)
 		deadline = replog_deadline(timeout_ms);
 	for (;;) {
 		if (r->lost || r->pos < l->start_lsn)
 			return SL_ENOTFOUND;
-		if (r->pos < l->durable_lsn)
+		if (r->pos < reader_available(r))
 			return 0;
 		if (l->failed)
 			return SL_EIO;
-		if (timeout_ms == 0 || timed_out || l->wakeups != wakeups)
+		if (timeout_ms == 0 || timed_out || l->wakeups != r->wakeups_seen) {
+			r->wakeups_seen = l->wakeups; /* a wakeup while not waiting counts too */
 			return SL_ETIMEDOUT;
+		}
 		if (timeout_ms < 0)
 			pthread_cond_wait(&l->cond, &l->mu);
 		else if (pthread_cond_timedwait(&l->cond, &l->mu, &deadline) == ETIMEDOUT)
@@ -208,7 +235,8 @@ int replog_reader_next(struct replog_reader *r, struct record *rec, int timeout_
 		if (rc == 0) {
 			const struct segment *s = l->segs[replog_find_segment(l, r->pos)];
 			start = s->start_lsn;
-			limit = s->end_lsn < l->durable_lsn ? s->end_lsn : l->durable_lsn;
+			uint64_t avail = reader_available(r);
+			limit = s->end_lsn < avail ? s->end_lsn : avail;
 		}
 		truncations = l->truncations;
 		pos = r->pos;
