@@ -102,6 +102,21 @@ static const struct choice bool_choices[] = {
 	{ NULL, 0 },
 };
 
+static const struct choice sync_commit_choices[] = {
+	{ "local", SYNC_LOCAL },
+	{ "off", SYNC_LOCAL }, /* PostgreSQL's name; the leader's log is always flushed */
+	{ "remote_write", SYNC_REMOTE_WRITE },
+	{ "on", SYNC_ON },
+	{ "remote_apply", SYNC_REMOTE_APPLY },
+	{ NULL, 0 },
+};
+
+static const struct choice sync_fallback_choices[] = {
+	{ "block", SYNC_FALLBACK_BLOCK },
+	{ "async", SYNC_FALLBACK_ASYNC },
+	{ NULL, 0 },
+};
+
 #define KB INT64_C(1024)
 #define MS_MAX INT64_C(2147483647) /* PostgreSQL's limit for its timeouts */
 
@@ -170,6 +185,20 @@ static const struct setting settings[] = {
 		     "on a follower: cancel (40001) reads holding a snapshot this long while page apply waits for them"),
 	SET_DURATION("replication_timeout", replication_timeout_ms, "10s", 1000, MS_MAX,
 		     "close a peer link that has been silent this long"),
+	SET_ENUM(synchronous_commit, "on", sync_commit_choices,
+		 "what a COMMIT waits for: local (the leader's log), remote_write (followers received it), "
+		 "on (followers flushed it) or remote_apply (followers applied it); sessions may SET it"),
+	SET_STRING(synchronous_standbys, "",
+		   "followers (by node_name) whose acknowledgements a COMMIT waits for: 'FIRST k (a, b, ...)' or "
+		   "'ANY k (a, b, ...)'; a bare list means FIRST 1; empty means none"),
+	SET_DURATION("synchronous_timeout", synchronous_timeout_ms, "10s", 1, MS_MAX,
+		     "how long a COMMIT waits for synchronous standbys before synchronous_fallback applies"),
+	SET_ENUM(synchronous_fallback, "block", sync_fallback_choices,
+		 "after synchronous_timeout: block (keep waiting) or async (answer with a WARNING and run degraded "
+		 "until the standbys are back)"),
+	SET_DURATION("max_replica_lag", max_replica_lag_ms, "0", 0, MS_MAX,
+		     "on a follower: refuse reads while it is further behind the leader than this; 0 turns it off; "
+		     "sessions may SET it"),
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))

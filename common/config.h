@@ -20,6 +20,9 @@
 
 enum config_role { ROLE_LEADER = 0, ROLE_FOLLOWER = 1 };
 enum config_auth { AUTH_TRUST = 0, AUTH_PASSWORD = 1, AUTH_SCRAM = 2 };
+/* What a COMMIT waits for before it is answered (synchronous_commit). */
+enum config_sync_commit { SYNC_LOCAL = 0, SYNC_REMOTE_WRITE = 1, SYNC_ON = 2, SYNC_REMOTE_APPLY = 3 };
+enum config_sync_fallback { SYNC_FALLBACK_BLOCK = 0, SYNC_FALLBACK_ASYNC = 1 };
 
 struct config {
 	char listen_address[CONFIG_STR_MAX]; /* "127.0.0.1" */
@@ -53,6 +56,11 @@ struct config {
 	int stream_compression;              /* bool, off */
 	int64_t max_standby_delay_ms;        /* 30000 */
 	int64_t replication_timeout_ms;      /* 10000 */
+	int synchronous_commit;              /* enum config_sync_commit, on */
+	char synchronous_standbys[CONFIG_STR_MAX]; /* "" = none; "FIRST k (a, b)" / "ANY k (a, b)" */
+	int64_t synchronous_timeout_ms;      /* 10000 */
+	int synchronous_fallback;            /* enum config_sync_fallback, block */
+	int64_t max_replica_lag_ms;          /* 0 = no limit */
 };
 
 /* What SHOW and config_show say of a cluster_secret that is set. */

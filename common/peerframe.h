@@ -36,6 +36,7 @@ enum peer_type {
 	PEER_HEARTBEAT = 13,   /* leader: its durable end and clock */
 	PEER_ACK = 14,         /* follower: write, flush and apply positions */
 	PEER_REBOOTSTRAP = 15, /* leader: the position cannot be served */
+	PEER_VISIBLE = 16,     /* leader: records up to this LSN may be applied */
 };
 
 struct peer_frame {

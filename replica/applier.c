@@ -10,6 +10,11 @@
  * Writing a page image twice does no harm, so after a crash the records
  * after db-position are simply applied again, before clients are served.
  *
+ * While clients are served, records are applied only up to what the
+ * leader says its own readers can see (visible_lsn): with synchronous
+ * standbys, a commit becomes visible nowhere before they acknowledged it.
+ * Before serving (at start-up) everything in the log is applied.
+ *
  * Logical records (changesets and DDL): a run is applied in one SQLite
  * transaction on a connection through the capture VFS (capture.h), whose
  * commit hook writes log/apply-commits before the commit frame reaches
@@ -393,6 +398,8 @@ static int apply_available(struct replica *r, int wait_ms, char *err, size_t err
 				 lsn_format(from, at));
 			break;
 		}
+		if (r->serving)
+			replog_reader_set_limit(rd, &r->visible_lsn);
 		rc = replog_reader_next(rd, &it.rec, wait_ms);
 		if (rc == SL_ETIMEDOUT) {
 			rc = 0;
@@ -447,6 +454,7 @@ int applier_start(struct replica *r, uint64_t from)
 {
 	char err[512];
 	set_applied(r, from, 0);
+	atomic_store(&r->visible_lsn, from);
 	replog_retain(r->log, "apply", from);
 	atomic_store(&r->apply_stop, false);
 	if (r->db_fd < 0 && (r->db_fd = open(r->db_path, O_RDWR | O_CLOEXEC)) < 0) {

@@ -114,6 +114,15 @@ static void note_leader_end(struct replica *r, uint64_t end)
 	pthread_mutex_unlock(&r->mu);
 }
 
+/* The leader's readers see every commit up to visible: ours may too. */
+static void note_visible(struct replica *r, uint64_t visible)
+{
+	uint64_t cur = atomic_load(&r->visible_lsn);
+	while (visible > cur && !atomic_compare_exchange_weak(&r->visible_lsn, &cur, visible))
+		;
+	replog_notify(r->log);
+}
+
 /* Streams until the link is lost (err says why) or a re-bootstrap is due. */
 static enum follow_end follow(struct replica *r, struct peerlink *pl, char *err, size_t errlen)
 {
@@ -170,7 +179,9 @@ static enum follow_end follow(struct replica *r, struct peerlink *pl, char *err,
 			return FOLLOW_LOST;
 		} else {
 			last_rx = now;
+			atomic_store(&r->last_contact_ms, now);
 			struct peer_heartbeat hb;
+			uint64_t visible;
 			if (type == PEER_RECORDS) {
 				if (keep_records(r, pl->payload.data, pl->payload.len, err, errlen) != 0)
 					return FOLLOW_LOST;
@@ -178,6 +189,8 @@ static enum follow_end follow(struct replica *r, struct peerlink *pl, char *err,
 			} else if (type == PEER_HEARTBEAT &&
 				   peer_heartbeat_get(pl->payload.data, pl->payload.len, &hb) == 0) {
 				note_leader_end(r, hb.end_lsn);
+			} else if (type == PEER_VISIBLE && peer_u64_get(pl->payload.data, pl->payload.len, &visible) == 0) {
+				note_visible(r, visible);
 			} else if (type == PEER_REBOOTSTRAP) {
 				if (peer_text_get(pl->payload.data, pl->payload.len, text) != 0)
 					snprintf(text, sizeof(text), "(no reason given)");

@@ -190,6 +190,9 @@ int replica_connect(struct replica *r, struct peerlink *pl, struct peer_welcome 
 		goto fail;
 	}
 	buf_free(&b);
+	/* the leader's epoch goes in every frame sent to it (acknowledgements
+	 * count only in the epoch they were made for) */
+	pl->epoch = w->nepochs > 0 ? w->epochs[w->nepochs - 1].epoch : 0;
 	pthread_mutex_lock(&r->mu);
 	snprintf(r->st.leader_name, sizeof(r->st.leader_name), "%s", w->node_name);
 	snprintf(r->st.leader_client, sizeof(r->st.leader_client), "%s", w->client_addr);
@@ -247,6 +250,7 @@ int replica_open(struct replica **out, const struct config *cfg, const char *db_
 	*out = r;
 	r->cfg = cfg;
 	r->db_fd = -1;
+	atomic_store(&r->last_contact_ms, sl_monotonic_ms());
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_mutex_init(&r->send_mu, NULL);
 	pthread_mutex_init(&r->sync_mu, NULL);
@@ -334,13 +338,21 @@ void replica_status(struct replica *r, struct replica_status *out)
 	pthread_mutex_lock(&r->mu);
 	*out = r->st;
 	out->epoch = epochs_current(&r->history);
-	/* forget what is applied; the oldest record left waits longest */
+	/* forget what is applied; the oldest record left waits longest (if
+	 * it may be applied yet: not what the leader's readers cannot see) */
 	while (r->recent_count > 0 && r->recent[r->recent_head].end <= r->st.applied_lsn) {
 		r->recent_head = (r->recent_head + 1) % REPLICA_LAG_RING;
 		r->recent_count--;
 	}
-	uint64_t ts = r->recent_count > 0 ? r->recent[r->recent_head].ts : 0;
+	uint64_t ts = 0;
+	if (r->recent_count > 0 && r->recent[r->recent_head].end <= atomic_load(&r->visible_lsn))
+		ts = r->recent[r->recent_head].ts;
 	pthread_mutex_unlock(&r->mu);
 	uint64_t now = sl_wall_us();
 	out->lag_ms = ts && now > ts ? (double)(now - ts) / 1000.0 : 0;
+	out->staleness_ms = out->lag_ms;
+	/* a leader heard from less than a heartbeat ago has told of its end */
+	int64_t silent = sl_monotonic_ms() - atomic_load(&r->last_contact_ms);
+	if (silent > REPLICA_SILENCE_MS && (double)silent > out->staleness_ms)
+		out->staleness_ms = (double)silent;
 }

@@ -35,7 +35,8 @@ struct replica_status {
 	uint64_t flushed_lsn; /* end of the records received and made durable */
 	uint64_t applied_lsn;
 	uint64_t leader_end;  /* the leader's durable end, as last heard */
-	double lag_ms;        /* age of the oldest record received but not applied */
+	double lag_ms;        /* age of the oldest record received, visible and not applied */
+	double staleness_ms;  /* lag_ms, or when the leader has been silent too long, how long */
 	char leader_name[PEER_STR_MAX];
 	char leader_client[PEER_STR_MAX];
 	char last_error[PEER_STR_MAX * 2];

@@ -22,6 +22,9 @@
 
 #define REPLICA_PATH_MAX (CONFIG_STR_MAX + 64)
 #define REPLICA_LAG_RING 1024
+/* The leader sends something at least every second while streaming:
+ * silence longer than this means the follower's lag is unknown. */
+#define REPLICA_SILENCE_MS 1500
 
 /* Readers kept out while pages change (standby.c). */
 struct standby {
@@ -56,6 +59,10 @@ struct replica {
 	uint64_t commit_lsn[2];
 	uint64_t pending_lsn;   /* end of the logical apply transaction committing now */
 	atomic_bool pages_dirty; /* pages written since the database file was last fsynced */
+	/* while serving, records are applied up to here only: what the leader
+	 * has made visible (PEER_VISIBLE), so no reader here sees a commit
+	 * before the leader's readers may */
+	atomic_uint_fast64_t visible_lsn;
 	pthread_mutex_t sync_mu; /* one fsync of the pages at a time */
 	pthread_t sync_thread;   /* fsyncs the pages about once a second */
 	bool sync_running;
@@ -67,6 +74,7 @@ struct replica {
 	pthread_mutex_t send_mu; /* link and every send on it (the applier acknowledges too) */
 	struct peerlink *link;   /* while connected */
 	bool streaming;          /* past STREAM_START: acknowledgements may go */
+	atomic_int_fast64_t last_contact_ms; /* monotonic: last frame from the leader while streaming */
 
 	pthread_mutex_t mu; /* everything below */
 	struct replica_status st;

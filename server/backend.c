@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "nodestatus.h"
 #include "pgtypes.h"
 #include "pgwire.h"
 #include "sl_error.h"
@@ -240,6 +241,16 @@ int backend_conn_for(struct ctx *x, bool write, struct dbconn **out)
 		attach(x, s->bound);
 		*out = s->bound;
 		return STEP_OK;
+	}
+	if (s->read_only_node && s->cfg.max_replica_lag_ms > 0) {
+		/* a new snapshot: refused while this follower is too far behind */
+		struct node_info n;
+		nodestatus_node(&n);
+		if (n.staleness_ms > (double)s->cfg.max_replica_lag_ms)
+			return backend_error(x, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+					     "replica is too far behind: %.3f s behind the leader, more than "
+					     "max_replica_lag (%.3f s)",
+					     n.staleness_ms / 1000.0, (double)s->cfg.max_replica_lag_ms / 1000.0);
 	}
 	if (s->txn == TXN_BLOCK && x->on_writer && pool->writer && pool->writer->batch && !x->job->writer_forbidden) {
 		/* a block run on the writer reads there too: it must see the
@@ -685,6 +696,15 @@ static char ready_status(const struct session *s)
 	return 'I';
 }
 
+/* Owed ParameterStatus, then ReadyForQuery (where the job notes it is). */
+static void put_ready(struct ctx *x)
+{
+	buf_move(x->out, &x->s->reports);
+	if (x->out == &x->job->out)
+		x->job->ready_at = x->out->len;
+	pgwire_put_ready(x->out, ready_status(x->s));
+}
+
 /* Ends an implicit block (end of a multi-statement query, or Sync). */
 static void finish_implicit(struct ctx *x)
 {
@@ -736,8 +756,7 @@ done:
 	free(spans);
 	x->job->stmt_index = 0;
 	finish_implicit(x);
-	buf_move(x->out, &s->reports);
-	pgwire_put_ready(x->out, ready_status(s));
+	put_ready(x);
 	return STEP_OK;
 }
 
@@ -968,8 +987,7 @@ static void msg_sync(struct ctx *x)
 			backend_portal_close(x, p);
 		}
 	}
-	buf_move(x->out, &s->reports);
-	pgwire_put_ready(x->out, ready_status(s));
+	put_ready(x);
 }
 
 /* --------------------------------------------------------------- the run */

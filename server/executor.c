@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "backend.h"
+#include "commitreply.h"
 #include "log.h"
 #include "pgwire.h"
 #include "sqlstate.h"
@@ -56,6 +57,15 @@ struct executor {
 	struct job_queue readers, writer;
 	struct session *owner; /* holds the write transaction; writer thread only */
 	bool stopping;
+
+	/* writer thread only: the batch's jobs kept until it commits, the job
+	 * running, and the commits made since their replies were told */
+	struct syncrep *sr;
+	struct job_queue kept;
+	int nkept;
+	struct job *running;
+	uint64_t commit_lsn; /* end of the last commit's record; 0: none */
+	enum syncrep_result commit_sync; /* the worst wait among those commits */
 
 	pthread_mutex_t done_mu;
 	struct job_queue finished;
@@ -151,10 +161,14 @@ static void on_done_async(struct ev_loop *loop, ev_async *w, int revents)
 static bool run_job(struct executor *ex, struct job *j, bool on_writer)
 {
 	bool to_writer = false;
+	if (on_writer)
+		ex->running = j;
 	if (j->kind == JOB_CLOSE)
 		backend_close_session(j, ex->pool);
 	else
 		to_writer = backend_run(j, ex->pool, on_writer) == BACKEND_TO_WRITER;
+	if (on_writer)
+		ex->running = NULL;
 	if (j->temp) {
 		dbpool_release(ex->pool, j->temp);
 		j->temp = NULL;
@@ -299,29 +313,118 @@ static void fail_unconfirmed(struct executor *ex, struct job *j, int rc)
 	j->fatal = true;
 }
 
+/* ------------------------------------------------- synchronous standbys */
+
+/*
+ * While a commit waits for standbys: kept jobs whose client cancelled get
+ * their error now (the commit goes on without them). With only_apply,
+ * true once no kept job waits for remote_apply any more.
+ */
+static bool answer_cancelled(struct executor *ex, bool only_apply)
+{
+	struct job *prev = NULL, *next;
+	bool apply_waiter = false;
+	for (struct job *k = ex->kept.head; k; k = next) {
+		next = k->next;
+		if (atomic_load(&k->intr.cancel) && commitreply_level(k) >= SYNC_REMOTE_WRITE) {
+			queue_remove(&ex->kept, k, prev);
+			ex->nkept--;
+			commitreply_cancelled(k);
+			finish(ex, k);
+			continue;
+		}
+		apply_waiter |= commitreply_level(k) >= SYNC_REMOTE_APPLY;
+		prev = k;
+	}
+	return only_apply && !apply_waiter;
+}
+
+static bool probe_commit(void *arg) { return answer_cancelled(arg, false); }
+static bool probe_apply(void *arg) { return answer_cancelled(arg, true); }
+
+/* The level the commit under way waits for: the highest its jobs ask. */
+static int commit_level(struct executor *ex)
+{
+	int level = ex->running ? commitreply_level(ex->running) : SYNC_LOCAL;
+	for (struct job *k = ex->kept.head; k; k = k->next)
+		level = commitreply_level(k) > level ? commitreply_level(k) : level;
+	return level;
+}
+
+/*
+ * The log's waiter (commitlog_set_waiter): inside SQLite's COMMIT, so no
+ * reader sees the commit before the standbys have it. remote_apply waits
+ * for flushed here and for applied after the commit (batch_commit): a
+ * follower applies only what the leader has made visible.
+ */
+static void wait_for_standbys(void *arg, uint64_t end_lsn)
+{
+	struct executor *ex = arg;
+	int level = commit_level(ex);
+	enum syncrep_result res = SYNCREP_CONFIRMED;
+	if (level >= SYNC_REMOTE_WRITE)
+		res = syncrep_wait(ex->sr, end_lsn, level > SYNC_ON ? SYNC_ON : level, probe_commit, ex);
+	ex->commit_lsn = end_lsn;
+	if (res > ex->commit_sync)
+		ex->commit_sync = res;
+}
+
+/* Tells the job about the commits made since the last one was told. */
+static void report_commit(struct executor *ex, struct job *j)
+{
+	if (ex->commit_lsn)
+		commitreply_done(j, ex->commit_lsn, ex->commit_sync);
+}
+
+static void commit_reported(struct executor *ex)
+{
+	ex->commit_lsn = 0;
+	ex->commit_sync = SYNCREP_CONFIRMED;
+}
+
+/* After a commit: remote_apply jobs wait until the standbys applied it. */
+static void wait_for_apply(struct executor *ex)
+{
+	if (!ex->commit_lsn || ex->commit_sync != SYNCREP_CONFIRMED || answer_cancelled(ex, true))
+		return;
+	enum syncrep_result res = syncrep_wait(ex->sr, ex->commit_lsn, SYNC_REMOTE_APPLY, probe_apply, ex);
+	if (res == SYNCREP_STOPPED && !answer_cancelled(ex, true))
+		ex->commit_sync = res; /* shutting down */
+	else if (res == SYNCREP_DEGRADED)
+		ex->commit_sync = res;
+}
+
+/* ------------------------------------------------------------- batches */
+
 /* Commits the open batch and hands its jobs back. */
-static void batch_commit(struct executor *ex, struct job_queue *kept, int *nkept)
+static void batch_commit(struct executor *ex)
 {
 	int rc = dbpool_batch_commit(ex->pool);
+	if (rc == SQLITE_OK)
+		wait_for_apply(ex);
 	struct job *k;
-	while ((k = queue_pop(kept))) {
+	while ((k = queue_pop(&ex->kept))) {
 		if (rc != SQLITE_OK)
 			fail_unconfirmed(ex, k, rc);
+		else
+			report_commit(ex, k);
 		finish(ex, k);
 	}
+	commit_reported(ex);
 	ex->pool->writer->commit_error[0] = '\0';
-	*nkept = 0;
+	ex->nkept = 0;
 }
 
 /* The batch's transaction vanished under a job: its other jobs lose their work. */
-static void batch_lost(struct executor *ex, struct job_queue *kept, int *nkept)
+static void batch_lost(struct executor *ex)
 {
 	struct job *k;
-	while ((k = queue_pop(kept))) {
+	while ((k = queue_pop(&ex->kept))) {
 		fail_unconfirmed(ex, k, 0);
 		finish(ex, k);
 	}
-	*nkept = 0;
+	commit_reported(ex);
+	ex->nkept = 0;
 }
 
 /* With ex->mu held: waits until there is a job to run or a batch to end. */
@@ -353,8 +456,6 @@ static void *writer_main(void *arg)
 	struct executor *ex = arg;
 	struct dbpool *pool = ex->pool;
 	struct dbconn *w = pool->writer;
-	struct job_queue kept = { NULL, NULL };
-	int nkept = 0;
 	bool open = false;
 	for (;;) {
 		bool stop;
@@ -364,7 +465,7 @@ static void *writer_main(void *arg)
 		if (stop)
 			return NULL;
 		if (!j) { /* nothing more is ready: end the batch */
-			batch_commit(ex, &kept, &nkept);
+			batch_commit(ex);
 			open = false;
 			continue;
 		}
@@ -380,14 +481,16 @@ static void *writer_main(void *arg)
 		}
 		bool holder = ex->owner && j->sess == ex->owner;
 		enum backend_batch kind = holder ? BATCH_JOIN : backend_batch_kind(j);
-		if (open && !holder && (kind != BATCH_JOIN || nkept >= ex->cfg->commit_batch_size)) {
-			batch_commit(ex, &kept, &nkept);
+		if (open && !holder && (kind != BATCH_JOIN || ex->nkept >= ex->cfg->commit_batch_size)) {
+			batch_commit(ex);
 			open = false;
 		}
 		if (kind == BATCH_NONE) {
 			run_job(ex, j, true);
 			w->intr = NULL;
 			w->session = NULL;
+			report_commit(ex, j);
+			commit_reported(ex);
 			finish(ex, j);
 			continue;
 		}
@@ -406,7 +509,7 @@ static void *writer_main(void *arg)
 		w->session = NULL;
 		if (dbpool_batch_lost(pool)) {
 			/* j got its own error; the others lost their work with it */
-			batch_lost(ex, &kept, &nkept);
+			batch_lost(ex);
 			open = false;
 			ex->owner = NULL;
 			j->sess->bound = j->sess->bound == w ? NULL : j->sess->bound;
@@ -416,20 +519,22 @@ static void *writer_main(void *arg)
 		ex->owner = j->sess->bound == w ? j->sess : NULL;
 		if (w->solo && ex->owner) {
 			/* inside the block: what it committed already is durable */
+			report_commit(ex, j);
+			commit_reported(ex);
 			finish(ex, j);
 			continue;
 		}
-		queue_push(&kept, j);
-		nkept++;
+		queue_push(&ex->kept, j);
+		ex->nkept++;
 		if (w->solo) {
-			batch_commit(ex, &kept, &nkept);
+			batch_commit(ex);
 			open = false;
 		}
 	}
 }
 
-int executor_start(struct executor **out, struct dbpool *pool, const struct config *cfg, struct ev_loop *loop,
-		   executor_done_fn done)
+int executor_start(struct executor **out, struct dbpool *pool, const struct config *cfg, struct syncrep *sr,
+		   struct ev_loop *loop, executor_done_fn done)
 {
 	struct executor *ex = calloc(1, sizeof(*ex));
 	if (!ex)
@@ -438,6 +543,9 @@ int executor_start(struct executor **out, struct dbpool *pool, const struct conf
 	ex->cfg = cfg;
 	ex->loop = loop;
 	ex->done = done;
+	ex->sr = sr;
+	if (pool->cl)
+		commitlog_set_waiter(pool->cl, wait_for_standbys, ex);
 	pthread_mutex_init(&ex->mu, NULL);
 	pthread_mutex_init(&ex->done_mu, NULL);
 	pthread_cond_init(&ex->readers_cond, NULL);
@@ -473,10 +581,13 @@ void executor_stop(struct executor *ex)
 	pthread_cond_broadcast(&ex->readers_cond);
 	pthread_cond_broadcast(&ex->writer_cond);
 	pthread_mutex_unlock(&ex->mu);
+	syncrep_shutdown(ex->sr); /* a commit waiting for standbys gives up */
 	for (int i = 0; i < ex->nreaders; i++)
 		pthread_join(ex->reader_threads[i], NULL);
 	if (ex->have_writer)
 		pthread_join(ex->writer_thread, NULL);
+	if (ex->pool->cl)
+		commitlog_set_waiter(ex->pool->cl, NULL, NULL);
 	ev_async_stop(ex->loop, &ex->done_async);
 	on_done_async(ex->loop, &ex->done_async, 0); /* hand back what finished last */
 	free(ex->reader_threads);

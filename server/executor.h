@@ -14,7 +14,9 @@
  * open write transaction, other sessions' write jobs wait (bounded by
  * lock_timeout, cancel and statement_timeout). Other sessions' ready jobs
  * share one SQLite transaction, a batch (dbpool.h), which commits as one
- * durable log record before any of them is answered.
+ * durable log record before any of them is answered; with synchronous
+ * standbys, once they acknowledged it as the sessions' synchronous_commit
+ * asks (commitreply.h says what the replies then carry).
  */
 #ifndef SL_EXECUTOR_H
 #define SL_EXECUTOR_H
@@ -27,6 +29,7 @@
 #include "config.h"
 #include "dbpool.h"
 #include "session.h"
+#include "syncrep.h"
 
 enum job_kind {
 	JOB_MESSAGES, /* run the protocol messages in `in` */
@@ -40,6 +43,7 @@ struct job {
 	size_t pos;      /* next message to run */
 	size_t stmt_index; /* within a simple query: next statement to run */
 	struct buf out;  /* replies */
+	size_t ready_at; /* where in out the last ReadyForQuery starts */
 	struct interrupt intr;
 	bool to_writer;  /* set by the backend: continue on the writer */
 	bool fatal;      /* close the client connection after sending out */
@@ -57,8 +61,9 @@ struct executor;
 
 typedef void (*executor_done_fn)(struct job *job);
 
-int executor_start(struct executor **out, struct dbpool *pool, const struct config *cfg, struct ev_loop *loop,
-		   executor_done_fn done);
+/* sr: the synchronous standbys commits wait for (NULL: none). */
+int executor_start(struct executor **out, struct dbpool *pool, const struct config *cfg, struct syncrep *sr,
+		   struct ev_loop *loop, executor_done_fn done);
 /* Stops the threads after the jobs in hand; call from the loop thread. */
 void executor_stop(struct executor *ex);
 /* Loop thread: queue a job. */

@@ -85,13 +85,19 @@ static void millis(struct cell *c, double v)
 	c->s = NULL;
 }
 
+void nodestatus_node(struct node_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (source.node)
+		source.node(source.arg, out);
+}
+
 static int fill_status(struct cell (*rows)[MAX_COLS], int max)
 {
 	if (max < 1 || !source.node)
 		return 0;
 	struct node_info n;
-	memset(&n, 0, sizeof(n));
-	source.node(source.arg, &n);
+	nodestatus_node(&n);
 	struct cell *r = rows[0];
 	text(&r[0], n.role);
 	text(&r[1], n.node_name);
@@ -106,6 +112,7 @@ static int fill_status(struct cell (*rows)[MAX_COLS], int max)
 	text(&r[10], n.leader_client[0] ? n.leader_client : NULL);
 	text(&r[11], n.client_address);
 	text(&r[12], n.last_error[0] ? n.last_error : NULL);
+	text(&r[13], n.synchronous);
 	return 1;
 }
 
@@ -126,6 +133,7 @@ static int fill_replication(struct cell (*rows)[MAX_COLS], int max)
 		lsn(&r[6], f[i].replay_lsn);
 		integer(&r[7], f[i].lag_bytes);
 		millis(&r[8], f[i].lag_ms);
+		text(&r[9], f[i].sync_state);
 	}
 	return n;
 }
@@ -133,14 +141,14 @@ static int fill_replication(struct cell (*rows)[MAX_COLS], int max)
 static const struct table_def status_def = {
 	"CREATE TABLE x(role TEXT, node_name TEXT, epoch INTEGER, log_mode TEXT, current_lsn TEXT, "
 	"applied_lsn TEXT, lag_bytes INTEGER, lag_ms REAL, state TEXT, leader TEXT, leader_client TEXT, "
-	"client_address TEXT, last_error TEXT)",
-	13, fill_status,
+	"client_address TEXT, last_error TEXT, synchronous TEXT)",
+	14, fill_status,
 };
 
 static const struct table_def replication_def = {
 	"CREATE TABLE x(name TEXT, address TEXT, state TEXT, sent_lsn TEXT, write_lsn TEXT, flush_lsn TEXT, "
-	"replay_lsn TEXT, lag_bytes INTEGER, lag_ms REAL)",
-	9, fill_replication,
+	"replay_lsn TEXT, lag_bytes INTEGER, lag_ms REAL, sync_state TEXT)",
+	10, fill_replication,
 };
 
 static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)
@@ -257,9 +265,7 @@ static const sqlite3_module module = {
 static void fn_current_lsn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	struct node_info n;
-	memset(&n, 0, sizeof(n));
-	if (source.node)
-		source.node(source.arg, &n);
+	nodestatus_node(&n);
 	char t[LSN_TEXT_MAX];
 	sqlite3_result_text(ctx, lsn_format(n.current_lsn, t), -1, SQLITE_TRANSIENT);
 }

@@ -1,7 +1,9 @@
 /*
  * nodestatus.h — the node's replication state as SQL: the eponymous
  * virtual tables sluice_status (one row: this node) and sluice_replication
- * (one row per follower, on the leader), and sluice_current_lsn().
+ * (one row per follower, on the leader), sluice_current_lsn() and
+ * sluice_wait_lsn(lsn, timeout_ms), which waits until this node's readers
+ * see every commit up to lsn (for read-your-writes on a follower).
  */
 #ifndef SL_NODESTATUS_H
 #define SL_NODESTATUS_H
@@ -22,6 +24,8 @@ struct node_info {
 	uint64_t applied_lsn;
 	int64_t lag_bytes;
 	double lag_ms;
+	double staleness_ms;      /* follower: lag_ms, or how long the leader has been silent */
+	const char *synchronous; /* leader: "off", "on" or "degraded" (synchronous standbys) */
 	char state[32];
 	char leader[PEER_STR_MAX];        /* follower: the leader's peer address */
 	char leader_client[PEER_STR_MAX]; /* where the leader serves clients */
@@ -31,6 +35,9 @@ struct node_info {
 
 /* Set once at start-up, before any connection opens. */
 void nodestatus_set(void (*node)(void *arg, struct node_info *out), struct peers *peers, void *arg);
+
+/* This node's row of sluice_status now. */
+void nodestatus_node(struct node_info *out);
 
 /* Registers the tables and functions on a connection. SQLITE_OK or an error. */
 int nodestatus_register(sqlite3 *db);

@@ -40,6 +40,7 @@
 #include "sl_error.h"
 #include "sl_time.h"
 #include "snapshot.h"
+#include "syncrep.h"
 
 #define MAX_FOLLOWERS 64
 #define MAX_LINKS (2 * MAX_FOLLOWERS) /* peer connections at once, authenticated or not */
@@ -82,6 +83,7 @@ struct peers {
 	const struct config *cfg;
 	struct commitlog *cl;
 	struct replog *log;
+	struct syncrep *sr; /* what the followers acknowledged, for COMMITs */
 	char db_path[CONFIG_STR_MAX + 32];
 	char client_addr[PEER_STR_MAX];
 	char node_name[PEER_STR_MAX];
@@ -98,6 +100,13 @@ struct peers {
 };
 
 /* ---------------------------------------------------------- the registry */
+
+/* p->mu held: tells synchronous commit what the follower has now. */
+static void follower_report(struct peers *p, const struct follower *f)
+{
+	bool streaming = f->fd >= 0 && f->caught_up;
+	syncrep_update(p->sr, f->info.name, streaming, f->info.write_lsn, f->info.flush_lsn, f->info.replay_lsn);
+}
 
 static struct follower *follower_claim(struct peers *p, const struct peer_hello *h, struct link *ln)
 {
@@ -128,6 +137,7 @@ static struct follower *follower_claim(struct peers *p, const struct peer_hello 
 		f->last_lag_at = 0;
 		f->info.state = "startup";
 		snprintf(f->info.address, sizeof(f->info.address), "%s", h->client_addr);
+		follower_report(p, f);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return f;
@@ -139,6 +149,7 @@ static void follower_release(struct peers *p, struct follower *f, struct link *l
 	if (f->link_gen == ln->gen) {
 		f->fd = -1;
 		f->info.state = "disconnected";
+		follower_report(p, f);
 	}
 	pthread_mutex_unlock(&p->mu);
 }
@@ -175,6 +186,7 @@ static void follower_acked(struct peers *p, struct follower *f, const struct pee
 		f->last_lag_us = now > newest ? now - newest : 0;
 		f->last_lag_at = sl_monotonic_ms();
 	}
+	follower_report(p, f);
 	pthread_mutex_unlock(&p->mu);
 	/* the follower keeps what it flushed: the leader need not any more */
 	replog_retain(p->log, f->info.name, a->flush_lsn);
@@ -198,6 +210,7 @@ int peers_followers(struct peers *p, struct follower_info *out, int max)
 		if (f->count > 0 && out[n].lag_bytes > 0 && now > f->ring[f->head].ts &&
 		    (double)(now - f->ring[f->head].ts) / 1000.0 > out[n].lag_ms)
 			out[n].lag_ms = (double)(now - f->ring[f->head].ts) / 1000.0;
+		out[n].sync_state = syncrep_state(p->sr, f->info.name);
 		n++;
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -436,6 +449,11 @@ static void *ack_main(void *arg)
 		}
 		last_rx = now;
 		struct peer_ack ack;
+		if (type == PEER_ACK && epoch != commitlog_epoch(a->p->cl)) {
+			log_warn("peers", "closing a follower link name=%s reason=\"acknowledgement from epoch %" PRIu64
+				 ", this is epoch %" PRIu64 "\"", name, epoch, commitlog_epoch(a->p->cl));
+			break;
+		}
 		if (type == PEER_ACK && peer_ack_get(a->pl->payload.data, a->pl->payload.len, &ack) == 0) {
 			follower_acked(a->p, a->f, &ack);
 			continue;
@@ -484,6 +502,7 @@ static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uin
 	}
 	acks_running = true;
 	int64_t last_tx = sl_monotonic_ms(), last_beat = 0;
+	uint64_t sent_visible = 0;
 	while (!atomic_load(&p->stop) && !atomic_load(&acks.done)) {
 		buf_reset(&batch);
 		struct record rec;
@@ -522,6 +541,15 @@ static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uin
 			last_tx = sl_monotonic_ms();
 			follower_sent(p, f, replog_reader_position(r), durable_us);
 		}
+		/* what readers here may see, the follower's readers may too */
+		uint64_t visible = commitlog_published_end(p->cl);
+		if (visible > sent_visible) {
+			buf_reset(&msg);
+			peer_u64_put(&msg, visible);
+			if (peerlink_send(pl, PEER_VISIBLE, msg.data, msg.len, tmo) != 0)
+				goto out;
+			sent_visible = visible;
+		}
 		/* the durable end, when the follower has it all (not more often
 		 * than every BEAT_MIN_MS) and when nothing else went for a while */
 		int64_t now = sl_monotonic_ms();
@@ -537,6 +565,7 @@ static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uin
 			pthread_mutex_lock(&p->mu);
 			f->caught_up = true;
 			f->info.state = "streaming";
+			follower_report(p, f);
 			pthread_mutex_unlock(&p->mu);
 		}
 	}
@@ -716,8 +745,8 @@ static int listen_peer(struct peers *p, char *err, size_t errlen)
 	return 0;
 }
 
-int peers_start(struct peers **out, const struct config *cfg, struct commitlog *cl, const char *db_path,
-		const char *client_addr, char *err, size_t errlen)
+int peers_start(struct peers **out, const struct config *cfg, struct commitlog *cl, struct syncrep *sr,
+		const char *db_path, const char *client_addr, char *err, size_t errlen)
 {
 	if (!cfg->cluster_secret[0]) {
 		snprintf(err, errlen, "peer_listen needs a cluster_secret");
@@ -730,6 +759,7 @@ int peers_start(struct peers **out, const struct config *cfg, struct commitlog *
 	}
 	p->cfg = cfg;
 	p->cl = cl;
+	p->sr = sr;
 	p->log = commitlog_replog(cl);
 	p->listen_fd = p->wake[0] = p->wake[1] = -1;
 	snprintf(p->db_path, sizeof(p->db_path), "%s", db_path);

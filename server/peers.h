@@ -18,6 +18,7 @@
 #include "commitlog.h"
 #include "config.h"
 #include "peermsg.h"
+#include "syncrep.h"
 
 struct peers;
 
@@ -33,15 +34,17 @@ struct follower_info {
 	 * the last one took from being durable here to the follower's replay
 	 * acknowledgement */
 	double lag_ms;
+	const char *sync_state; /* "async", "potential", "sync", "quorum" (syncrep.h) */
 };
 
 /*
- * Listens on cfg->peer_listen and serves followers from the log of cl.
+ * Listens on cfg->peer_listen and serves followers from the log of cl,
+ * telling sr what each acknowledges.
  * client_addr is where this node serves clients (told to followers).
  * 0, or -1 with err.
  */
-int peers_start(struct peers **out, const struct config *cfg, struct commitlog *cl, const char *db_path,
-		const char *client_addr, char *err, size_t errlen);
+int peers_start(struct peers **out, const struct config *cfg, struct commitlog *cl, struct syncrep *sr,
+		const char *db_path, const char *client_addr, char *err, size_t errlen);
 /* Closes every link and joins the threads. */
 void peers_stop(struct peers *p);
 

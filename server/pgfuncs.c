@@ -14,6 +14,8 @@
 #include <time.h>
 
 #include "dbpool.h"
+#include "lsn.h"
+#include "nodestatus.h"
 
 #define SLUICE_VERSION_STRING "PostgreSQL 15.0 (sluice " PACKAGE_VERSION ") on x86_64-pc-linux-gnu, 64-bit"
 
@@ -50,23 +52,32 @@ static void fn_version(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_text(ctx, SLUICE_VERSION_STRING, -1, SQLITE_STATIC);
 }
 
+/* Whether the running job was cancelled or ran past its deadline (then
+ * the function fails with SQLITE_INTERRUPT). */
+static bool interrupted(sqlite3_context *ctx, struct dbconn *c)
+{
+	struct interrupt *intr = c->intr;
+	if (intr && atomic_load(&intr->cancel)) {
+		sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
+		return true;
+	}
+	if (intr && intr->deadline_ns && monotonic_ns() > intr->deadline_ns) {
+		intr->timed_out = true;
+		sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
+		return true;
+	}
+	return false;
+}
+
 static void fn_pg_sleep(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	struct dbconn *c = sqlite3_user_data(ctx);
 	double secs = sqlite3_value_double(argv[0]);
 	int64_t end = monotonic_ns() + (int64_t)(secs * 1e9);
 	for (;;) {
+		if (interrupted(ctx, c))
+			return;
 		int64_t now = monotonic_ns();
-		struct interrupt *intr = c->intr;
-		if (intr && atomic_load(&intr->cancel)) {
-			sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
-			return;
-		}
-		if (intr && intr->deadline_ns && now > intr->deadline_ns) {
-			intr->timed_out = true;
-			sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
-			return;
-		}
 		if (now >= end)
 			break;
 		int64_t step = end - now;
@@ -76,6 +87,42 @@ static void fn_pg_sleep(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		nanosleep(&ts, NULL);
 	}
 	sqlite3_result_text(ctx, "", 0, SQLITE_STATIC);
+}
+
+/*
+ * sluice_wait_lsn('X/Y', timeout_ms): true once this node's readers see
+ * every commit up to X/Y (a follower applied it; the leader published it).
+ * It holds no snapshot while it waits, so it never holds up apply.
+ */
+static void fn_wait_lsn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct dbconn *c = sqlite3_user_data(ctx);
+	const char *text = (const char *)sqlite3_value_text(argv[0]);
+	uint64_t want;
+	if (!text || lsn_parse(text, &want) != 0) {
+		sqlite3_result_error(ctx, "invalid input syntax for type pg_lsn", -1);
+		return;
+	}
+	int64_t timeout_ms = sqlite3_value_int64(argv[1]);
+	int64_t end = monotonic_ns() + (timeout_ms > 0 ? timeout_ms : 0) * 1000000;
+	struct node_info n;
+	for (;;) {
+		nodestatus_node(&n);
+		if (n.applied_lsn >= want) {
+			sqlite3_result_int(ctx, 1);
+			return;
+		}
+		if (interrupted(ctx, c))
+			return;
+		if (monotonic_ns() >= end)
+			break;
+		struct timespec ts = { 0, 200000 };
+		nanosleep(&ts, NULL);
+	}
+	char msg[160], at[LSN_TEXT_MAX];
+	snprintf(msg, sizeof(msg), "timed out waiting for LSN %s to be applied; applied up to %s", text,
+		 lsn_format(n.applied_lsn, at));
+	sqlite3_result_error(ctx, msg, -1);
 }
 
 static void fn_now(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -151,6 +198,7 @@ static const struct function_def functions[] = {
 	{ "repeat", 2, 1, fn_repeat },
 	{ "version", 0, 0, fn_version },
 	{ "pg_sleep", 1, 0, fn_pg_sleep },
+	{ "sluice_wait_lsn", 2, 0, fn_wait_lsn },
 	{ "now", 0, 0, fn_now },
 	{ "transaction_timestamp", 0, 0, fn_now },
 	{ "statement_timestamp", 0, 0, fn_now },

@@ -26,6 +26,7 @@
 #include "pgconn.h"
 #include "pgwire.h"
 #include "sqlstate.h"
+#include "syncrep.h"
 
 static const char *session_setting(void *session, const char *name)
 {
@@ -225,6 +226,7 @@ static void node_info(void *arg, struct node_info *out)
 		uint64_t end = st.leader_end > st.flushed_lsn ? st.leader_end : st.flushed_lsn;
 		out->lag_bytes = end > st.applied_lsn ? (int64_t)(end - st.applied_lsn) : 0;
 		out->lag_ms = st.lag_ms;
+		out->staleness_ms = st.staleness_ms;
 		snprintf(out->state, sizeof(out->state), "%s", st.state);
 		snprintf(out->leader, sizeof(out->leader), "%.255s", cfg->leader_peer);
 		snprintf(out->leader_client, sizeof(out->leader_client), "%s", st.leader_client);
@@ -234,13 +236,44 @@ static void node_info(void *arg, struct node_info *out)
 	out->role = "leader";
 	snprintf(out->state, sizeof(out->state), "leading");
 	snprintf(out->leader_client, sizeof(out->leader_client), "%s", srv->client_addr);
+	out->synchronous = !syncrep_enabled(srv->syncrep) ? "off" : syncrep_degraded(srv->syncrep) ? "degraded" : "on";
 	if (srv->commitlog) {
 		out->epoch = commitlog_epoch(srv->commitlog);
 		out->log_mode = log_mode_name(commitlog_mode(srv->commitlog));
-		out->current_lsn = out->applied_lsn = replog_durable_lsn(commitlog_replog(srv->commitlog));
+		out->current_lsn = replog_durable_lsn(commitlog_replog(srv->commitlog));
+		/* readers see the published commits: the others wait for standbys */
+		out->applied_lsn = commitlog_published_end(srv->commitlog);
 	} else {
 		out->log_mode = "off";
 	}
+}
+
+/* A leader's synchronous_standbys. */
+static int start_syncrep(struct server *srv, char *err, size_t errlen)
+{
+	const struct config *cfg = srv->cfg;
+	struct syncrep_rule rule;
+	char why[256];
+	if (syncrep_rule_parse(cfg->synchronous_standbys, &rule, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "invalid synchronous_standbys \"%.200s\": %s", cfg->synchronous_standbys, why);
+		return -1;
+	}
+	if (rule.k > 0 && !cfg->peer_listen[0]) {
+		snprintf(err, errlen, "synchronous_standbys needs peer_listen (followers to acknowledge commits)");
+		return -1;
+	}
+	srv->syncrep = syncrep_new(&rule, cfg->synchronous_timeout_ms, cfg->synchronous_fallback);
+	if (!srv->syncrep) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	char level[32] = "", fallback[32] = "";
+	config_show(cfg, "synchronous_commit", level, sizeof(level));
+	config_show(cfg, "synchronous_fallback", fallback, sizeof(fallback));
+	if (rule.k > 0)
+		log_info("server", "synchronous standbys \"%s\" synchronous_commit=%s synchronous_fallback=%s",
+			 cfg->synchronous_standbys, level, fallback);
+	return 0;
 }
 
 /* The peer port of a leader, the threads of a follower. */
@@ -255,7 +288,8 @@ static int start_replication(struct server *srv, const char *db_path, char *err,
 			snprintf(err, errlen, "peer_listen needs a replication log (log_mode is off)");
 			return -1;
 		}
-		if (peers_start(&srv->peers, cfg, srv->commitlog, db_path, srv->client_addr, err, errlen) != 0)
+		if (peers_start(&srv->peers, cfg, srv->commitlog, srv->syncrep, db_path, srv->client_addr, err,
+				errlen) != 0)
 			return -1;
 	}
 	nodestatus_set(node_info, srv->peers, srv);
@@ -294,6 +328,10 @@ int server_init(struct server *srv, const struct config *cfg, struct ev_loop *lo
 		log_fatal("server", "%s", err);
 		return -1;
 	}
+	if (!follower && start_syncrep(srv, err, sizeof(err)) != 0) {
+		log_fatal("server", "%s", err);
+		return -1;
+	}
 	if (follower && replica_open(&srv->replica, cfg, path, srv->client_addr, err, sizeof(err)) != 0) {
 		log_fatal("server", "%s", err);
 		return -1;
@@ -307,7 +345,7 @@ int server_init(struct server *srv, const struct config *cfg, struct ev_loop *lo
 		log_fatal("server", "%s", err);
 		return -1;
 	}
-	if (executor_start(&srv->ex, srv->pool, cfg, loop, pgconn_job_done) != 0)
+	if (executor_start(&srv->ex, srv->pool, cfg, srv->syncrep, loop, pgconn_job_done) != 0)
 		return -1;
 	/* only now: a follower's clients must not even wait on a half copy */
 	if (listen(srv->listen_fd, 128) != 0) {
@@ -350,5 +388,6 @@ void server_free(struct server *srv)
 	dbpool_close(srv->pool);
 	replica_close(srv->replica);
 	commitlog_close(srv->commitlog);
+	syncrep_free(srv->syncrep);
 	users_free(srv->users);
 }

@@ -24,6 +24,7 @@ struct server {
 	struct dbpool *pool;
 	struct commitlog *commitlog; /* the leader's replication log; NULL on a follower */
 	struct peers *peers;         /* the leader's peer port, when peer_listen is set */
+	struct syncrep *syncrep;     /* the leader's synchronous standbys (none: k = 0) */
 	struct replica *replica;     /* a follower's link and apply; NULL on a leader */
 	char client_addr[PEER_STR_MAX]; /* host:port clients connect to */
 	struct executor *ex;

@@ -176,7 +176,7 @@ static bool is_ignored_parameter(const char *name)
 	static const char *const names[] = {
 		"work_mem", "maintenance_work_mem", "temp_buffers", "jit", "random_page_cost", "seq_page_cost",
 		"effective_cache_size", "default_statistics_target", "geqo", "row_security", "check_function_bodies",
-		"xmloption", "gin_fuzzy_search_limit", "synchronous_commit", "vacuum_cost_delay", "timezone_abbreviations",
+		"xmloption", "gin_fuzzy_search_limit", "vacuum_cost_delay", "timezone_abbreviations",
 		"escape_string_warning", "backslash_quote", "array_nulls", "default_with_oids", "log_statement",
 		"log_min_duration_statement", "log_min_messages", "enable_seqscan", "enable_indexscan",
 		"enable_bitmapscan", "enable_hashjoin", "enable_mergejoin", "enable_nestloop", "plan_cache_mode",
@@ -191,6 +191,19 @@ static bool is_ignored_parameter(const char *name)
 static bool is_utf8_name(const char *v)
 {
 	return strcasecmp(v, "UTF8") == 0 || strcasecmp(v, "UTF-8") == 0 || strcasecmp(v, "unicode") == 0;
+}
+
+/* The server settings a session may change for itself. */
+static bool session_may_set(const char *name)
+{
+	static const char *const names[] = {
+		"statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout",
+		"synchronous_commit", "max_replica_lag",
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(names[i], name) == 0)
+			return true;
+	return false;
 }
 
 int session_set(struct session *s, const char *name, const char *value, char *err, size_t errlen)
@@ -219,8 +232,7 @@ int session_set(struct session *s, const char *name, const char *value, char *er
 		/* a server setting: only what a session may change, checked by the config table */
 		char shown[CONFIG_STR_MAX];
 		if (config_show(&s->cfg, name, shown, sizeof(shown)) == 0) {
-			if (strcasecmp(name, "statement_timeout") != 0 && strcasecmp(name, "lock_timeout") != 0 &&
-			    strcasecmp(name, "idle_in_transaction_session_timeout") != 0) {
+			if (!session_may_set(name)) {
 				snprintf(err, errlen, "parameter \"%s\" cannot be changed now", name);
 				return -1;
 			}

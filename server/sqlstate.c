@@ -73,6 +73,8 @@ static const struct text_map by_message[] = {
 	{ "cannot rollback - no transaction is active", SQLSTATE_NO_ACTIVE_SQL_TRANSACTION },
 	{ "integer overflow", SQLSTATE_NUMERIC_OUT_OF_RANGE },
 	{ "interrupted", SQLSTATE_QUERY_CANCELED },
+	{ "timed out waiting for LSN", SQLSTATE_QUERY_CANCELED }, /* sluice_wait_lsn */
+	{ "invalid input syntax for type pg_lsn", SQLSTATE_INVALID_TEXT },
 };
 
 const char *sqlstate_from_sqlite(int extended_rc, const char *message)

@@ -293,7 +293,7 @@ static void follower_frame(struct follower *fl, uint8_t type, const uint8_t *p, 
 	struct peer_snap_begin sb;
 	struct peer_heartbeat hb;
 	char text[PEER_STR_MAX * 2];
-	uint64_t from;
+	uint64_t from, visible;
 	switch (type) {
 	case PEER_SNAP_BEGIN:
 		if (peer_snap_begin_get(p, n, &sb) != 0) {
@@ -316,6 +316,10 @@ static void follower_frame(struct follower *fl, uint8_t type, const uint8_t *p, 
 		break;
 	case PEER_HEARTBEAT:
 		if (peer_heartbeat_get(p, n, &hb) != 0)
+			lost(fl);
+		break;
+	case PEER_VISIBLE:
+		if (peer_u64_get(p, n, &visible) != 0)
 			lost(fl);
 		break;
 	case PEER_ERROR:
@@ -362,7 +366,7 @@ static void check_frame(struct follower *fl, const uint8_t *at, size_t left, con
 {
 	CHECK(used >= PEER_HEADER_SIZE && used <= left && used - PEER_HEADER_SIZE == f->len);
 	CHECK(f->len <= PEER_MAX_PAYLOAD);
-	CHECK(f->type >= PEER_HELLO && f->type <= PEER_REBOOTSTRAP);
+	CHECK(f->type >= PEER_HELLO && f->type <= PEER_VISIBLE);
 	CHECK(strcmp(peer_type_name(f->type), "unknown") != 0);
 	CHECK((f->flags & ~PEER_F_COMPRESSED) == 0);
 	CHECK(f->payload == at + PEER_HEADER_SIZE);

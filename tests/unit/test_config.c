@@ -531,7 +531,7 @@ static void test_show_roundtrip(void **state)
 	config_defaults(&b);
 	struct collect c = { .into = &b };
 	config_foreach(&a, collect_fn, &c);
-	assert_int_equal(c.count, 31);
+	assert_int_equal(c.count, 36);
 	assert_memory_equal(&a, &b, sizeof(a));
 	assert_string_equal(c.names[0], "listen_address");
 	assert_string_equal(c.names[9], "log_mode");
