@@ -559,6 +559,7 @@ enum {
 	COL_LAG_BYTES,
 	COL_LAG_MS,
 	COL_REPL_STATE,
+	COL_SYNC,
 	COL_SENT,
 	COL_WRITE,
 	COL_FLUSH,
@@ -579,6 +580,8 @@ static const struct table_column columns[NCOLS] = {
 	[COL_LAG_MS] = { "LAG (ms)", TABLE_RIGHT, false },
 	/* the leader's view of each follower, from sluice_replication */
 	[COL_REPL_STATE] = { "REPL STATE", TABLE_LEFT, true },
+	/* a follower's sync_state; the leader's synchronous (on, degraded, off) */
+	[COL_SYNC] = { "SYNC", TABLE_LEFT, true },
 	[COL_SENT] = { "SENT LSN", TABLE_LEFT, true },
 	[COL_WRITE] = { "WRITE LSN", TABLE_LEFT, true },
 	[COL_FLUSH] = { "FLUSH LSN", TABLE_LEFT, true },
@@ -605,6 +608,7 @@ static int put_table(const struct cluster *c, struct buf *out)
 			[COL_LAG_BYTES] = row_get(s, "lag_bytes"),
 			[COL_LAG_MS] = row_get(s, "lag_ms"),
 			[COL_REPL_STATE] = row_get(r, "state"),
+			[COL_SYNC] = row_get(r, "sync_state") ? row_get(r, "sync_state") : row_get(s, "synchronous"),
 			[COL_SENT] = row_get(r, "sent_lsn"),
 			[COL_WRITE] = row_get(r, "write_lsn"),
 			[COL_FLUSH] = row_get(r, "flush_lsn"),
