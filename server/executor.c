@@ -316,17 +316,20 @@ static void fail_unconfirmed(struct executor *ex, struct job *j, int rc)
 /* ------------------------------------------------- synchronous standbys */
 
 /*
- * While a commit waits for standbys: kept jobs whose client cancelled get
- * their error now (the commit goes on without them). With only_apply,
+ * While a commit waits for standbys: kept jobs whose client cancelled (or
+ * whose statement_timeout passed) get their error now (the commit goes on
+ * without them). With only_apply,
  * true once no kept job waits for remote_apply any more.
  */
 static bool answer_cancelled(struct executor *ex, bool only_apply)
 {
 	struct job *prev = NULL, *next;
 	bool apply_waiter = false;
+	int64_t now = monotonic_ns();
 	for (struct job *k = ex->kept.head; k; k = next) {
 		next = k->next;
-		if (atomic_load(&k->intr.cancel) && commitreply_level(k) >= SYNC_REMOTE_WRITE) {
+		bool gave_up = atomic_load(&k->intr.cancel) || (k->intr.deadline_ns && now > k->intr.deadline_ns);
+		if (gave_up && commitreply_level(k) >= SYNC_REMOTE_WRITE) {
 			queue_remove(&ex->kept, k, prev);
 			ex->nkept--;
 			commitreply_cancelled(k);
@@ -339,8 +342,43 @@ static bool answer_cancelled(struct executor *ex, bool only_apply)
 	return only_apply && !apply_waiter;
 }
 
-static bool probe_commit(void *arg) { return answer_cancelled(arg, false); }
-static bool probe_apply(void *arg) { return answer_cancelled(arg, true); }
+/*
+ * While the writer waits for standbys, queued writer jobs that were
+ * cancelled or ran out of time go to the readers with their error (the
+ * forced error stops them at their first write), instead of waiting.
+ */
+static void release_expired(struct executor *ex)
+{
+	int64_t now = monotonic_ns();
+	pthread_mutex_lock(&ex->mu);
+	struct job *prev = NULL, *next;
+	for (struct job *j = ex->writer.head; j; j = next) {
+		next = j->next;
+		const char *sqlstate, *why = wait_expired(ex, j, now, &sqlstate);
+		if (!why || (ex->owner && j->sess == ex->owner)) {
+			prev = j;
+			continue;
+		}
+		queue_remove(&ex->writer, j, prev);
+		backend_set_forced_error(j, sqlstate, why);
+		j->writer_forbidden = true;
+		queue_push(&ex->readers, j);
+		pthread_cond_signal(&ex->readers_cond);
+	}
+	pthread_mutex_unlock(&ex->mu);
+}
+
+static bool probe_commit(void *arg)
+{
+	release_expired(arg);
+	return answer_cancelled(arg, false);
+}
+
+static bool probe_apply(void *arg)
+{
+	release_expired(arg);
+	return answer_cancelled(arg, true);
+}
 
 /* The level the commit under way waits for: the highest its jobs ask. */
 static int commit_level(struct executor *ex)
