@@ -36,10 +36,11 @@
 #include "commitreply.h"
 #include "log.h"
 #include "pgwire.h"
+#include "sl_time.h"
 #include "sqlstate.h"
 
-#define WAIT_TICK_NS 20000000 /* how often waiting writer jobs are checked */
-#define GATE_TICK_NS 1000000  /* how often reading jobs held at the gate look again */
+#define WAIT_TICK_MS 20 /* how often waiting writer jobs are checked */
+#define GATE_TICK_MS 1  /* how often reading jobs held at the gate look again */
 
 struct job_queue {
 	struct job *head, *tail;
@@ -211,13 +212,7 @@ static void *reader_main(void *arg)
 			if (!ex->readers.head) {
 				pthread_cond_wait(&ex->readers_cond, &ex->mu);
 			} else { /* held at the gate: look again shortly */
-				struct timespec ts;
-				clock_gettime(CLOCK_REALTIME, &ts);
-				ts.tv_nsec += GATE_TICK_NS;
-				if (ts.tv_nsec >= 1000000000) {
-					ts.tv_sec++;
-					ts.tv_nsec -= 1000000000;
-				}
+				struct timespec ts = sl_deadline(CLOCK_REALTIME, GATE_TICK_MS);
 				pthread_cond_timedwait(&ex->readers_cond, &ex->mu, &ts);
 			}
 		}
@@ -472,13 +467,7 @@ static struct job *writer_wait(struct executor *ex, bool batch_open, bool *stop)
 	struct job *j = writer_pick(ex, &waiting);
 	while (!j && !(batch_open && !ex->owner) && !(ex->stopping && !waiting)) {
 		if (waiting) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += WAIT_TICK_NS;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			struct timespec ts = sl_deadline(CLOCK_REALTIME, WAIT_TICK_MS);
 			pthread_cond_timedwait(&ex->writer_cond, &ex->mu, &ts);
 		} else {
 			pthread_cond_wait(&ex->writer_cond, &ex->mu);

@@ -321,16 +321,6 @@ const char *syncrep_state(struct syncrep *sr, const char *name)
 
 /* ------------------------------------------------------------- waiting */
 
-static void deadline_after(struct timespec *t, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, t);
-	t->tv_nsec += (long)ms * 1000000L;
-	while (t->tv_nsec >= 1000000000L) {
-		t->tv_sec++;
-		t->tv_nsec -= 1000000000L;
-	}
-}
-
 enum syncrep_result syncrep_wait(struct syncrep *sr, uint64_t lsn, int level, bool (*probe)(void *arg), void *arg)
 {
 	if (!syncrep_enabled(sr) || level < SYNC_REMOTE_WRITE)
@@ -368,8 +358,7 @@ enum syncrep_result syncrep_wait(struct syncrep *sr, uint64_t lsn, int level, bo
 			log_warn("syncrep", "a commit has waited %" PRId64 " ms for synchronous standbys lsn=%s", waited,
 				 lsn_format(lsn, at));
 		}
-		struct timespec t;
-		deadline_after(&t, PROBE_MS);
+		struct timespec t = sl_deadline(CLOCK_MONOTONIC, PROBE_MS);
 		pthread_cond_timedwait(&sr->cond, &sr->mu, &t);
 		if (probe && sl_monotonic_ms() - last_probe >= PROBE_MS) {
 			pthread_mutex_unlock(&sr->mu);

@@ -31,6 +31,7 @@
 #include "replog.h"
 #include "replog_internal.h"
 #include "sl_error.h"
+#include "sl_time.h"
 
 static void replog_reader_close_fd(struct replog_reader *r)
 {
@@ -146,18 +147,6 @@ void replog_wakeup(struct replog *l)
 	pthread_mutex_unlock(&l->mu);
 }
 
-static struct timespec replog_deadline(int timeout_ms)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += timeout_ms / 1000;
-	t.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
 
 /* How far the reader may read: the durable end, or its limit; mu held. */
 static uint64_t reader_available(const struct replog_reader *r)
@@ -191,7 +180,7 @@ static int replog_reader_wait(struct replog_reader *r, int timeout_ms)
 	struct timespec deadline = { 0, 0 };
 	bool timed_out = false;
 	if (timeout_ms > 0)
-		deadline = replog_deadline(timeout_ms);
+		deadline = sl_deadline(CLOCK_MONOTONIC, timeout_ms);
 	for (;;) {
 		if (r->lost || r->pos < l->start_lsn)
 			return SL_ENOTFOUND;
