@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "applywait.h"
 #include "backend.h"
 #include "commitreply.h"
 #include "log.h"
@@ -62,6 +63,7 @@ struct executor {
 	/* writer thread only: the batch's jobs kept until it commits, the job
 	 * running, and the commits made since their replies were told */
 	struct syncrep *sr;
+	struct applywait *apply; /* remote_apply jobs (only with synchronous standbys) */
 	struct job_queue kept;
 	int nkept;
 	struct job *running;
@@ -145,6 +147,8 @@ static void finish(struct executor *ex, struct job *j)
 	pthread_mutex_unlock(&ex->done_mu);
 	ev_async_send(ex->loop, &ex->done_async);
 }
+
+static void hand_back(void *arg, struct job *j) { finish(arg, j); }
 
 static void on_done_async(struct ev_loop *loop, ev_async *w, int revents)
 {
@@ -313,13 +317,11 @@ static void fail_unconfirmed(struct executor *ex, struct job *j, int rc)
 /*
  * While a commit waits for standbys: kept jobs whose client cancelled (or
  * whose statement_timeout passed) get their error now (the commit goes on
- * without them). With only_apply,
- * true once no kept job waits for remote_apply any more.
+ * without them).
  */
-static bool answer_cancelled(struct executor *ex, bool only_apply)
+static void answer_cancelled(struct executor *ex)
 {
 	struct job *prev = NULL, *next;
-	bool apply_waiter = false;
 	int64_t now = monotonic_ns();
 	for (struct job *k = ex->kept.head; k; k = next) {
 		next = k->next;
@@ -331,10 +333,8 @@ static bool answer_cancelled(struct executor *ex, bool only_apply)
 			finish(ex, k);
 			continue;
 		}
-		apply_waiter |= commitreply_level(k) >= SYNC_REMOTE_APPLY;
 		prev = k;
 	}
-	return only_apply && !apply_waiter;
 }
 
 /*
@@ -366,13 +366,8 @@ static void release_expired(struct executor *ex)
 static bool probe_commit(void *arg)
 {
 	release_expired(arg);
-	return answer_cancelled(arg, false);
-}
-
-static bool probe_apply(void *arg)
-{
-	release_expired(arg);
-	return answer_cancelled(arg, true);
+	answer_cancelled(arg);
+	return false; /* the commit is in the log: it is published whatever comes */
 }
 
 /* The level the commit under way waits for: the highest its jobs ask. */
@@ -387,7 +382,7 @@ static int commit_level(struct executor *ex)
 /*
  * The log's waiter (commitlog_set_waiter): inside SQLite's COMMIT, so no
  * reader sees the commit before the standbys have it. remote_apply waits
- * for flushed here and for applied after the commit (batch_commit): a
+ * for flushed here and for applied after the commit (applywait.h): a
  * follower applies only what the leader has made visible.
  */
 static void wait_for_standbys(void *arg, uint64_t end_lsn)
@@ -402,11 +397,18 @@ static void wait_for_standbys(void *arg, uint64_t end_lsn)
 		ex->commit_sync = res;
 }
 
-/* Tells the job about the commits made since the last one was told. */
+/* Tells the job about the commits made since the last one was told (a
+ * remote_apply job once the standbys have applied them), and hands it back. */
 static void report_commit(struct executor *ex, struct job *j)
 {
+	if (ex->commit_lsn && ex->commit_sync == SYNCREP_CONFIRMED && ex->apply &&
+	    commitreply_level(j) >= SYNC_REMOTE_APPLY) {
+		applywait_park(ex->apply, j, ex->commit_lsn);
+		return;
+	}
 	if (ex->commit_lsn)
 		commitreply_done(j, ex->commit_lsn, ex->commit_sync);
+	finish(ex, j);
 }
 
 static void commit_reported(struct executor *ex)
@@ -415,33 +417,20 @@ static void commit_reported(struct executor *ex)
 	ex->commit_sync = SYNCREP_CONFIRMED;
 }
 
-/* After a commit: remote_apply jobs wait until the standbys applied it. */
-static void wait_for_apply(struct executor *ex)
-{
-	if (!ex->commit_lsn || ex->commit_sync != SYNCREP_CONFIRMED || answer_cancelled(ex, true))
-		return;
-	enum syncrep_result res = syncrep_wait(ex->sr, ex->commit_lsn, SYNC_REMOTE_APPLY, probe_apply, ex);
-	if (res == SYNCREP_STOPPED && !answer_cancelled(ex, true))
-		ex->commit_sync = res; /* shutting down */
-	else if (res == SYNCREP_DEGRADED)
-		ex->commit_sync = res;
-}
-
 /* ------------------------------------------------------------- batches */
 
 /* Commits the open batch and hands its jobs back. */
 static void batch_commit(struct executor *ex)
 {
 	int rc = dbpool_batch_commit(ex->pool);
-	if (rc == SQLITE_OK)
-		wait_for_apply(ex);
 	struct job *k;
 	while ((k = queue_pop(&ex->kept))) {
-		if (rc != SQLITE_OK)
+		if (rc != SQLITE_OK) {
 			fail_unconfirmed(ex, k, rc);
-		else
+			finish(ex, k);
+		} else {
 			report_commit(ex, k);
-		finish(ex, k);
+		}
 	}
 	commit_reported(ex);
 	ex->pool->writer->commit_error[0] = '\0';
@@ -518,7 +507,6 @@ static void *writer_main(void *arg)
 			w->session = NULL;
 			report_commit(ex, j);
 			commit_reported(ex);
-			finish(ex, j);
 			continue;
 		}
 		if (!open) {
@@ -548,7 +536,6 @@ static void *writer_main(void *arg)
 			/* inside the block: what it committed already is durable */
 			report_commit(ex, j);
 			commit_reported(ex);
-			finish(ex, j);
 			continue;
 		}
 		queue_push(&ex->kept, j);
@@ -573,6 +560,8 @@ int executor_start(struct executor **out, struct dbpool *pool, const struct conf
 	ex->sr = sr;
 	if (pool->cl)
 		commitlog_set_waiter(pool->cl, wait_for_standbys, ex);
+	if (syncrep_enabled(sr) && !(ex->apply = applywait_start(sr, hand_back, ex)))
+		goto fail;
 	pthread_mutex_init(&ex->mu, NULL);
 	pthread_mutex_init(&ex->done_mu, NULL);
 	pthread_cond_init(&ex->readers_cond, NULL);
@@ -613,6 +602,7 @@ void executor_stop(struct executor *ex)
 		pthread_join(ex->reader_threads[i], NULL);
 	if (ex->have_writer)
 		pthread_join(ex->writer_thread, NULL);
+	applywait_stop(ex->apply);
 	if (ex->pool->cl)
 		commitlog_set_waiter(ex->pool->cl, NULL, NULL);
 	ev_async_stop(ex->loop, &ex->done_async);

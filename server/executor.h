@@ -53,6 +53,7 @@ struct job {
 	char forced_sqlstate[6]; /* set while waiting for the writer: the next */
 	char forced_message[200]; /* write fails with this error instead */
 	void *owner;     /* the client connection (loop side) */
+	uint64_t commit_lsn; /* remote_apply: the commit it waits to see applied (applywait.h) */
 	int reply_fd;    /* the client socket to send replies on at once, or -1 */
 	struct job *next;
 };

@@ -22,6 +22,9 @@
 #     - read-your-writes: a session with SET synchronous_commit =
 #       remote_apply inserts 200 rows one at a time, and right after each
 #       COMMIT a session on f1 reads the row: it must be there every time;
+#     - with a reader on f1 holding page apply back, a remote_apply INSERT
+#       waits while another session's INSERT (on) is answered at once; a
+#       cancel gives the waiting one 57014;
 #     - an INSERT's reply carries ParameterStatus sluice.commit_lsn (an LSN
 #       past the leader's LSN before it, not past its LSN after); SHOW
 #       sluice.commit_lsn in the same session gives it too; with f2 held by
@@ -287,6 +290,33 @@ for ((i = 1; i <= 200; i++)); do
 done
 [ "$misses" = 0 ] || fail "read-your-writes: $misses of 200 reads on f1 right after a remote_apply COMMIT missed the row; first: $first_miss"
 log "read-your-writes: 200 remote_apply commits, each seen at once on f1 ($(($(now_ms) - t0)) ms)"
+
+# -- a remote_apply commit waits on its own: with f1's page apply held
+# back by a reader's snapshot, it waits; an 'on' commit of another session
+# meanwhile is answered at once; a cancel gets 57014
+expect_eq "$(pipe_q r "BEGIN")" "BEGIN" "f1: BEGIN"
+pipe_q r "SELECT count(*) FROM t" >/dev/null
+new_id
+held_id=$next_id
+bgq_start held "$L" "SET synchronous_commit = remote_apply; INSERT INTO t VALUES ($held_id, 'held')"
+sleep 1
+expect_still_waiting held "a remote_apply INSERT while a reader on f1 holds apply back"
+new_id
+timed "$L" "INSERT INTO t VALUES ($next_id, 'not held')"
+[ "$T_RC" = 0 ] || fail "an INSERT (synchronous_commit on) while a remote_apply one waits failed: $T_OUT"
+[ "$T_MS" -ge 0 ] && [ "$T_MS" -lt 1000 ] ||
+	fail "an INSERT (synchronous_commit on) took $T_MS ms while a remote_apply one waited for apply"
+expect_still_waiting held "the remote_apply INSERT after another session's commit"
+kill -INT "${BGQ_PID[held]}"
+rc=0
+bgq_wait held 10 || rc=$?
+[ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "the cancelled remote_apply INSERT: exit $rc: $(bgq_out held)"
+grep -q 'ERROR:  57014: canceling wait for synchronous replication' <<<"$(bgq_out held)" ||
+	fail "the cancelled remote_apply INSERT did not get 57014: $(bgq_out held)"
+! grep -q 'INSERT 0 1' <<<"$(bgq_out held)" || fail "the cancelled remote_apply INSERT reported success"
+expect_eq "$(pipe_q r "ROLLBACK")" "ROLLBACK" "f1: ROLLBACK"
+wait_row f1 "SELECT v FROM t WHERE id = $held_id" "held" 15
+log "remote_apply: waited for f1's apply alone, cancel gave 57014"
 pipe_close r
 
 # -- sluice.commit_lsn: ParameterStatus, SHOW
