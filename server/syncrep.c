@@ -2,9 +2,10 @@
  * syncrep.c — synchronous_standbys, the followers' acknowledgements and
  * the COMMIT's wait for them (see syncrep.h).
  *
- * One mutex guards the table of followers; a condition variable wakes
- * waiters on every acknowledgement. The table is small (a follower per
- * peer link), so the confirmed position is computed afresh each time.
+ * One mutex guards the table of followers; a condition variable per
+ * kind of wait (written or flushed; applied) wakes the waiters only when a
+ * position they wait on moves. The table is small (a follower per peer
+ * link), so the confirmed position is computed afresh each time.
  */
 #include "syncrep.h"
 
@@ -34,7 +35,7 @@ struct syncrep {
 	int64_t timeout_ms;
 	int fallback;
 	pthread_mutex_t mu;
-	pthread_cond_t cond;
+	pthread_cond_t flushed, applied; /* write or flush moved; apply moved */
 	struct standby standbys[SYNCREP_MAX_FOLLOWERS];
 	int nstandbys;
 	bool degraded;
@@ -185,7 +186,8 @@ struct syncrep *syncrep_new(const struct syncrep_rule *rule, int64_t timeout_ms,
 	pthread_condattr_t attr;
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&sr->cond, &attr);
+	pthread_cond_init(&sr->flushed, &attr);
+	pthread_cond_init(&sr->applied, &attr);
 	pthread_condattr_destroy(&attr);
 	return sr;
 }
@@ -195,7 +197,8 @@ void syncrep_free(struct syncrep *sr)
 	if (!sr)
 		return;
 	pthread_mutex_destroy(&sr->mu);
-	pthread_cond_destroy(&sr->cond);
+	pthread_cond_destroy(&sr->flushed);
+	pthread_cond_destroy(&sr->applied);
 	free(sr);
 }
 
@@ -237,7 +240,7 @@ static uint64_t confirmed_locked(struct syncrep *sr, int level)
 		if (s && s->streaming)
 			pos[n++] = s->pos[at];
 	}
-	if (n < rule->k)
+	if (n == 0 || n < rule->k)
 		return 0;
 	if (!rule->any) { /* FIRST k: the slowest of the k chosen */
 		uint64_t min = pos[0];
@@ -268,7 +271,10 @@ void syncrep_update(struct syncrep *sr, const char *name, bool streaming, uint64
 		s = &sr->standbys[sr->nstandbys++];
 		snprintf(s->name, sizeof(s->name), "%s", name);
 	}
+	bool flushed = true, applied = true; /* what may confirm more now */
 	if (s) {
+		flushed = s->streaming != streaming || s->pos[0] != write_lsn || s->pos[1] != flush_lsn;
+		applied = s->streaming != streaming || s->pos[2] != apply_lsn;
 		s->streaming = streaming;
 		s->pos[0] = write_lsn;
 		s->pos[1] = flush_lsn;
@@ -286,7 +292,10 @@ void syncrep_update(struct syncrep *sr, const char *name, bool streaming, uint64
 			sr->catchup_target = sr->high_lsn;
 		}
 	}
-	pthread_cond_broadcast(&sr->cond);
+	if (flushed)
+		pthread_cond_broadcast(&sr->flushed);
+	if (applied)
+		pthread_cond_broadcast(&sr->applied);
 	pthread_mutex_unlock(&sr->mu);
 }
 
@@ -359,7 +368,7 @@ enum syncrep_result syncrep_wait(struct syncrep *sr, uint64_t lsn, int level, bo
 				 lsn_format(lsn, at));
 		}
 		struct timespec t = sl_deadline(CLOCK_MONOTONIC, PROBE_MS);
-		pthread_cond_timedwait(&sr->cond, &sr->mu, &t);
+		pthread_cond_timedwait(level >= SYNC_REMOTE_APPLY ? &sr->applied : &sr->flushed, &sr->mu, &t);
 		if (probe && sl_monotonic_ms() - last_probe >= PROBE_MS) {
 			pthread_mutex_unlock(&sr->mu);
 			bool give_up = probe(arg);
@@ -379,6 +388,7 @@ void syncrep_shutdown(struct syncrep *sr)
 		return;
 	pthread_mutex_lock(&sr->mu);
 	sr->stopping = true;
-	pthread_cond_broadcast(&sr->cond);
+	pthread_cond_broadcast(&sr->flushed);
+	pthread_cond_broadcast(&sr->applied);
 	pthread_mutex_unlock(&sr->mu);
 }
