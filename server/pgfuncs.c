@@ -90,7 +90,7 @@ static void fn_pg_sleep(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 }
 
 /*
- * sluice_wait_lsn('X/Y', timeout_ms): true once this node's readers see
+ * sluice_wait_lsn('X/Y', timeout_ms): 1 once this node's readers see
  * every commit up to X/Y (a follower applied it; the leader published it).
  * It holds no snapshot while it waits, so it never holds up apply.
  */
