@@ -36,6 +36,8 @@
 #       sessions on the leader nor an open one nor readers on f2 see the
 #       row; resumed (SIGCONT), the INSERT succeeds and the row shows on the
 #       leader, f1 and f2;
+#     - with f1 stopped, a session with synchronous_commit = local commits
+#       at once, one with remote_write waits until f1 is resumed;
 #     - with f1 stopped, an INSERT is still waiting after 3 s (past
 #       synchronous_timeout: block keeps waiting; synchronous stays 'on');
 #       psql gets SIGINT (a CancelRequest): the INSERT fails with 57014 and
@@ -395,6 +397,24 @@ for n in "$L" f1 f2; do
 	wait_row "$n" "SELECT v FROM t WHERE id = $id" "waited" 15
 done
 log "resumed, the commit completed and its row is on the leader, f1 and f2"
+
+# -- per session: local does not wait for f1, remote_write does
+node_pause f1
+new_id
+timed "$L" "SET synchronous_commit = local; INSERT INTO t VALUES ($next_id, 'local')"
+[ "$T_RC" = 0 ] || fail "INSERT with synchronous_commit = local, f1 stopped: exit $T_RC: $T_OUT"
+[ "$T_MS" -ge 0 ] && [ "$T_MS" -lt 1000 ] || fail "INSERT with synchronous_commit = local took $T_MS ms with f1 stopped"
+new_id
+id=$next_id
+bgq_start rw "$L" "SET synchronous_commit = remote_write; INSERT INTO t VALUES ($id, 'remote_write')"
+sleep 1.5
+expect_still_waiting rw "INSERT with synchronous_commit = remote_write, f1 stopped"
+node_resume f1
+rc=0
+bgq_wait rw 15 || rc=$?
+[ "$rc" = 0 ] || fail "the remote_write INSERT did not succeed within 15 s of resuming f1 (exit $rc): $(bgq_out rw)"
+expect_eq "$(bgq_out rw)" $'SET\nINSERT 0 1' "the remote_write INSERT that waited"
+log "synchronous_commit per session: local answered at once, remote_write waited for f1"
 
 # -- block: still waiting after 3 s, then cancelled
 node_pause f1
