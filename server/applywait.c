@@ -88,8 +88,11 @@ static void *apply_main(void *arg)
 		uint64_t lsn = aw->head->commit_lsn;
 		pthread_mutex_unlock(&aw->mu);
 		enum syncrep_result res = syncrep_wait(aw->sr, lsn, SYNC_REMOTE_APPLY, probe, aw);
-		if (res == SYNCREP_CONFIRMED)
-			hand_back(aw, syncrep_confirmed(aw->sr, SYNC_REMOTE_APPLY), res);
+		if (res == SYNCREP_CONFIRMED) {
+			/* lsn, and whatever else was applied meanwhile */
+			uint64_t applied = syncrep_confirmed(aw->sr, SYNC_REMOTE_APPLY);
+			hand_back(aw, applied > lsn ? applied : lsn, res);
+		}
 		else if (res == SYNCREP_DEGRADED)
 			hand_back(aw, lsn, res); /* with the WARNING: not applied in time */
 		pthread_mutex_lock(&aw->mu);
