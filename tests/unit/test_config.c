@@ -491,6 +491,32 @@ static void collect_fn(void *arg, const char *name, const char *value, const cha
 	expect_set(c->into, name, value);
 }
 
+static void test_synchronous(void **state)
+{
+	(void)state;
+	struct config cfg;
+	config_defaults(&cfg);
+	assert_int_equal(cfg.synchronous_commit, SYNC_ON);
+	assert_int_equal(cfg.synchronous_fallback, SYNC_FALLBACK_BLOCK);
+	assert_int_equal(cfg.synchronous_timeout_ms, 10000);
+	assert_int_equal(cfg.max_replica_lag_ms, 0);
+	assert_string_equal(cfg.synchronous_standbys, "");
+	expect_show(&cfg, "synchronous_commit", "on");
+	expect_show(&cfg, "synchronous_timeout", "10s");
+	expect_show(&cfg, "synchronous_fallback", "block");
+	expect_show(&cfg, "max_replica_lag", "0");
+	expect_set(&cfg, "synchronous_commit", "off"); /* PostgreSQL's name for local */
+	assert_int_equal(cfg.synchronous_commit, SYNC_LOCAL);
+	expect_show(&cfg, "synchronous_commit", "local");
+	expect_set(&cfg, "synchronous_commit", "remote_write");
+	assert_int_equal(cfg.synchronous_commit, SYNC_REMOTE_WRITE);
+	expect_reject(&cfg, "synchronous_commit", "sometimes", "synchronous_commit");
+	expect_reject(&cfg, "synchronous_fallback", "fail", "synchronous_fallback");
+	expect_reject(&cfg, "synchronous_timeout", "0", "synchronous_timeout");
+	expect_set(&cfg, "max_replica_lag", "1500ms");
+	assert_int_equal(cfg.max_replica_lag_ms, 1500);
+}
+
 static void test_show_roundtrip(void **state)
 {
 	(void)state;
@@ -526,6 +552,11 @@ static void test_show_roundtrip(void **state)
 	expect_set(&a, "stream_compression", "on");
 	expect_set(&a, "max_standby_delay", "2s");
 	expect_set(&a, "replication_timeout", "3s");
+	expect_set(&a, "synchronous_commit", "remote_apply");
+	expect_set(&a, "synchronous_standbys", "ANY 2 (n2, n3, n4)");
+	expect_set(&a, "synchronous_timeout", "250ms");
+	expect_set(&a, "synchronous_fallback", "async");
+	expect_set(&a, "max_replica_lag", "5s");
 
 	/* b starts from defaults, so every setting differs until copied. */
 	config_defaults(&b);
@@ -797,6 +828,7 @@ int main(void)
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_file_quotes),
 		cmocka_unit_test(test_file_errors),
+		cmocka_unit_test(test_synchronous),
 		cmocka_unit_test(test_file_missing),
 		cmocka_unit_test(test_file_empty),
 		cmocka_unit_test(test_file_layers),
