@@ -36,6 +36,7 @@
 #include "backend.h"
 #include "commitreply.h"
 #include "log.h"
+#include "nodestatus.h"
 #include "pgwire.h"
 #include "sl_time.h"
 #include "sqlstate.h"
@@ -190,15 +191,24 @@ static bool run_job(struct executor *ex, struct job *j, bool on_writer)
 /*
  * The first reading job that may start: while a follower applies pages
  * (the pool's gate is closed), only jobs of sessions that already hold a
- * snapshot, which the applier is waiting for. Called with mu held.
+ * snapshot, which the applier is waiting for, and of sessions whose
+ * max_replica_lag the follower is now further behind than (they are
+ * refused at once rather than kept waiting). Called with mu held.
  */
 static struct job *next_reader_job(struct executor *ex)
 {
 	if (!dbpool_gate_closed(ex->pool))
 		return queue_pop(&ex->readers);
 	struct job *prev = NULL;
+	double staleness_ms = -1;
 	for (struct job *j = ex->readers.head; j; prev = j, j = j->next) {
-		if (j->sess->bound) {
+		int64_t max_lag = j->sess->cfg.max_replica_lag_ms;
+		if (!j->sess->bound && max_lag > 0 && staleness_ms < 0) {
+			struct node_info n;
+			nodestatus_node(&n);
+			staleness_ms = n.staleness_ms;
+		}
+		if (j->sess->bound || (max_lag > 0 && staleness_ms > (double)max_lag)) {
 			queue_remove(&ex->readers, j, prev);
 			return j;
 		}

@@ -233,10 +233,11 @@ static void finish_auth(struct pgconn *c, const struct pg_startup *st)
 	char err[256];
 	for (int i = 0; i < st->nparams; i++) {
 		const char *k = st->keys[i];
-		if (strcmp(k, "user") == 0 || strcmp(k, "database") == 0 || strcmp(k, "options") == 0 ||
-		    strcmp(k, "replication") == 0)
+		if (strcmp(k, "user") == 0 || strcmp(k, "database") == 0 || strcmp(k, "replication") == 0)
 			continue;
-		if (session_set(c->sess, k, st->values[i], err, sizeof(err)) != 0) {
+		int rc = strcmp(k, "options") == 0 ? session_set_options(c->sess, st->values[i], err, sizeof(err))
+						   : session_set(c->sess, k, st->values[i], err, sizeof(err));
+		if (rc != 0) {
 			fatal(c, SQLSTATE_FEATURE_NOT_SUPPORTED, err);
 			return;
 		}

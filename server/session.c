@@ -253,6 +253,60 @@ int session_set(struct session *s, const char *name, const char *value, char *er
 	return 0;
 }
 
+/* The next argument of an options string into arg; false at its end. */
+static bool next_option_arg(const char **pp, char *arg, size_t len)
+{
+	const char *p = *pp;
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	if (!*p)
+		return false;
+	size_t n = 0;
+	for (; *p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r'; p++) {
+		if (*p == '\\' && p[1])
+			p++;
+		if (n + 1 < len)
+			arg[n++] = *p;
+	}
+	arg[n] = '\0';
+	*pp = p;
+	return true;
+}
+
+int session_set_options(struct session *s, const char *options, char *err, size_t errlen)
+{
+	char arg[CONFIG_STR_MAX];
+	const char *p = options;
+	while (next_option_arg(&p, arg, sizeof(arg))) {
+		const char *setting = NULL;
+		if (strcmp(arg, "-c") == 0) {
+			if (!next_option_arg(&p, arg, sizeof(arg))) {
+				snprintf(err, errlen, "option \"-c\" needs name=value");
+				return -1;
+			}
+			setting = arg;
+		} else if (strncmp(arg, "-c", 2) == 0) {
+			setting = arg + 2;
+		} else if (strncmp(arg, "--", 2) == 0) {
+			setting = arg + 2;
+		} else {
+			snprintf(err, errlen, "unsupported start-up option \"%.100s\": only -c name=value is", arg);
+			return -1;
+		}
+		char *eq = strchr(setting, '=');
+		if (!eq || eq == setting) {
+			snprintf(err, errlen, "start-up option \"%.100s\" is not name=value", setting);
+			return -1;
+		}
+		*eq = '\0';
+		for (char *c = (char *)setting; *c; c++)
+			*c = *c == '-' ? '_' : *c; /* --max-replica-lag=1s */
+		if (session_set(s, setting, eq + 1, err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 void session_reset(struct session *s, const char *name)
 {
 	struct setting **pp = &s->settings;

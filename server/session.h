@@ -87,6 +87,13 @@ const char *session_get(struct session *s, const char *name);
 /* Returns 0, or -1 with a message in err. */
 int session_set(struct session *s, const char *name, const char *value, char *err, size_t errlen);
 void session_reset(struct session *s, const char *name);
+/*
+ * The start-up packet's "options" (libpq's options= and PGOPTIONS), as
+ * PostgreSQL reads them: arguments split at unescaped white space, a
+ * backslash escaping the next character, each `-c name=value`,
+ * `-cname=value` or `--name=value`, set as by SET. 0, or -1 with err.
+ */
+int session_set_options(struct session *s, const char *options, char *err, size_t errlen);
 /* Appends ParameterStatus for every reported setting (at start-up). */
 void session_report_all(struct session *s, struct buf *out);
 void session_foreach_setting(struct session *s, void (*fn)(void *, const char *, const char *), void *arg);

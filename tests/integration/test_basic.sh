@@ -1,8 +1,8 @@
 #!/bin/bash
 # test_basic.sh — psql against one node: DDL and DML with their command tags
 # and row counts, types and NULLs, empty queries, several statements in one
-# query string, errors with their SQLSTATEs, SET/SHOW, casts, version(),
-# repeat(), and large values.
+# query string, errors with their SQLSTATEs, SET/SHOW and start-up options
+# (PGOPTIONS), casts, version(), repeat(), and large values.
 set -euo pipefail
 source "$TOP_SRCDIR/tests/integration/lib.sh"
 
@@ -99,6 +99,17 @@ expect_eq "$(q a "SHOW transaction_read_only")" "off" "transaction_read_only on 
 expect_eq "$(q a "SHOW application_name")" "psql" "application_name in a new session"
 expect_sqlstate a "SET no_such_setting_xyz = 1" 42704
 expect_sqlstate a "SHOW no_such_setting_xyz" 42704
+
+# ---- start-up options (libpq options=, PGOPTIONS)
+expect_eq "$(PGOPTIONS='-c statement_timeout=1500 --lock-timeout=2s -cwork_mem=4MB -c search_path=a\ b' \
+	q a "SHOW statement_timeout; SHOW lock_timeout; SHOW work_mem; SHOW search_path")" "1500ms
+2s
+4MB
+a b" "settings from the start-up options"
+out=$(PGOPTIONS='-c statement_timeout' psql_to a -At -c "SELECT 1" 2>&1) && fail "a start-up option without a value was accepted: $out"
+expect_match "$out" 'not name=value' "a start-up option without a value"
+out=$(PGOPTIONS='-X' psql_to a -At -c "SELECT 1" 2>&1) && fail "an unknown start-up flag was accepted: $out"
+expect_match "$out" 'unsupported start-up option' "an unknown start-up flag"
 
 # ---- casts
 expect_eq "$(q a "SELECT '1'::int + 1")" "2" "'1'::int"

@@ -14,9 +14,10 @@
 #     (SIGSTOP) such a session gets SQLSTATE 55000 "replica is too far
 #     behind ..." for a SELECT (not within the first 0.9 s, and within
 #     15 s), while sessions with max_replica_lag 0 or 60s read; the leader
-#     resumed, '1s' reads again and sees a row written afterwards. (A lag
-#     made by a reader that holds back page apply cannot be seen this way:
-#     the follower holds every new read at its gate meanwhile.)
+#     resumed, '1s' reads again and sees a row written afterwards. With a
+#     reader on f2 holding back page apply while the leader writes, a new
+#     session with max_replica_lag=1s in its start-up options is refused
+#     (55000) at once instead of waiting at the follower's gate.
 #  A. 'FIRST 1 (f1)', synchronous_fallback = block, synchronous_timeout =
 #     1s: sync_state f1 'sync', f2 'async'; synchronous 'on';
 #     - read-your-writes: a session with SET synchronous_commit =
@@ -265,6 +266,31 @@ wait_caught_up f2 "$L" 30
 out=$(f2_read 1s) || fail "f2, caught up again: a read with max_replica_lag = 1s failed: $out"
 expect_eq "$out" "SET
 101" "f2, caught up again: a read with max_replica_lag = 1s"
+
+# A reader holding its snapshot keeps page apply (and, at the gate, new
+# reads) waiting: a session that set max_replica_lag (here in the start-up
+# options) is refused at once once f2 is behind by more, not kept waiting.
+pipe_open hold f2
+expect_eq "$(pipe_q hold "BEGIN")" "BEGIN" "f2: BEGIN"
+expect_eq "$(pipe_q hold "SELECT count(*) FROM t")" "101" "f2: the snapshot held"
+for i in 1 2 3; do
+	q "$L" "INSERT INTO t VALUES ($((101 + i)), 'behind a held snapshot')" >/dev/null
+done
+sleep 1.5
+t0=$(now_ms)
+rc=0
+out=$(PGOPTIONS="-c max_replica_lag=1s" psql_to f2 -At -v VERBOSITY=verbose -c "SELECT count(*) FROM t" 2>&1) || rc=$?
+took=$(($(now_ms) - t0))
+[ "$rc" != 0 ] || fail "f2, apply held back: a read with max_replica_lag = 1s (start-up options) succeeded: $out"
+expect_match "$out" '^ERROR:  55000: replica is too far behind' "f2, apply held back: the refusal"
+[ "$took" -lt 5000 ] || fail "f2, apply held back: the refusal took $took ms"
+expect_eq "$(pipe_q hold "ROLLBACK")" "ROLLBACK" "f2: ROLLBACK"
+pipe_close hold
+wait_caught_up f2 "$L" 30
+out=$(PGOPTIONS="-c max_replica_lag=1s" psql_to f2 -At -c "SELECT count(*) FROM t" 2>&1) ||
+	fail "f2, caught up after the held snapshot: a read with max_replica_lag = 1s failed: $out"
+expect_eq "$out" "104" "f2, caught up after the held snapshot"
+log "f2: with apply held back by a snapshot, max_replica_lag = 1s refused a read in $took ms"
 
 # ================================================================ A
 log "---- part A: FIRST 1 (f1), fallback block"
