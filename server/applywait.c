@@ -24,21 +24,10 @@ struct applywait {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
-	struct job *head, *tail; /* parked, oldest commit first */
+	struct job_queue parked; /* oldest commit first */
 	struct job *waited;      /* the head the thread waits for */
 	bool stop;
 };
-
-static void remove_job(struct applywait *aw, struct job *j, struct job *prev)
-{
-	if (prev)
-		prev->next = j->next;
-	else
-		aw->head = j->next;
-	if (aw->tail == j)
-		aw->tail = prev;
-	j->next = NULL;
-}
 
 /* While the thread waits: answer the jobs whose client gave up. */
 static bool probe(void *arg)
@@ -47,17 +36,17 @@ static bool probe(void *arg)
 	int64_t now = monotonic_ns();
 	pthread_mutex_lock(&aw->mu);
 	struct job *prev = NULL, *next;
-	for (struct job *j = aw->head; j; j = next) {
+	for (struct job *j = aw->parked.head; j; j = next) {
 		next = j->next;
 		if (!atomic_load(&j->intr.cancel) && !(j->intr.deadline_ns && now > j->intr.deadline_ns)) {
 			prev = j;
 			continue;
 		}
-		remove_job(aw, j, prev);
+		job_queue_remove(&aw->parked, j, prev);
 		commitreply_cancelled(j);
 		aw->done(aw->arg, j);
 	}
-	bool look_again = aw->stop || aw->head != aw->waited;
+	bool look_again = aw->stop || aw->parked.head != aw->waited;
 	pthread_mutex_unlock(&aw->mu);
 	return look_again;
 }
@@ -66,9 +55,8 @@ static bool probe(void *arg)
 static void hand_back(struct applywait *aw, uint64_t lsn, enum syncrep_result res)
 {
 	pthread_mutex_lock(&aw->mu);
-	while (aw->head && aw->head->commit_lsn <= lsn) {
-		struct job *j = aw->head;
-		remove_job(aw, j, NULL);
+	while (aw->parked.head && aw->parked.head->commit_lsn <= lsn) {
+		struct job *j = job_queue_pop(&aw->parked);
 		commitreply_done(j, j->commit_lsn, res);
 		aw->done(aw->arg, j);
 	}
@@ -80,12 +68,12 @@ static void *apply_main(void *arg)
 	struct applywait *aw = arg;
 	pthread_mutex_lock(&aw->mu);
 	while (!aw->stop) {
-		if (!aw->head) {
+		if (!aw->parked.head) {
 			pthread_cond_wait(&aw->cond, &aw->mu);
 			continue;
 		}
-		aw->waited = aw->head;
-		uint64_t lsn = aw->head->commit_lsn;
+		aw->waited = aw->parked.head;
+		uint64_t lsn = aw->waited->commit_lsn;
 		pthread_mutex_unlock(&aw->mu);
 		enum syncrep_result res = syncrep_wait(aw->sr, lsn, SYNC_REMOTE_APPLY, probe, aw);
 		if (res == SYNCREP_CONFIRMED) {
@@ -96,7 +84,7 @@ static void *apply_main(void *arg)
 		else if (res == SYNCREP_DEGRADED)
 			hand_back(aw, lsn, res); /* with the WARNING: not applied in time */
 		pthread_mutex_lock(&aw->mu);
-		if (res == SYNCREP_STOPPED && aw->head == aw->waited && !aw->stop)
+		if (res == SYNCREP_STOPPED && aw->parked.head == aw->waited && !aw->stop)
 			pthread_cond_wait(&aw->cond, &aw->mu); /* the server stops: until applywait_stop */
 	}
 	pthread_mutex_unlock(&aw->mu);
@@ -125,13 +113,8 @@ struct applywait *applywait_start(struct syncrep *sr, void (*done)(void *arg, st
 void applywait_park(struct applywait *aw, struct job *j, uint64_t lsn)
 {
 	j->commit_lsn = lsn;
-	j->next = NULL;
 	pthread_mutex_lock(&aw->mu);
-	if (aw->tail)
-		aw->tail->next = j;
-	else
-		aw->head = j;
-	aw->tail = j;
+	job_queue_push(&aw->parked, j);
 	pthread_cond_signal(&aw->cond);
 	pthread_mutex_unlock(&aw->mu);
 }
@@ -146,8 +129,7 @@ void applywait_stop(struct applywait *aw)
 	pthread_mutex_unlock(&aw->mu);
 	pthread_join(aw->thread, NULL); /* the caller has ended syncrep's waits */
 	struct job *j;
-	while ((j = aw->head)) {
-		remove_job(aw, j, NULL);
+	while ((j = job_queue_pop(&aw->parked))) {
 		commitreply_done(j, j->commit_lsn, SYNCREP_STOPPED);
 		aw->done(aw->arg, j);
 	}

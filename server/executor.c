@@ -44,10 +44,6 @@
 #define WAIT_TICK_MS 20 /* how often waiting writer jobs are checked */
 #define GATE_TICK_MS 1  /* how often reading jobs held at the gate look again */
 
-struct job_queue {
-	struct job *head, *tail;
-};
-
 struct executor {
 	struct dbpool *pool;
 	const struct config *cfg;
@@ -80,7 +76,7 @@ struct executor {
 	int nreaders;
 };
 
-static void queue_push(struct job_queue *q, struct job *j)
+void job_queue_push(struct job_queue *q, struct job *j)
 {
 	j->next = NULL;
 	if (q->tail)
@@ -90,7 +86,7 @@ static void queue_push(struct job_queue *q, struct job *j)
 	q->tail = j;
 }
 
-static struct job *queue_pop(struct job_queue *q)
+struct job *job_queue_pop(struct job_queue *q)
 {
 	struct job *j = q->head;
 	if (j) {
@@ -102,7 +98,7 @@ static struct job *queue_pop(struct job_queue *q)
 	return j;
 }
 
-static void queue_remove(struct job_queue *q, struct job *j, struct job *prev)
+void job_queue_remove(struct job_queue *q, struct job *j, struct job *prev)
 {
 	if (prev)
 		prev->next = j->next;
@@ -144,7 +140,7 @@ static void finish(struct executor *ex, struct job *j)
 			buf_consume(&j->out, (size_t)n);
 	}
 	pthread_mutex_lock(&ex->done_mu);
-	queue_push(&ex->finished, j);
+	job_queue_push(&ex->finished, j);
 	pthread_mutex_unlock(&ex->done_mu);
 	ev_async_send(ex->loop, &ex->done_async);
 }
@@ -159,7 +155,7 @@ static void on_done_async(struct ev_loop *loop, ev_async *w, int revents)
 	ex->finished.head = ex->finished.tail = NULL;
 	pthread_mutex_unlock(&ex->done_mu);
 	struct job *j;
-	while ((j = queue_pop(&q)))
+	while ((j = job_queue_pop(&q)))
 		ex->done(j);
 }
 
@@ -198,7 +194,7 @@ static bool run_job(struct executor *ex, struct job *j, bool on_writer)
 static struct job *next_reader_job(struct executor *ex)
 {
 	if (!dbpool_gate_closed(ex->pool))
-		return queue_pop(&ex->readers);
+		return job_queue_pop(&ex->readers);
 	struct job *prev = NULL;
 	double staleness_ms = -1;
 	for (struct job *j = ex->readers.head; j; prev = j, j = j->next) {
@@ -209,7 +205,7 @@ static struct job *next_reader_job(struct executor *ex)
 			staleness_ms = n.staleness_ms;
 		}
 		if (j->sess->bound || (max_lag > 0 && staleness_ms > (double)max_lag)) {
-			queue_remove(&ex->readers, j, prev);
+			job_queue_remove(&ex->readers, j, prev);
 			return j;
 		}
 	}
@@ -231,14 +227,14 @@ static void *reader_main(void *arg)
 			}
 		}
 		if (!j)
-			j = queue_pop(&ex->readers); /* stopping: finish what is queued */
+			j = job_queue_pop(&ex->readers); /* stopping: finish what is queued */
 		pthread_mutex_unlock(&ex->mu);
 		if (!j)
 			return NULL;
 		if (run_job(ex, j, false)) {
 			j->enqueued_ns = monotonic_ns();
 			pthread_mutex_lock(&ex->mu);
-			queue_push(&ex->writer, j);
+			job_queue_push(&ex->writer, j);
 			pthread_cond_signal(&ex->writer_cond);
 			pthread_mutex_unlock(&ex->mu);
 		} else {
@@ -274,14 +270,14 @@ static struct job *writer_pick(struct executor *ex, bool *waiting)
 	*waiting = false;
 	for (struct job *j = ex->writer.head; j; prev = j, j = j->next) {
 		if (!ex->owner || j->sess == ex->owner) {
-			queue_remove(&ex->writer, j, prev);
+			job_queue_remove(&ex->writer, j, prev);
 			return j;
 		}
 		const char *sqlstate, *why = wait_expired(ex, j, now, &sqlstate);
 		if (why) {
 			backend_set_forced_error(j, sqlstate, why);
 			j->writer_forbidden = true;
-			queue_remove(&ex->writer, j, prev);
+			job_queue_remove(&ex->writer, j, prev);
 			return j;
 		}
 		*waiting = true;
@@ -337,7 +333,7 @@ static void answer_cancelled(struct executor *ex)
 		next = k->next;
 		bool gave_up = atomic_load(&k->intr.cancel) || (k->intr.deadline_ns && now > k->intr.deadline_ns);
 		if (gave_up && commitreply_level(k) >= SYNC_REMOTE_WRITE) {
-			queue_remove(&ex->kept, k, prev);
+			job_queue_remove(&ex->kept, k, prev);
 			ex->nkept--;
 			commitreply_cancelled(k);
 			finish(ex, k);
@@ -364,10 +360,10 @@ static void release_expired(struct executor *ex)
 			prev = j;
 			continue;
 		}
-		queue_remove(&ex->writer, j, prev);
+		job_queue_remove(&ex->writer, j, prev);
 		backend_set_forced_error(j, sqlstate, why);
 		j->writer_forbidden = true;
-		queue_push(&ex->readers, j);
+		job_queue_push(&ex->readers, j);
 		pthread_cond_signal(&ex->readers_cond);
 	}
 	pthread_mutex_unlock(&ex->mu);
@@ -434,7 +430,7 @@ static void batch_commit(struct executor *ex)
 {
 	int rc = dbpool_batch_commit(ex->pool);
 	struct job *k;
-	while ((k = queue_pop(&ex->kept))) {
+	while ((k = job_queue_pop(&ex->kept))) {
 		if (rc != SQLITE_OK) {
 			fail_unconfirmed(ex, k, rc);
 			finish(ex, k);
@@ -451,7 +447,7 @@ static void batch_commit(struct executor *ex)
 static void batch_lost(struct executor *ex)
 {
 	struct job *k;
-	while ((k = queue_pop(&ex->kept))) {
+	while ((k = job_queue_pop(&ex->kept))) {
 		fail_unconfirmed(ex, k, 0);
 		finish(ex, k);
 	}
@@ -498,7 +494,7 @@ static void *writer_main(void *arg)
 		if (j->writer_forbidden) { /* runs only to fail: never joins the batch */
 			if (run_job(ex, j, true)) {
 				pthread_mutex_lock(&ex->mu);
-				queue_push(&ex->writer, j);
+				job_queue_push(&ex->writer, j);
 				pthread_mutex_unlock(&ex->mu);
 			} else {
 				finish(ex, j);
@@ -548,7 +544,7 @@ static void *writer_main(void *arg)
 			commit_reported(ex);
 			continue;
 		}
-		queue_push(&ex->kept, j);
+		job_queue_push(&ex->kept, j);
 		ex->nkept++;
 		if (w->solo) {
 			batch_commit(ex);
@@ -633,10 +629,10 @@ void executor_submit(struct executor *ex, struct job *job)
 	bool writer = backend_wants_writer(job, ex->pool);
 	pthread_mutex_lock(&ex->mu);
 	if (writer) {
-		queue_push(&ex->writer, job);
+		job_queue_push(&ex->writer, job);
 		pthread_cond_signal(&ex->writer_cond);
 	} else {
-		queue_push(&ex->readers, job);
+		job_queue_push(&ex->readers, job);
 		pthread_cond_signal(&ex->readers_cond);
 	}
 	pthread_mutex_unlock(&ex->mu);

@@ -58,6 +58,16 @@ struct job {
 	struct job *next;
 };
 
+/* Jobs in a line (a job is in one at a time, through job->next). */
+struct job_queue {
+	struct job *head, *tail;
+};
+
+void job_queue_push(struct job_queue *q, struct job *j);
+struct job *job_queue_pop(struct job_queue *q); /* NULL when empty */
+/* Takes out j, which follows prev (NULL: j is the head). */
+void job_queue_remove(struct job_queue *q, struct job *j, struct job *prev);
+
 struct executor;
 
 typedef void (*executor_done_fn)(struct job *job);
