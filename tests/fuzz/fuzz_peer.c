@@ -38,6 +38,7 @@
 #include <zlib.h>
 
 #include "buf.h"
+#include "fuzz.h"
 #include "peerframe.h"
 #include "peermsg.h"
 #include "record.h"
@@ -48,14 +49,6 @@
 #define FUZZ_MAX_RAW (16u * 1024 * 1024)
 /* Snapshots up to this size are also kept whole, to check the CRC again. */
 #define FUZZ_SNAP_KEEP (1u << 20)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                               \
-	do {                                                                                                      \
-		if (!(cond))                                                                                      \
-			abort();                                                                                  \
-	} while (0)
 
 /* ---------------------------------------------------------------- messages */
 

@@ -19,19 +19,12 @@
 #include <string.h>
 
 #include "buf.h"
+#include "fuzz.h"
 #include "pgwire.h"
 #include "sl_error.h"
 
 /* Small, so that SL_ETOOBIG is reachable; larger than every seed message. */
 #define FUZZ_MAX_MSG 512
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                               \
-	do {                                                                                                      \
-		if (!(cond))                                                                                      \
-			abort();                                                                                  \
-	} while (0)
 
 /* p[0..n) lies within the body. */
 static void in_body(const struct pg_msg *m, const void *p, size_t n)

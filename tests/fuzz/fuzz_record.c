@@ -17,20 +17,13 @@
 #include <string.h>
 
 #include "buf.h"
+#include "fuzz.h"
 #include "record.h"
 #include "sl_error.h"
 
 /* Payloads above this are not extracted: the decoder's ratio check allows
  * 1032 bytes per stored byte, which could be a lot for a big input. */
 #define FUZZ_MAX_RAW (16u * 1024 * 1024)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                               \
-	do {                                                                                                      \
-		if (!(cond))                                                                                      \
-			abort();                                                                                  \
-	} while (0)
 
 /* Encodes raw again with rec's fields and checks it decodes the same. */
 static void reencode(const struct record *rec, const struct buf *raw, bool compress)

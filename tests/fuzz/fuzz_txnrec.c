@@ -18,16 +18,9 @@
 #include <string.h>
 
 #include "buf.h"
+#include "fuzz.h"
 #include "sl_error.h"
 #include "txnrec.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                               \
-	do {                                                                                                      \
-		if (!(cond))                                                                                      \
-			abort();                                                                                  \
-	} while (0)
 
 static const uint8_t *in_start;
 static size_t in_size;
