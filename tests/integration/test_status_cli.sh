@@ -10,6 +10,9 @@
 #     follower's, exits 0 and prints a header line and exactly 3 node lines:
 #     the leader with role leader and state leading, each follower with
 #     role follower and state streaming, every one at its client address;
+#     SYNC says "on" for the leader (synchronous_standbys FIRST 1 (f1, f2),
+#     with synchronous_commit local so that nothing waits), "sync" for f1
+#     and "potential" for f2;
 #   - with --json the output (stdout alone) is one JSON document whose
 #     "nodes" are the same 3 nodes, all reachable, with "ok" true and the
 #     leader's view of each follower ("replication") present;
@@ -80,8 +83,10 @@ node_lines() { tail -n +2 "$1"; }
 
 # ---------------------------------------------------------------- cluster
 
+# synchronous standbys for the SYNC column; commits do not wait for them
 node_start "$L" --role=leader "--node_name=$L" --peer_listen=127.0.0.1:0 \
-	"--peer_port_file=$TEST_TMP/$L.peerport" "--cluster_secret=$SECRET"
+	"--peer_port_file=$TEST_TMP/$L.peerport" "--cluster_secret=$SECRET" \
+	"--synchronous_standbys=FIRST 1 ($F1, $F2)" --synchronous_commit=local
 wait_until "grep -qE '^[0-9]+\$' '$TEST_TMP/$L.peerport'" 10 || fail "leader: no peer port in $TEST_TMP/$L.peerport"
 PEER=$(head -n1 "$TEST_TMP/$L.peerport")
 q "$L" "CREATE TABLE kv (k INTEGER PRIMARY KEY, v TEXT)" >/dev/null
@@ -124,6 +129,9 @@ $(cat "$out.err")"
 		"$(printf '%s\n' "$F1 follower ${ADDR[$F1]} streaming" "$F2 follower ${ADDR[$F2]} streaming" \
 			"$L leader ${ADDR[$L]} leading" | sort)" "name, role, address and state via $via"
 	expect_eq "$(node_lines "$out" | head -n 1 | awk '{ print $1 }')" "$L" "the first line via $via"
+	expect_match "$(head -n 1 "$out")" ' REPL STATE +SYNC +SENT LSN ' "header line via $via: SYNC column"
+	expect_eq "$(node_lines "$out" | awk '{ print $1, $11 }' | sort)" \
+		"$(printf '%s\n' "$F1 sync" "$F2 potential" "$L on" | sort)" "SYNC column via $via"
 	[ ! -s "$out.err" ] || fail "sluice status via $via wrote to stderr: $(cat "$out.err")"
 
 	rc=0
