@@ -161,32 +161,39 @@ static int on_wal_reset(void *arg)
 	return 0;
 }
 
-/* A new log begins with the first epoch. */
+/*
+ * Every leadership start opens a new epoch: an EPOCH record at the end of
+ * the log, durable, then the history says so, all before the first write.
+ * A node that led or followed before thus never writes under an epoch in
+ * which another node may have written too, and a follower whose log runs
+ * past where this epoch starts is found diverged (epochs_check).
+ */
 static int start_epoch(struct commitlog *cl, const char *node_name, char *err, size_t errlen)
 {
-	cl->epoch = epochs_current(&cl->history);
-	if (cl->epoch > 0)
-		return 0;
+	uint64_t epoch = epochs_current(&cl->history) + 1;
+	if (replog_last_epoch(cl->log) >= epoch)
+		epoch = replog_last_epoch(cl->log) + 1; /* never below a record's epoch */
 	struct buf b;
 	buf_init(&b);
 	uint64_t lsn = 0;
-	int rc = epochrec_encode(&b, 1, node_name);
+	int rc = epochrec_encode(&b, epoch, node_name);
 	if (rc == 0 && b.oom)
 		rc = SL_ENOMEM;
 	if (rc == 0)
-		rc = replog_append(cl->log, 1, sl_wall_us(), RECORD_EPOCH, b.data, b.len, &lsn);
+		rc = replog_append(cl->log, epoch, sl_wall_us(), RECORD_EPOCH, b.data, b.len, &lsn);
 	if (rc == 0)
 		rc = replog_sync(cl->log);
 	if (rc == 0)
-		rc = epochs_append(&cl->history, 1, lsn, node_name);
+		rc = epochs_append(&cl->history, epoch, lsn, node_name);
 	buf_free(&b);
 	if (rc != 0) {
-		snprintf(err, errlen, "could not start the first epoch: %s", sl_strerror(rc));
+		snprintf(err, errlen, "could not start epoch %" PRIu64 ": %s", epoch, sl_strerror(rc));
 		return rc;
 	}
-	cl->epoch = 1;
+	cl->epoch = epoch;
 	char at[LSN_TEXT_MAX];
-	log_info("commitlog", "started epoch epoch=1 lsn=%s leader=%s", lsn_format(lsn, at), node_name);
+	log_info("commitlog", "started epoch epoch=%" PRIu64 " lsn=%s leader=%s", epoch, lsn_format(lsn, at),
+		 node_name);
 	return 0;
 }
 
