@@ -325,6 +325,54 @@ int epochs_append(struct epochs *h, uint64_t epoch, uint64_t start_lsn, const ch
 	return rc;
 }
 
+int epochs_replace(struct epochs *h, const struct epoch_entry *v, size_t n)
+{
+	struct epochs next = { .path = h->path };
+	if (!h->path || n == 0)
+		return SL_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strnlen(v[i].leader, EPOCHS_LEADER_MAX);
+		if (len == EPOCHS_LEADER_MAX || !epochs_leader_ok(v[i].leader, len) ||
+		    !epochs_follows(&next, v[i].epoch, v[i].start_lsn))
+			goto invalid;
+		if (epochs_push(&next, &v[i]) != 0) {
+			free(next.v);
+			return SL_ENOMEM;
+		}
+	}
+	/* the last entry goes as the rewrite's extra one */
+	next.n--;
+	int rc = epochs_rewrite(&next, &next.v[next.n]);
+	next.n++;
+	if (rc != 0) {
+		free(next.v);
+		return rc;
+	}
+	free(h->v);
+	h->v = next.v;
+	h->n = next.n;
+	return 0;
+invalid:
+	free(next.v);
+	return SL_EINVAL;
+}
+
+enum epochs_parting epochs_compare(const struct epochs *ours, const struct epoch_entry *theirs, size_t n,
+				   uint64_t *at)
+{
+	size_t i = 0;
+	while (i < ours->n && i < n && ours->v[i].epoch == theirs[i].epoch &&
+	       ours->v[i].start_lsn == theirs[i].start_lsn && strcmp(ours->v[i].leader, theirs[i].leader) == 0)
+		i++;
+	if (i == ours->n)
+		return EPOCHS_SAME;
+	if (i == n)
+		return EPOCHS_NEWER;
+	uint64_t a = ours->v[i].start_lsn, b = theirs[i].start_lsn;
+	*at = a < b ? a : b;
+	return EPOCHS_PART;
+}
+
 enum epochs_verdict epochs_check(const struct epochs *h, uint64_t our_end_lsn, uint64_t their_epoch,
 				 uint64_t their_lsn, uint64_t *diverge_lsn)
 {

@@ -64,4 +64,28 @@ enum epochs_verdict {
 enum epochs_verdict epochs_check(const struct epochs *h, uint64_t our_end_lsn, uint64_t their_epoch,
 				 uint64_t their_lsn, uint64_t *diverge_lsn);
 
+/*
+ * Replaces the whole history, durably, with v[0..n) (ascending epochs and
+ * start LSNs, valid leader names; else SL_EINVAL and h unchanged). A
+ * follower whose log has become a prefix of its leader's takes the
+ * leader's history this way.
+ */
+int epochs_replace(struct epochs *h, const struct epoch_entry *v, size_t n);
+
+enum epochs_parting {
+	EPOCHS_SAME,  /* ours is a prefix of theirs (or equal) */
+	EPOCHS_PART,  /* they disagree about an epoch: *at is the last LSN both share */
+	EPOCHS_NEWER, /* ours knows an epoch newer than all of theirs */
+};
+
+/*
+ * Compares two histories entry by entry (epoch, start LSN, leader): where
+ * they first differ, the histories part at the smaller of the two entries'
+ * start LSNs. Epoch numbers alone do not make histories equal: two nodes
+ * promoted by force in the same epoch start different branches. When ours
+ * runs out first it is a prefix; when theirs runs out first, ours is newer.
+ */
+enum epochs_parting epochs_compare(const struct epochs *ours, const struct epoch_entry *theirs, size_t n,
+				   uint64_t *at);
+
 #endif
