@@ -85,7 +85,7 @@ static const char *header_problem(const uint8_t *h)
 {
 	if (get_u32(h) != PEER_MAGIC)
 		return "bad magic";
-	if (h[4] < PEER_HELLO || h[4] > PEER_VISIBLE)
+	if (h[4] < PEER_HELLO || h[4] > PEER_TYPE_LAST)
 		return "unknown frame type";
 	if (h[5] & ~PEER_F_COMPRESSED)
 		return "unknown flags";
@@ -188,6 +188,7 @@ const char *peer_type_name(uint8_t type)
 		[PEER_ACK] = "ACK",
 		[PEER_REBOOTSTRAP] = "REBOOTSTRAP",
 		[PEER_VISIBLE] = "VISIBLE",
+		[PEER_TRUNCATE] = "TRUNCATE",
 	};
 	if (type < sizeof(names) / sizeof(names[0]) && names[type])
 		return names[type];

@@ -37,6 +37,8 @@ enum peer_type {
 	PEER_ACK = 14,         /* follower: write, flush and apply positions */
 	PEER_REBOOTSTRAP = 15, /* leader: the position cannot be served */
 	PEER_VISIBLE = 16,     /* leader: records up to this LSN may be applied */
+	PEER_TRUNCATE = 17,    /* leader: the histories part here; cut the log back to it */
+	PEER_TYPE_LAST = PEER_TRUNCATE,
 };
 
 struct peer_frame {

@@ -20,6 +20,8 @@
  *   RECORDS       whole log records, back to back, as in the log
  *   HEARTBEAT     u64 durable end LSN, u64 time (us since the Unix epoch)
  *   ACK           u64 write_lsn, u64 flush_lsn, u64 apply_lsn
+ *   VISIBLE       u64 LSN readers may see up to
+ *   TRUNCATE      u64 LSN where the follower's history leaves the leader's
  */
 #include "peermsg.h"
 

@@ -15,7 +15,7 @@
 
 #include "buf.h"
 
-#define PEER_VERSION 1
+#define PEER_VERSION 2
 #define PEER_NONCE_SIZE 32
 #define PEER_PROOF_SIZE 32
 #define PEER_STR_MAX 256
@@ -94,7 +94,8 @@ int peer_snap_begin_get(const uint8_t *p, size_t len, struct peer_snap_begin *m)
 /* SNAP_DATA: offset, then the bytes to the end of the payload. */
 void peer_snap_data_put(struct buf *b, uint64_t offset, const void *data, uint32_t len);
 int peer_snap_data_get(const uint8_t *p, size_t len, struct peer_snap_data *m);
-/* SNAP_END: CRC32 of the whole snapshot. STREAM_START: the first LSN. */
+/* SNAP_END: CRC32 of the whole snapshot. STREAM_START: the first LSN.
+ * VISIBLE and TRUNCATE: an LSN. */
 void peer_u64_put(struct buf *b, uint64_t v);
 int peer_u64_get(const uint8_t *p, size_t len, uint64_t *v);
 void peer_heartbeat_put(struct buf *b, const struct peer_heartbeat *m);

@@ -312,6 +312,7 @@ static void follower_frame(struct follower *fl, uint8_t type, const uint8_t *p, 
 			lost(fl);
 		break;
 	case PEER_VISIBLE:
+	case PEER_TRUNCATE:
 		if (peer_u64_get(p, n, &visible) != 0)
 			lost(fl);
 		break;
@@ -359,7 +360,7 @@ static void check_frame(struct follower *fl, const uint8_t *at, size_t left, con
 {
 	CHECK(used >= PEER_HEADER_SIZE && used <= left && used - PEER_HEADER_SIZE == f->len);
 	CHECK(f->len <= PEER_MAX_PAYLOAD);
-	CHECK(f->type >= PEER_HELLO && f->type <= PEER_VISIBLE);
+	CHECK(f->type >= PEER_HELLO && f->type <= PEER_TYPE_LAST);
 	CHECK(strcmp(peer_type_name(f->type), "unknown") != 0);
 	CHECK((f->flags & ~PEER_F_COMPRESSED) == 0);
 	CHECK(f->payload == at + PEER_HEADER_SIZE);

@@ -20,7 +20,7 @@ MAGIC = 0x534C5031
 MAX_PAYLOAD = (1 << 30) + (1 << 20)
 COMPRESSED = 0x01
 (HELLO, CHALLENGE, AUTH, WELCOME, ERROR, FOLLOW, SNAPSHOT_REQ, SNAP_BEGIN, SNAP_DATA, SNAP_END,
- STREAM_START, RECORDS, HEARTBEAT, ACK, REBOOTSTRAP, VISIBLE) = range(1, 17)
+ STREAM_START, RECORDS, HEARTBEAT, ACK, REBOOTSTRAP, VISIBLE, TRUNCATE) = range(1, 18)
 
 
 def u8(n): return struct.pack(">B", n & 0xFF)
@@ -67,7 +67,7 @@ NONCE_L = bytes(range(100, 132))
 PROOF = bytes((i * 7 + 3) & 0xFF for i in range(32))
 
 
-def hello(cluster="cluster-1", name="node2", addr="127.0.0.1:5433", version=1, nonce=NONCE_F):
+def hello(cluster="cluster-1", name="node2", addr="127.0.0.1:5433", version=2, nonce=NONCE_F):
     return u16(version) + pstr(cluster) + pstr(name) + pstr(addr) + nonce
 
 
@@ -165,6 +165,7 @@ SEEDS = {
     "records": frame(RECORDS, LOG1),
     "heartbeat": HB,
     "visible": frame(VISIBLE, u64(SNAP_LSN)),
+    "truncate": frame(TRUNCATE, u64(SNAP_LSN)),
     "ack": frame(ACK, ack(30, 20, 10), epoch=0),
     "rebootstrap": frame(REBOOTSTRAP, pstr("log before 0/1000 is gone")),
     "epoch_max": frame(HEARTBEAT, heartbeat(1), epoch=(1 << 64) - 1),

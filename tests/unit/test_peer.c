@@ -233,7 +233,7 @@ static void test_frame_roundtrip(void **state)
 	assert_false(frame_trip(PEER_SNAP_DATA, 3, p, 4, true, &raw, true));
 	assert_false(frame_trip(PEER_SNAPSHOT_REQ, 3, NULL, 0, true, &raw, true));
 	/* every type */
-	for (uint8_t t = PEER_HELLO; t <= PEER_VISIBLE; t++) {
+	for (uint8_t t = PEER_HELLO; t <= PEER_TYPE_LAST; t++) {
 		assert_false(frame_trip(t, t, p, 10, false, &raw, false));
 		assert_true(frame_trip(t, t, p, 2000, true, &raw, false));
 	}
@@ -322,7 +322,7 @@ static void test_header_errors(void **state)
 	assert_int_equal(peer_frame_encode(&b, PEER_HEARTBEAT, 5, "0123456789abcdef", 16, false), 0);
 	check_bad_header(&b, 0, 'X', "bad magic");
 	check_bad_header(&b, 3, '2', "bad magic");
-	uint8_t types[] = { 0, PEER_VISIBLE + 1, 0x7F, 0xFF };
+	uint8_t types[] = { 0, PEER_TYPE_LAST + 1, 0x7F, 0xFF };
 	for (size_t i = 0; i < N_ELEMS(types); i++)
 		check_bad_header(&b, 4, types[i], "unknown frame type");
 	for (int bit = 1; bit < 8; bit++)
@@ -494,11 +494,11 @@ static void test_type_names(void **state)
 	(void)state;
 	const char *names[] = { "HELLO", "CHALLENGE", "AUTH", "WELCOME", "ERROR", "FOLLOW", "SNAPSHOT_REQ",
 				"SNAP_BEGIN", "SNAP_DATA", "SNAP_END", "STREAM_START", "RECORDS", "HEARTBEAT",
-				"ACK", "REBOOTSTRAP", "VISIBLE" };
-	for (uint8_t t = PEER_HELLO; t <= PEER_VISIBLE; t++)
+				"ACK", "REBOOTSTRAP", "VISIBLE", "TRUNCATE" };
+	for (uint8_t t = PEER_HELLO; t <= PEER_TYPE_LAST; t++)
 		assert_string_equal(peer_type_name(t), names[t - 1]);
 	assert_string_equal(peer_type_name(0), "unknown");
-	assert_string_equal(peer_type_name(PEER_VISIBLE + 1), "unknown");
+	assert_string_equal(peer_type_name(PEER_TYPE_LAST + 1), "unknown");
 	assert_string_equal(peer_type_name(255), "unknown");
 }
 
