@@ -2,7 +2,9 @@
  * test_epochs.c — unit tests for wal/epochs.c: load, append and reload;
  * the exact file format; every kind of bad line refused with its line
  * number; refused appends leave file and list alone; every verdict of
- * epochs_check.
+ * epochs_check; epochs_compare (prefix, equal, a branch in the same
+ * epoch, a newer epoch, a different leader) and epochs_replace (durable,
+ * and refused whole when out of order).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -290,6 +292,81 @@ static void test_verdicts(void **state)
 	epochs_free(&h);
 }
 
+static void expect_parting(const struct epochs *ours, const struct epoch_entry *theirs, size_t n,
+			   enum epochs_parting want, uint64_t want_at)
+{
+	uint64_t at = 12345;
+	assert_int_equal(epochs_compare(ours, theirs, n, &at), want);
+	if (want == EPOCHS_PART)
+		assert_int_equal(at, want_at);
+	else
+		assert_int_equal(at, 12345); /* untouched */
+}
+
+static void test_compare(void **state)
+{
+	struct fixture *f = *state;
+	struct epochs h;
+	assert_int_equal(epochs_load(&h, f->path, f->err, sizeof(f->err)), 0);
+	const struct epoch_entry none[1] = { { 0 } };
+	/* nothing is a prefix of anything */
+	expect_parting(&h, none, 0, EPOCHS_SAME, 0);
+	assert_int_equal(epochs_append(&h, 1, 0, "a"), 0);
+	assert_int_equal(epochs_append(&h, 2, 1000, "b"), 0);
+	expect_parting(&h, none, 0, EPOCHS_NEWER, 0);
+
+	/* equal, and a prefix of a longer one */
+	const struct epoch_entry same[] = { { 1, 0, "a" }, { 2, 1000, "b" }, { 3, 2000, "c" } };
+	expect_parting(&h, same, 2, EPOCHS_SAME, 0);
+	expect_parting(&h, same, 3, EPOCHS_SAME, 0);
+	/* theirs stops first: ours knows a newer epoch */
+	expect_parting(&h, same, 1, EPOCHS_NEWER, 0);
+	/* a branch: epoch 2 started by another node, later or earlier */
+	const struct epoch_entry later[] = { { 1, 0, "a" }, { 2, 1500, "c" }, { 3, 2000, "c" } };
+	expect_parting(&h, later, 3, EPOCHS_PART, 1000);
+	const struct epoch_entry earlier[] = { { 1, 0, "a" }, { 2, 700, "c" } };
+	expect_parting(&h, earlier, 2, EPOCHS_PART, 700);
+	/* the same place, another leader */
+	const struct epoch_entry other[] = { { 1, 0, "a" }, { 2, 1000, "x" } };
+	expect_parting(&h, other, 2, EPOCHS_PART, 1000);
+	/* an epoch we skipped: theirs has 2 at 800, then 3 */
+	const struct epoch_entry skipped[] = { { 1, 0, "a" }, { 3, 800, "x" } };
+	expect_parting(&h, skipped, 2, EPOCHS_PART, 800);
+	/* from the very start */
+	const struct epoch_entry fresh[] = { { 1, 0, "z" } };
+	expect_parting(&h, fresh, 1, EPOCHS_PART, 0);
+	epochs_free(&h);
+}
+
+static void test_replace(void **state)
+{
+	struct fixture *f = *state;
+	struct epochs h;
+	assert_int_equal(epochs_load(&h, f->path, f->err, sizeof(f->err)), 0);
+	assert_int_equal(epochs_append(&h, 1, 0, "a"), 0);
+	assert_int_equal(epochs_append(&h, 2, 1000, "b"), 0);
+	const struct epoch_entry bad_order[] = { { 1, 0, "a" }, { 3, 900, "c" }, { 2, 1000, "d" } };
+	assert_int_equal(epochs_replace(&h, bad_order, 3), SL_EINVAL);
+	const struct epoch_entry bad_name[] = { { 1, 0, "a b" } };
+	assert_int_equal(epochs_replace(&h, bad_name, 1), SL_EINVAL);
+	assert_int_equal(epochs_replace(&h, bad_name, 0), SL_EINVAL);
+	assert_string_equal(read_file(f->path), "1 0000000000000000 a\n2 00000000000003E8 b\n");
+	assert_int_equal(h.n, 2);
+
+	const struct epoch_entry theirs[] = { { 1, 0, "a" }, { 2, 700, "c" }, { 4, 2000, "d" } };
+	assert_int_equal(epochs_replace(&h, theirs, 3), 0);
+	assert_int_equal(h.n, 3);
+	assert_int_equal(epochs_current(&h), 4);
+	assert_string_equal(read_file(f->path),
+			    "1 0000000000000000 a\n2 00000000000002BC c\n4 00000000000007D0 d\n");
+	epochs_free(&h);
+	assert_int_equal(epochs_load(&h, f->path, f->err, sizeof(f->err)), 0);
+	assert_int_equal(h.n, 3);
+	assert_int_equal(h.v[1].start_lsn, 700);
+	assert_string_equal(h.v[2].leader, "d");
+	epochs_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +374,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refused_appends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verdicts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compare, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
