@@ -10,10 +10,13 @@
  * Writing a page image twice does no harm, so after a crash the records
  * after db-position are simply applied again, before clients are served.
  *
- * While clients are served, records are applied only up to what the
- * leader says its own readers can see (visible_lsn): with synchronous
- * standbys, a commit becomes visible nowhere before they acknowledged it.
- * Before serving (at start-up) everything in the log is applied.
+ * Records are applied only up to what the leader says its own readers can
+ * see (visible_lsn): with synchronous standbys, a commit becomes visible
+ * nowhere before they acknowledged it. Before a record past the durably
+ * kept visible position is applied, that position moves up to visible_lsn
+ * (log/visible, replica.c), so after a restart the follower applies what
+ * the leader had shown, and the rest waits for the leader to confirm it
+ * (or to discard it when this node rejoins, rejoin.c).
  *
  * Logical records (changesets and DDL): a run is applied in one SQLite
  * transaction on a connection through the capture VFS (capture.h), whose
@@ -229,6 +232,19 @@ int applier_checkpoint(struct replica *r, char *err, size_t errlen)
 	return 0;
 }
 
+/* Before the record rec is applied: the leader showed it, durably so. */
+static int cover_visible(struct replica *r, const struct record *rec, char *err, size_t errlen)
+{
+	uint64_t end = rec->lsn + record_size(rec);
+	if (end <= r->visible_durable)
+		return 0;
+	uint64_t v = atomic_load(&r->visible_lsn);
+	int rc = replica_visible_store(r, v > end ? v : end);
+	if (rc != 0)
+		snprintf(err, errlen, "could not keep the visible position: %s", sl_strerror(rc));
+	return rc;
+}
+
 /* Pages of a run of physical records, then published and made durable. */
 static int apply_physical_run(struct replica *r, struct replog_reader *rd, struct item *first, bool *reread,
 			      char *err, size_t errlen)
@@ -257,6 +273,8 @@ static int apply_physical_run(struct replica *r, struct replog_reader *rd, struc
 			break;
 		/* the next record, if one is there now and is physical too */
 		if (replog_reader_next(rd, &it->rec, 0) != 0)
+			break;
+		if ((rc = cover_visible(r, &it->rec, err, errlen)) != 0)
 			break;
 		if (it->rec.type != RECORD_TXN || decode(it, err, errlen) != 0 ||
 		    !(it->t.sections & TXNREC_PHYSICAL)) {
@@ -360,6 +378,10 @@ static int apply_logical_run(struct replica *r, struct replog_reader *rd, struct
 			break;
 		if (replog_reader_next(rd, &it->rec, 0) != 0)
 			break;
+		if (cover_visible(r, &it->rec, err, errlen) != 0) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return SL_EIO;
+		}
 		if (it->rec.type != RECORD_TXN || decode(it, err, errlen) != 0 || (it->t.sections & TXNREC_PHYSICAL) ||
 		    !(it->t.sections & TXNREC_LOGICAL)) {
 			*reread = true; /* not part of this run */
@@ -398,8 +420,7 @@ static int apply_available(struct replica *r, int wait_ms, char *err, size_t err
 				 lsn_format(from, at));
 			break;
 		}
-		if (r->serving)
-			replog_reader_set_limit(rd, &r->visible_lsn);
+		replog_reader_set_limit(rd, &r->visible_lsn);
 		rc = replog_reader_next(rd, &it.rec, wait_ms);
 		if (rc == SL_ETIMEDOUT) {
 			rc = 0;
@@ -409,6 +430,8 @@ static int apply_available(struct replica *r, int wait_ms, char *err, size_t err
 			snprintf(err, errlen, "could not read the follower's log: %s", sl_strerror(rc));
 			break;
 		}
+		if ((rc = cover_visible(r, &it.rec, err, errlen)) != 0)
+			break;
 		if (it.rec.type != RECORD_TXN) {
 			set_applied(r, it.rec.lsn + record_size(&it.rec), 0);
 			continue;
@@ -454,7 +477,8 @@ int applier_start(struct replica *r, uint64_t from)
 {
 	char err[512];
 	set_applied(r, from, 0);
-	atomic_store(&r->visible_lsn, from);
+	/* what the leader had shown, as far as this node knows durably */
+	atomic_store(&r->visible_lsn, r->visible_durable > from ? r->visible_durable : from);
 	replog_retain(r->log, "apply", from);
 	atomic_store(&r->apply_stop, false);
 	if (r->db_fd < 0 && (r->db_fd = open(r->db_path, O_RDWR | O_CLOEXEC)) < 0) {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "epochrec.h"
 #include "log.h"
 #include "lsn.h"
 #include "record.h"
@@ -24,7 +25,7 @@
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 2000
 
-enum follow_end { FOLLOW_LOST, FOLLOW_REBOOTSTRAP };
+enum follow_end { FOLLOW_LOST, FOLLOW_REBOOTSTRAP, FOLLOW_TRUNCATE };
 
 /* Sends the positions on the current link; send_mu held. */
 static int send_ack_locked(struct replica *r)
@@ -64,6 +65,55 @@ static void set_link(struct replica *r, struct peerlink *pl, bool streaming)
 	pthread_mutex_unlock(&r->send_mu);
 }
 
+/*
+ * A record from the leader must belong to an epoch this follower knows
+ * (from WELCOME, or an EPOCH record before it) and not to one older than
+ * the log's last record. An EPOCH record names its epoch and leader; one
+ * this follower has not heard of joins the history (durably) before it is
+ * kept. 0, or -1 with err.
+ */
+static int check_record_epoch(struct replica *r, const uint8_t *p, size_t len, char *err, size_t errlen)
+{
+	struct record rec;
+	size_t used;
+	uint64_t end = replog_end_lsn(r->log);
+	char at[LSN_TEXT_MAX];
+	if (record_decode(p, len, end, &rec, &used) != 0)
+		return 0; /* replog_append_encoded says what is wrong */
+	uint64_t known = epochs_current(&r->history), last = replog_last_epoch(r->log);
+	if (rec.type == RECORD_EPOCH) {
+		struct buf payload;
+		struct epochrec e;
+		buf_init(&payload);
+		int rc = record_payload(&rec, &payload);
+		if (rc == 0 && (payload.oom || epochrec_decode(payload.data, payload.len, &e) != 0))
+			rc = SL_ECORRUPT;
+		buf_free(&payload);
+		if (rc != 0 || e.epoch != rec.epoch || e.epoch <= last) {
+			snprintf(err, errlen, "bad EPOCH record from the leader at %s", lsn_format(end, at));
+			return -1;
+		}
+		if (e.epoch <= known)
+			return 0;
+		pthread_mutex_lock(&r->mu);
+		rc = epochs_append(&r->history, e.epoch, rec.lsn, e.leader);
+		pthread_mutex_unlock(&r->mu);
+		if (rc != 0) {
+			snprintf(err, errlen, "could not add epoch %" PRIu64 " to the history: %s", e.epoch,
+				 sl_strerror(rc));
+			return -1;
+		}
+		log_info("replica", "new epoch epoch=%" PRIu64 " lsn=%s leader=%s", e.epoch, at, e.leader);
+		return 0;
+	}
+	if (rec.epoch > known || rec.epoch < last) {
+		snprintf(err, errlen, "record at %s from epoch %" PRIu64 ", expected %" PRIu64 " to %" PRIu64,
+			 lsn_format(end, at), rec.epoch, last, known);
+		return -1;
+	}
+	return 0;
+}
+
 /* Keeps the records of one RECORDS frame. 0 or -1 with err. */
 static int keep_records(struct replica *r, const uint8_t *p, size_t len, char *err, size_t errlen)
 {
@@ -72,6 +122,8 @@ static int keep_records(struct replica *r, const uint8_t *p, size_t len, char *e
 		struct record rec;
 		uint64_t end = replog_end_lsn(r->log);
 		char at[LSN_TEXT_MAX];
+		if (check_record_epoch(r, p + off, len - off, err, errlen) != 0)
+			return -1;
 		int rc = replog_append_encoded(r->log, p + off, len - off, &rec);
 		if (rc == SL_EINVAL) {
 			const char *why = record_diagnose(p + off, len - off, end);
@@ -123,8 +175,9 @@ static void note_visible(struct replica *r, uint64_t visible)
 	replog_notify(r->log);
 }
 
-/* Streams until the link is lost (err says why) or a re-bootstrap is due. */
-static enum follow_end follow(struct replica *r, struct peerlink *pl, char *err, size_t errlen)
+/* Streams until the link is lost (err says why), a re-bootstrap is due,
+ * or the log must be cut back to *at (TRUNCATE). */
+static enum follow_end follow(struct replica *r, struct peerlink *pl, uint64_t *at, char *err, size_t errlen)
 {
 	int tmo = (int)r->cfg->replication_timeout_ms;
 	pthread_mutex_lock(&r->mu);
@@ -149,6 +202,11 @@ static enum follow_end follow(struct replica *r, struct peerlink *pl, char *err,
 		snprintf(err, errlen, "the leader cannot serve this follower's position: %.400s", text);
 		return FOLLOW_REBOOTSTRAP;
 	}
+	if (type == PEER_TRUNCATE && peer_u64_get(pl->payload.data, pl->payload.len, at) == 0) {
+		char a[LSN_TEXT_MAX];
+		snprintf(err, errlen, "this follower's log leaves the leader's history at %s", lsn_format(*at, a));
+		return FOLLOW_TRUNCATE;
+	}
 	if (type != PEER_STREAM_START || peer_u64_get(pl->payload.data, pl->payload.len, &from) != 0 ||
 	    from != fw.end_lsn) {
 		if (type == PEER_ERROR && peer_text_get(pl->payload.data, pl->payload.len, text) == 0)
@@ -158,8 +216,8 @@ static enum follow_end follow(struct replica *r, struct peerlink *pl, char *err,
 		return FOLLOW_LOST;
 	}
 	set_link(r, pl, true); /* the applier may acknowledge now */
-	char at[LSN_TEXT_MAX];
-	log_info("replica", "streaming from the leader from=%s leader=%s", lsn_format(from, at), pl->peer);
+	char from_text[LSN_TEXT_MAX];
+	log_info("replica", "streaming from the leader from=%s leader=%s", lsn_format(from, from_text), pl->peer);
 	replica_set_state(r, "catchup");
 	pthread_mutex_lock(&r->mu);
 	r->st.last_error[0] = '\0';
@@ -176,6 +234,11 @@ static enum follow_end follow(struct replica *r, struct peerlink *pl, char *err,
 		} else if (rc != 0) {
 			snprintf(err, errlen, "leader link lost: %s",
 				 rc == SL_EPROTO && pl->why ? pl->why : sl_strerror(rc));
+			return FOLLOW_LOST;
+		} else if (epoch != pl->epoch) {
+			/* a leader keeps its epoch for as long as it leads */
+			snprintf(err, errlen, "%s frame from epoch %" PRIu64 ", the leader's is %" PRIu64,
+				 peer_type_name(type), epoch, pl->epoch);
 			return FOLLOW_LOST;
 		} else {
 			last_rx = now;
@@ -257,9 +320,18 @@ static void *recv_main(void *arg)
 		struct peer_welcome w;
 		memset(&w, 0, sizeof(w));
 		char err[512] = "";
-		if (replica_connect(r, &pl, &w, err, sizeof(err)) != 0) {
+		uint64_t at = 0;
+		int part = -1;
+		if (replica_connect(r, &pl, &w, err, sizeof(err)) == 0) {
+			part = rejoin_check_history(r, &w, &at, err, sizeof(err));
+			if (part < 0) {
+				peerlink_close(&pl);
+				peer_welcome_free(&w);
+			}
+		}
+		if (part < 0) {
 			if (strcmp(err, last_err) != 0)
-				log_warn("replica", "cannot reach the leader, retrying leader=%s reason=\"%s\"",
+				log_warn("replica", "cannot follow the leader, retrying leader=%s reason=\"%s\"",
 					 r->cfg->leader_peer, err);
 			snprintf(last_err, sizeof(last_err), "%s", err);
 			replica_set_state(r, "connecting");
@@ -268,16 +340,38 @@ static void *recv_main(void *arg)
 			delay = delay < RETRY_MAX_MS ? delay * 2 : RETRY_MAX_MS;
 			continue;
 		}
-		set_link(r, &pl, false);
-		enum follow_end end = follow(r, &pl, err, sizeof(err));
-		set_link(r, NULL, false);
+		enum follow_end end = FOLLOW_TRUNCATE;
+		if (part == 0) {
+			set_link(r, &pl, false);
+			end = follow(r, &pl, &at, err, sizeof(err));
+			set_link(r, NULL, false);
+		} else {
+			char a[LSN_TEXT_MAX];
+			snprintf(err, sizeof(err), "this follower's history parts from the leader's at %s",
+				 lsn_format(at, a));
+		}
 		peerlink_close(&pl);
-		peer_welcome_free(&w);
-		if (atomic_load(&r->stop))
+		if (atomic_load(&r->stop)) {
+			peer_welcome_free(&w);
 			break;
+		}
 		log_warn("replica", "leader link ended reason=\"%s\"", err);
 		replica_set_error(r, "%s", err);
 		snprintf(last_err, sizeof(last_err), "%s", err);
+		if (end == FOLLOW_TRUNCATE) {
+			enum rejoin_result rj = rejoin_discard(r, at, &w, err, sizeof(err));
+			if (rj == REJOIN_FAILED) {
+				log_error("replica", "could not rejoin the leader's history: %s", err);
+				replica_set_error(r, "%s", err);
+			}
+			end = rj == REJOIN_REBOOTSTRAP ? FOLLOW_REBOOTSTRAP : FOLLOW_LOST;
+			if (rj == REJOIN_FOLLOW) {
+				peer_welcome_free(&w);
+				delay = RETRY_MIN_MS;
+				continue; /* FOLLOW again, from where the histories part */
+			}
+		}
+		peer_welcome_free(&w);
 		if (end == FOLLOW_REBOOTSTRAP) {
 			rebootstrap(r);
 			delay = RETRY_MIN_MS;

@@ -16,6 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
+#include "fileio.h"
 #include "log.h"
 #include "lsn.h"
 #include "peerauth.h"
@@ -92,6 +95,55 @@ int replica_reset_log(struct replica *r, uint64_t lsn, const struct peer_welcome
 		rc = epochs_append(&r->history, w->epochs[i].epoch, w->epochs[i].start_lsn, w->epochs[i].leader);
 	if (rc != 0 && !err[0])
 		snprintf(err, errlen, "could not write the epoch history: %s", sl_strerror(rc));
+	/* the snapshot holds what the leader's readers saw */
+	if (rc == 0 && (rc = replica_visible_store(r, lsn)) != 0)
+		snprintf(err, errlen, "could not write \"%s\": %s", r->visible_path, sl_strerror(rc));
+	return rc;
+}
+
+/*
+ * log/visible, 16 bytes: the LSN (u64), a CRC32 of those 8 bytes (u32),
+ * and the magic "SLV1", big-endian, rewritten in place and fdatasynced.
+ * One sector, so a crash leaves the old or the new value; one that does
+ * not check counts as missing.
+ */
+#define VISIBLE_MAGIC 0x534C5631u
+
+void replica_visible_load(struct replica *r, uint64_t dflt)
+{
+	uint8_t b[16];
+	size_t got = 0;
+	r->visible_durable = dflt;
+	int fd = open(r->visible_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fileio_pread_all(fd, b, sizeof(b), 0, &got) == 0 && got == sizeof(b) && get_u32(b + 12) == VISIBLE_MAGIC &&
+	    get_u32(b + 8) == (uint32_t)crc32(0L, b, 8)) {
+		uint64_t v = ((uint64_t)get_u32(b) << 32) | get_u32(b + 4);
+		if (v > dflt)
+			r->visible_durable = v;
+	} else {
+		log_warn("replica", "ignoring an unreadable visible position file=%s", r->visible_path);
+	}
+	close(fd);
+}
+
+int replica_visible_store(struct replica *r, uint64_t lsn)
+{
+	uint8_t data[16];
+	struct buf b = { data, 0, sizeof(data), false };
+	buf_put_u64(&b, lsn);
+	buf_put_u32(&b, (uint32_t)crc32(0L, data, 8));
+	buf_put_u32(&b, VISIBLE_MAGIC);
+	int fd = open(r->visible_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return SL_EIO;
+	int rc = fileio_pwrite_all(fd, data, sizeof(data), 0);
+	if (rc == 0 && fdatasync(fd) != 0)
+		rc = SL_EIO;
+	close(fd);
+	if (rc == 0)
+		r->visible_durable = lsn;
 	return rc;
 }
 
@@ -106,18 +158,6 @@ uint64_t replica_last_epoch(struct replica *r)
 		if (r->history.v[i].start_lsn < end)
 			return r->history.v[i].epoch;
 	return 0;
-}
-
-/* Adds the leader's history entries this node lacks. */
-static void merge_history(struct replica *r, const struct peer_welcome *w)
-{
-	for (uint32_t i = 0; i < w->nepochs; i++) {
-		if (w->epochs[i].epoch <= epochs_current(&r->history))
-			continue;
-		if (epochs_append(&r->history, w->epochs[i].epoch, w->epochs[i].start_lsn, w->epochs[i].leader) != 0)
-			log_warn("replica", "could not add the leader's epoch to the history epoch=%" PRIu64,
-				 w->epochs[i].epoch);
-	}
 }
 
 static int expect(struct peerlink *pl, uint8_t want, int tmo, char *err, size_t errlen)
@@ -197,11 +237,6 @@ int replica_connect(struct replica *r, struct peerlink *pl, struct peer_welcome 
 	snprintf(r->st.leader_name, sizeof(r->st.leader_name), "%s", w->node_name);
 	snprintf(r->st.leader_client, sizeof(r->st.leader_client), "%s", w->client_addr);
 	pthread_mutex_unlock(&r->mu);
-	if (r->log) {
-		pthread_mutex_lock(&r->mu);
-		merge_history(r, w);
-		pthread_mutex_unlock(&r->mu);
-	}
 	return 0;
 fail:
 	if (!err[0])
@@ -260,6 +295,7 @@ int replica_open(struct replica **out, const struct config *cfg, const char *db_
 	snprintf(r->commits_path, sizeof(r->commits_path), "%s/log/apply-commits", cfg->data_dir);
 	snprintf(r->epochs_path, sizeof(r->epochs_path), "%s/log/epochs", cfg->data_dir);
 	snprintf(r->partial_path, sizeof(r->partial_path), "%s/bootstrap.partial", cfg->data_dir);
+	snprintf(r->visible_path, sizeof(r->visible_path), "%s/log/visible", cfg->data_dir);
 	snprintf(r->client_addr, sizeof(r->client_addr), "%s", client_addr);
 	snprintf(r->st.state, sizeof(r->st.state), "connecting");
 	if (mkdir(r->log_dir, 0755) != 0 && errno != EEXIST) {
@@ -284,6 +320,7 @@ int replica_open(struct replica **out, const struct config *cfg, const char *db_
 	int rc = applier_recover(r, &applied, err, errlen);
 	if (rc != 0)
 		return rc;
+	replica_visible_load(r, applied);
 	pthread_mutex_lock(&r->mu);
 	r->st.flushed_lsn = replog_end_lsn(r->log);
 	pthread_mutex_unlock(&r->mu);

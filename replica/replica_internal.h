@@ -42,6 +42,7 @@ struct replica {
 	char commits_path[REPLICA_PATH_MAX]; /* log/apply-commits */
 	char epochs_path[REPLICA_PATH_MAX];  /* log/epochs */
 	char partial_path[REPLICA_PATH_MAX]; /* bootstrap.partial */
+	char visible_path[REPLICA_PATH_MAX]; /* log/visible */
 	char client_addr[PEER_STR_MAX];
 	struct replog *log;
 	struct epochs history;
@@ -63,6 +64,10 @@ struct replica {
 	 * has made visible (PEER_VISIBLE), so no reader here sees a commit
 	 * before the leader's readers may */
 	atomic_uint_fast64_t visible_lsn;
+	/* visible_lsn as kept in log/visible: nothing past it is applied
+	 * before it moves (applier thread, or the receiver while the
+	 * applier is stopped) */
+	uint64_t visible_durable;
 	pthread_mutex_t sync_mu; /* one fsync of the pages at a time */
 	pthread_t sync_thread;   /* fsyncs the pages about once a second */
 	bool sync_running;
@@ -95,6 +100,22 @@ int replica_reset_log(struct replica *r, uint64_t lsn, const struct peer_welcome
 int replica_connect(struct replica *r, struct peerlink *pl, struct peer_welcome *w, char *err, size_t errlen);
 /* The epoch of the last record before the log's end (from the log or the history). */
 uint64_t replica_last_epoch(struct replica *r);
+/* log/visible: reads it into visible_durable (missing or unreadable:
+ * dflt), or writes it durably. 0 or an SL_ code. */
+void replica_visible_load(struct replica *r, uint64_t dflt);
+int replica_visible_store(struct replica *r, uint64_t lsn);
+
+/* rejoin.c */
+enum rejoin_result { REJOIN_FOLLOW, REJOIN_REBOOTSTRAP, REJOIN_FAILED };
+/* After WELCOME: 0 when this node's history is a prefix of the leader's
+ * (the rest is added), 1 when they part before this log's end (*at),
+ * -1 with err when this node knows a newer epoch than the leader. */
+int rejoin_check_history(struct replica *r, const struct peer_welcome *w, uint64_t *at, char *err, size_t errlen);
+/* Keeps the records past at in DATA_DIR/discarded, then cuts the log
+ * back to at and takes the leader's history (FOLLOW), or says that the
+ * database holds some of them (REBOOTSTRAP). */
+enum rejoin_result rejoin_discard(struct replica *r, uint64_t at, const struct peer_welcome *w, char *err,
+				  size_t errlen);
 
 /* bootstrap.c: receives a snapshot on a connected link and installs it. */
 int bootstrap_run(struct replica *r, struct peerlink *pl, const struct peer_welcome *w, char *err, size_t errlen);

@@ -384,7 +384,13 @@ static int send_snapshot(struct peers *p, struct peerlink *pl, struct follower *
 	return 0;
 }
 
-/* Where a following node may go on from; -1 (REBOOTSTRAP sent) if nowhere. */
+/*
+ * Where a following node may go on from; -1 if nowhere: a log that leaves
+ * this leader's history is told where (TRUNCATE: it keeps its records past
+ * there aside and cuts its log back), one that is ahead of it is refused
+ * (this node is not the leader it thinks it is), and one older than the
+ * log kept here must bootstrap again (REBOOTSTRAP).
+ */
 static int check_position(struct peers *p, struct peerlink *pl, const struct follower *f,
 			  const struct peer_follow *fw, uint64_t *from)
 {
@@ -392,12 +398,24 @@ static int check_position(struct peers *p, struct peerlink *pl, const struct fol
 	uint64_t end = replog_end_lsn(p->log), start = replog_start_lsn(p->log), at;
 	char why[256], a[LSN_TEXT_MAX], b[LSN_TEXT_MAX];
 	enum epochs_verdict v = epochs_check(commitlog_history(p->cl), end, fw->epoch, fw->end_lsn, &at);
-	if (v == EPOCHS_DIVERGED)
-		snprintf(why, sizeof(why), "its log leaves this leader's history at %s", lsn_format(at, a));
-	else if (v == EPOCHS_AHEAD)
-		snprintf(why, sizeof(why), "its log (epoch %" PRIu64 ", %s) is ahead of this leader's (ends at %s)",
-			 fw->epoch, lsn_format(fw->end_lsn, a), lsn_format(end, b));
-	else if (fw->end_lsn < start)
+	if (v == EPOCHS_DIVERGED) {
+		log_warn("peers", "follower log leaves this leader's history name=%s at=%s its_end=%s", f->info.name,
+			 lsn_format(at, a), lsn_format(fw->end_lsn, b));
+		uint8_t body[8];
+		struct buf msg = { body, 0, sizeof(body), false };
+		peer_u64_put(&msg, at);
+		peerlink_send(pl, PEER_TRUNCATE, msg.data, msg.len, tmo);
+		return -1;
+	}
+	if (v == EPOCHS_AHEAD) {
+		snprintf(why, sizeof(why),
+			 "its log (epoch %" PRIu64 ", %s) is ahead of this leader's (epoch %" PRIu64 ", ends at %s)",
+			 fw->epoch, lsn_format(fw->end_lsn, a), commitlog_epoch(p->cl), lsn_format(end, b));
+		log_warn("peers", "refusing a follower name=%s reason=\"%s\"", f->info.name, why);
+		send_text(pl, PEER_ERROR, why, tmo);
+		return -1;
+	}
+	if (fw->end_lsn < start)
 		snprintf(why, sizeof(why), "its position %s is older than the log kept here (from %s)",
 			 lsn_format(fw->end_lsn, a), lsn_format(start, b));
 	else {

@@ -46,7 +46,9 @@ static const char usage_text[] =
 	"               line each: LSN, epoch, type, size, commit time, and for a\n"
 	"               transaction its pages and its DDL, changesets, rows and tables.\n"
 	"               --json prints one JSON object per line instead, with each row\n"
-	"               change's table and operation.\n"
+	"               change's table and operation. DATA_DIR may also be a log\n"
+	"               directory itself, such as the transactions a follower\n"
+	"               discarded on rejoining (DATA_DIR/discarded/LSN).\n"
 	"  log replay   Apply the transactions of the log to the SQLite database OUT_DB\n"
 	"               (created if missing). --mode physical (the default) writes the\n"
 	"               page images into the file: OUT_DB must be empty, or a copy of the\n"
@@ -116,6 +118,9 @@ int tool_log_open(const char *data_dir, struct replog **log)
 	*log = NULL;
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/log", data_dir) >= sizeof(dir))
 		return tool_error("data directory path too long: %s", data_dir);
+	/* a log directory itself, such as DATA_DIR/discarded/X */
+	if (stat(dir, &st) != 0 && errno == ENOENT && stat(data_dir, &st) == 0 && S_ISDIR(st.st_mode))
+		snprintf(dir, sizeof(dir), "%s", data_dir);
 	if (stat(dir, &st) != 0)
 		return tool_error("could not open log directory %s: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
