@@ -53,6 +53,10 @@
  * Comments are copied, except a block comment with a nested one, which
  * becomes one space (SQLite does not nest comments).
  *
+ * Named notation. In a call of one of sluice's own functions (sluice_…),
+ * "name => value" becomes "value": their parameters are few and each call
+ * names them in order, as in sluice_promote(force => true).
+ *
  * Known limits: SQLite's [bracketed identifiers] are read as subscripts;
  * SQLite's string-literal aliases after a type name (SELECT name 'x') would
  * be read as type literals.
@@ -770,6 +774,20 @@ static size_t rw_type_literal(struct rw *w, size_t b, const char *first)
 }
 
 /* The word token t; sets *name when it is an ordinary word. */
+/* The group l is the argument list of a call of a sluice_ function. */
+static bool sluice_call(struct rw *w, const struct level *l)
+{
+	static const char prefix[] = "sluice_";
+	size_t n = sizeof(prefix) - 1;
+	if (w->o.len < l->start + n)
+		return false;
+	const char *p = out_text(&w->o, l->start);
+	for (size_t k = 0; k < n; k++)
+		if (sql_lex_lower(p[k]) != prefix[k])
+			return false;
+	return true;
+}
+
 static size_t rw_word(struct rw *w, const struct sql_token *t, bool *name)
 {
 	const char *s = w->s;
@@ -796,6 +814,13 @@ static size_t rw_word(struct rw *w, const struct sql_token *t, bool *name)
 	}
 	if (l && l->kind == LV_PAREN && l->cast && name_cmp(lw, "as") == 0)
 		return rw_cast_as(w, l, i, e);
+	if (l && l->kind == LV_PAREN && sluice_call(w, l)) {
+		size_t k = e;
+		while (k < w->len && sql_lex_is_space((unsigned char)s[k]))
+			k++;
+		if (k + 1 < w->len && s[k] == '=' && s[k + 1] == '>')
+			return k + 2; /* named notation: the value alone */
+	}
 	if (!w->after_dot) {
 		size_t end = rw_type_literal(w, i, lw);
 		if (end > 0)
@@ -937,6 +962,10 @@ static bool rw_needed(const char *s, size_t len)
 		switch (s[i]) {
 		case '$':
 			return true;
+		case '=':
+			if (i + 1 < len && s[i + 1] == '>')
+				return true;
+			break;
 		case ':':
 			if (i + 1 < len && s[i + 1] == ':')
 				return true;

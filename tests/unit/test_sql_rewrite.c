@@ -159,6 +159,14 @@ static const struct rw_case cases[] = {
 	{ "SELECT 1 /* x::int $1 */ -- $2 ::int\n", "SELECT 1 /* x::int $1 */ -- $2 ::int\n", 0 },
 	{ "SELECT 1 /* unterminated /* $1", "SELECT 1 /* unterminated /* $1", 0 },
 	{ "SELECT 'unterminated $1", "SELECT 'unterminated $1", 0 },
+
+	/* Named notation in calls of sluice's own functions only. */
+	{ "SELECT sluice_promote(force => true)", "SELECT sluice_promote( true)", 0 },
+	{ "SELECT SLUICE_PROMOTE( force=>$1 )", "SELECT SLUICE_PROMOTE( ?1 )", 1 },
+	{ "SELECT sluice_drop_follower(name => 'n2')", "SELECT sluice_drop_follower( 'n2')", 0 },
+	{ "SELECT make_interval(days => 1)", "SELECT make_interval(days => 1)", 0 },
+	{ "SELECT sluice_promote((force => 1))", "SELECT sluice_promote((force => 1))", 0 },
+	{ "SELECT 'a => b', sluice_x('force => 1')", "SELECT 'a => b', sluice_x('force => 1')", 0 },
 };
 
 static void test_cases(void **state)
