@@ -173,6 +173,9 @@ static const struct setting settings[] = {
 		     "give up waiting for a lock after this long; 0 waits forever"),
 	SET_ENUM(auth_method, "trust", auth_choices, "how clients prove who they are"),
 	SET_STRING(password_file, "", "file of `user:secret` lines; empty means none"),
+	SET_STRING(admin_users, "",
+		   "users who may run admin functions such as sluice_promote(), comma-separated; under auth_method "
+		   "trust every user may"),
 	SET_ENUM(log_level, "info", log_level_choices, "least severe level written to the log"),
 	SET_STRING(port_file, "", "file to write the bound port to once listening; empty means none"),
 	SET_STRING(peer_listen, "", "host:port for the peer protocol (followers connect here); empty means none, port 0 any free port"),

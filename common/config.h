@@ -46,6 +46,7 @@ struct config {
 	int64_t lock_timeout_ms;             /* 0 = wait forever */
 	int auth_method;                     /* enum config_auth */
 	char password_file[CONFIG_STR_MAX];  /* "" = none */
+	char admin_users[CONFIG_STR_MAX];    /* "" = none (under trust: everyone); "a, b" */
 	int log_level;                       /* enum log_level */
 	char port_file[CONFIG_STR_MAX];      /* "" = none; the bound port is written here */
 	char peer_listen[CONFIG_STR_MAX];    /* "" = no peer port; "host:port" */

@@ -318,6 +318,17 @@ int replica_open(struct replica **out, const struct config *cfg, const char *db_
 	}
 	uint64_t applied;
 	int rc = applier_recover(r, &applied, err, errlen);
+	if (rc == SL_ECORRUPT && r->log) {
+		/* a former leader's directory: its own commits are in the WAL;
+		 * its recovery brings the database up to its log first */
+		uint64_t redone = 0;
+		char why[512] = "";
+		if (recovery_run(r->log, db_path, r->base_path, &redone, why, sizeof(why)) == 0) {
+			log_info("replica", "recovered a former leader's database redone=%" PRIu64, redone);
+			err[0] = '\0';
+			rc = applier_recover(r, &applied, err, errlen);
+		}
+	}
 	if (rc != 0)
 		return rc;
 	replica_visible_load(r, applied);
@@ -350,6 +361,39 @@ void replica_stop(struct replica *r)
 		return;
 	receiver_stop(r);
 	applier_stop(r);
+}
+
+int replica_finish(struct replica *r, int timeout_ms, char *err, size_t errlen)
+{
+	receiver_stop(r);
+	uint64_t end = replog_end_lsn(r->log);
+	atomic_store(&r->visible_lsn, end);
+	replog_notify(r->log);
+	int64_t deadline = sl_monotonic_ms() + timeout_ms;
+	struct replica_status st;
+	for (;;) {
+		pthread_mutex_lock(&r->mu);
+		st = r->st;
+		pthread_mutex_unlock(&r->mu);
+		if (st.applied_lsn >= end || strcmp(st.state, "stopped") == 0 || sl_monotonic_ms() > deadline)
+			break;
+		sl_sleep_ms(5);
+	}
+	applier_stop(r);
+	char a[LSN_TEXT_MAX], b[LSN_TEXT_MAX];
+	if (st.applied_lsn < end) {
+		snprintf(err, errlen, "the follower could not apply its whole log (applied %s of %s)%s%s",
+			 lsn_format(st.applied_lsn, a), lsn_format(end, b), st.last_error[0] ? ": " : "",
+			 st.last_error);
+		return -1;
+	}
+	if (applier_checkpoint(r, err, errlen) != 0 || recovery_base_write(r->base_path, end) != 0) {
+		if (!err[0])
+			snprintf(err, errlen, "could not record the database position: %s", strerror(errno));
+		return -1;
+	}
+	log_info("replica", "follower finished applied=%s", lsn_format(end, a));
+	return 0;
 }
 
 void replica_close(struct replica *r)

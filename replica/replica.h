@@ -56,6 +56,15 @@ int replica_open(struct replica **out, const struct config *cfg, const char *db_
 		 char *err, size_t errlen);
 int replica_start(struct replica *r, const struct replica_readers *readers, char *err, size_t errlen);
 void replica_stop(struct replica *r);
+/*
+ * Before this node leads: stops the link, applies every record the log
+ * holds (what it received becomes committed history), empties SQLite's WAL
+ * of logical applies and records that the database holds the whole log,
+ * so that the leader's log opens on this data directory with nothing to
+ * replay. Waits up to timeout_ms for apply. 0, or -1 with err (apply
+ * failed or took too long; the follower's threads are stopped either way).
+ */
+int replica_finish(struct replica *r, int timeout_ms, char *err, size_t errlen);
 void replica_close(struct replica *r);
 void replica_status(struct replica *r, struct replica_status *out);
 

@@ -124,6 +124,8 @@ int main(int argc, char **argv)
 		server_run(&srv);
 	else
 		rc = 1;
+	if (srv.failed)
+		rc = 1;
 	server_free(&srv);
 	ev_loop_destroy(loop);
 	log_info("main", "stopped");

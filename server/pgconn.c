@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "log.h"
 #include "pgwire.h"
 #include "server.h"
@@ -161,6 +162,8 @@ static void free_conn(struct pgconn *c)
 
 static void submit_close_job(struct pgconn *c)
 {
+	if (c->srv->switching)
+		return; /* pgconn_resume submits it once the node has a runtime again */
 	struct job *j = job_new(c->sess, c);
 	if (!j) {
 		/* cannot end the session on the executor: leak it rather than race */
@@ -211,6 +214,47 @@ void pgconn_terminate(struct pgconn *c)
 		update_watch(c); /* the rest goes out when the socket takes it */
 }
 
+/* ------------------------------------------------------- change of role */
+
+void pgconn_end_block(struct pgconn *c, struct dbpool *pool, const char *why)
+{
+	struct session *s = c->sess;
+	if (c->state != PGCONN_READY || !s || c->job || (s->txn == TXN_IDLE && !s->bound && !s->portals))
+		return;
+	struct job *j = job_new(s, c);
+	if (j) {
+		j->kind = JOB_CLOSE;
+		backend_close_session(j, pool); /* no executor runs: this thread may */
+		job_free(j);
+	}
+	session_free(s);
+	c->sess = NULL;
+	log_info("pgconn", "ending a session inside a transaction block reason=\"%s\" pid=%u", why, c->pid);
+	buf_reset(&c->in);
+	fatal(c, SQLSTATE_ADMIN_SHUTDOWN, why);
+	if (flush(c) == 0)
+		update_watch(c);
+}
+
+void pgconn_resume(struct pgconn *c, bool read_only_node)
+{
+	if (c->state == PGCONN_CLOSING) {
+		if (!c->job && c->sess)
+			submit_close_job(c);
+		return;
+	}
+	if (c->state == PGCONN_READY && c->sess) {
+		if (session_set_read_only_node(c->sess, read_only_node) != 0) {
+			fatal(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+		} else if (!c->job) {
+			buf_move(&c->out, &c->sess->reports); /* ParameterStatus may come at any time */
+			process_input(c);
+		}
+	}
+	if (c->fd >= 0 && flush(c) == 0)
+		update_watch(c);
+}
+
 /* ------------------------------------------------------------ start-up */
 
 static void finish_auth(struct pgconn *c, const struct pg_startup *st)
@@ -220,7 +264,7 @@ static void finish_auth(struct pgconn *c, const struct pg_startup *st)
 		fatal(c, SQLSTATE_TOO_MANY_CONNECTIONS, "sorry, too many clients already");
 		return;
 	}
-	c->sess = session_new(srv->cfg, c->pid, c->secret, srv->cfg->role == ROLE_FOLLOWER);
+	c->sess = session_new(srv->cfg, c->pid, c->secret, server_role(srv) != NODE_LEADER);
 	if (!c->sess) {
 		fatal(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 		return;
@@ -426,7 +470,7 @@ static void process_startup(struct pgconn *c)
 
 static void dispatch(struct pgconn *c)
 {
-	if (c->job || c->state != PGCONN_READY || c->close_after_flush)
+	if (c->job || c->state != PGCONN_READY || c->close_after_flush || c->srv->switching)
 		return;
 	struct job *j = NULL;
 	size_t pos = 0;

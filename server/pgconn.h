@@ -57,5 +57,14 @@ void pgconn_close(struct pgconn *c, const char *reason);
 void pgconn_job_done(struct job *job);
 /* Shutdown: tell the client and close. */
 void pgconn_terminate(struct pgconn *c);
+/*
+ * While the node changes role (no executor runs): a session inside a
+ * transaction block (or holding a portal) is rolled back and its
+ * connection ends with FATAL 57P01 saying why.
+ */
+void pgconn_end_block(struct pgconn *c, struct dbpool *pool, const char *why);
+/* After the change: in_hot_standby and default_transaction_read_only
+ * follow the new role (ParameterStatus), and input waiting is run. */
+void pgconn_resume(struct pgconn *c, bool read_only_node);
 
 #endif

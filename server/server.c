@@ -22,11 +22,9 @@
 
 #include "log.h"
 #include "netaddr.h"
-#include "nodestatus.h"
 #include "pgconn.h"
 #include "pgwire.h"
 #include "sqlstate.h"
-#include "syncrep.h"
 
 static const char *session_setting(void *session, const char *name)
 {
@@ -181,119 +179,12 @@ static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 	log_info("server", "SIGHUP received: settings are read at start-up; restart to change them");
 }
 
-/* The leader's replication log; reconciles the database with it first. */
-static int open_commitlog(struct server *srv, const char *db_path, char *err, size_t errlen)
+/* An admin function asked for a change of role. */
+static void on_admin_async(struct ev_loop *loop, ev_async *w, int revents)
 {
-	const struct config *cfg = srv->cfg;
-	char name[CONFIG_STR_MAX + 32];
-	if (cfg->node_name[0])
-		snprintf(name, sizeof(name), "%s", cfg->node_name);
-	else
-		snprintf(name, sizeof(name), "%s:%d", cfg->listen_address, cfg->port);
-	struct commitlog_options opt = {
-		.data_dir = cfg->data_dir,
-		.db_path = db_path,
-		.node_name = name,
-		.mode = (enum log_mode)cfg->log_mode,
-		.log = {
-			.segment_size = (uint64_t)cfg->log_segment_size,
-			.keep_size = (uint64_t)cfg->log_keep_size,
-			.max_size = (uint64_t)cfg->max_log_size,
-			.compress = cfg->log_compression != 0,
-		},
-	};
-	return commitlog_open(&srv->commitlog, &opt, err, errlen);
-}
-
-/* sluice_status's row for this node. */
-static void node_info(void *arg, struct node_info *out)
-{
-	struct server *srv = arg;
-	const struct config *cfg = srv->cfg;
-	snprintf(out->node_name, sizeof(out->node_name), "%.255s", cfg->node_name[0] ? cfg->node_name : srv->client_addr);
-	snprintf(out->client_address, sizeof(out->client_address), "%s", srv->client_addr);
-	if (srv->replica) {
-		struct replica_status st;
-		replica_status(srv->replica, &st);
-		out->role = "follower";
-		out->epoch = st.epoch;
-		out->log_mode = st.log_mode == LOG_MODE_BOTH	   ? "both"
-				: st.log_mode == LOG_MODE_LOGICAL ? "logical"
-				: st.log_mode == LOG_MODE_PHYSICAL ? "physical"
-								   : "unknown";
-		out->current_lsn = st.flushed_lsn;
-		out->applied_lsn = st.applied_lsn;
-		uint64_t end = st.leader_end > st.flushed_lsn ? st.leader_end : st.flushed_lsn;
-		out->lag_bytes = end > st.applied_lsn ? (int64_t)(end - st.applied_lsn) : 0;
-		out->lag_ms = st.lag_ms;
-		out->staleness_ms = st.staleness_ms;
-		snprintf(out->state, sizeof(out->state), "%s", st.state);
-		snprintf(out->leader, sizeof(out->leader), "%.255s", cfg->leader_peer);
-		snprintf(out->leader_client, sizeof(out->leader_client), "%s", st.leader_client);
-		snprintf(out->last_error, sizeof(out->last_error), "%s", st.last_error);
-		return;
-	}
-	out->role = "leader";
-	snprintf(out->state, sizeof(out->state), "leading");
-	snprintf(out->leader_client, sizeof(out->leader_client), "%s", srv->client_addr);
-	out->synchronous = !syncrep_enabled(srv->syncrep) ? "off" : syncrep_degraded(srv->syncrep) ? "degraded" : "on";
-	if (srv->commitlog) {
-		out->epoch = commitlog_epoch(srv->commitlog);
-		out->log_mode = log_mode_name(commitlog_mode(srv->commitlog));
-		out->current_lsn = replog_durable_lsn(commitlog_replog(srv->commitlog));
-		/* readers see the published commits: the others wait for standbys */
-		out->applied_lsn = commitlog_published_end(srv->commitlog);
-	} else {
-		out->log_mode = "off";
-	}
-}
-
-/* A leader's synchronous_standbys. */
-static int start_syncrep(struct server *srv, char *err, size_t errlen)
-{
-	const struct config *cfg = srv->cfg;
-	struct syncrep_rule rule;
-	char why[256];
-	if (syncrep_rule_parse(cfg->synchronous_standbys, &rule, why, sizeof(why)) != 0) {
-		snprintf(err, errlen, "invalid synchronous_standbys \"%.200s\": %s", cfg->synchronous_standbys, why);
-		return -1;
-	}
-	if (rule.k > 0 && !cfg->peer_listen[0]) {
-		snprintf(err, errlen, "synchronous_standbys needs peer_listen (followers to acknowledge commits)");
-		return -1;
-	}
-	srv->syncrep = syncrep_new(&rule, cfg->synchronous_timeout_ms, cfg->synchronous_fallback);
-	if (!srv->syncrep) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	char level[32] = "", fallback[32] = "";
-	config_show(cfg, "synchronous_commit", level, sizeof(level));
-	config_show(cfg, "synchronous_fallback", fallback, sizeof(fallback));
-	if (rule.k > 0)
-		log_info("server", "synchronous standbys \"%s\" synchronous_commit=%s synchronous_fallback=%s",
-			 cfg->synchronous_standbys, level, fallback);
-	return 0;
-}
-
-/* The peer port of a leader, the threads of a follower. */
-static int start_replication(struct server *srv, const char *db_path, char *err, size_t errlen)
-{
-	const struct config *cfg = srv->cfg;
-	struct replica_readers readers = { dbpool_cancel_snapshots, dbpool_gate, srv->pool };
-	if (srv->replica && replica_start(srv->replica, &readers, err, errlen) != 0)
-		return -1;
-	if (!srv->replica && cfg->peer_listen[0]) {
-		if (!srv->commitlog) {
-			snprintf(err, errlen, "peer_listen needs a replication log (log_mode is off)");
-			return -1;
-		}
-		if (peers_start(&srv->peers, cfg, srv->commitlog, srv->syncrep, db_path, srv->client_addr, err,
-				errlen) != 0)
-			return -1;
-	}
-	nodestatus_set(node_info, srv->peers, srv);
-	return 0;
+	struct server *srv = w->data;
+	if (atomic_exchange(&srv->promote_wanted, false) && !srv->stopping)
+		server_promote(srv);
 }
 
 int server_init(struct server *srv, const struct config *cfg, struct ev_loop *loop)
@@ -302,6 +193,8 @@ int server_init(struct server *srv, const struct config *cfg, struct ev_loop *lo
 	srv->cfg = cfg;
 	srv->loop = loop;
 	srv->listen_fd = -1;
+	srv->session_setting = session_setting;
+	atomic_store(&srv->role, cfg->role == ROLE_FOLLOWER ? NODE_FOLLOWER : NODE_LEADER);
 	uint32_t r = 0;
 	RAND_bytes((unsigned char *)&r, sizeof(r));
 	srv->next_pid = 1000 + (r % 100000);
@@ -316,37 +209,18 @@ int server_init(struct server *srv, const struct config *cfg, struct ev_loop *lo
 			  cfg->auth_method == AUTH_PASSWORD ? "password" : "scram-sha-256");
 		return -1;
 	}
-	char path[CONFIG_STR_MAX + 32];
-	snprintf(path, sizeof(path), "%s/sluice.db", cfg->data_dir);
 	/* bound first, so that peers learn the client address; listening only
 	 * once the database is ready (a follower may bootstrap first) */
 	if (bind_client_port(srv) != 0)
 		return -1;
 	snprintf(srv->client_addr, sizeof(srv->client_addr), "%.200s:%d", cfg->listen_address, srv->port);
-	bool follower = cfg->role == ROLE_FOLLOWER;
-	if (!follower && cfg->log_mode != 0 && open_commitlog(srv, path, err, sizeof(err)) != 0) {
+	ev_async_init(&srv->admin_async, on_admin_async);
+	srv->admin_async.data = srv;
+	ev_async_start(loop, &srv->admin_async);
+	if (runtime_start(srv, server_role(srv), err, sizeof(err)) != 0) {
 		log_fatal("server", "%s", err);
 		return -1;
 	}
-	if (!follower && start_syncrep(srv, err, sizeof(err)) != 0) {
-		log_fatal("server", "%s", err);
-		return -1;
-	}
-	if (follower && replica_open(&srv->replica, cfg, path, srv->client_addr, err, sizeof(err)) != 0) {
-		log_fatal("server", "%s", err);
-		return -1;
-	}
-	if (dbpool_open(path, follower, cfg->checkpoint_wal_size, srv->commitlog, session_setting, &srv->pool, err,
-			sizeof(err)) != 0) {
-		log_fatal("server", "%s", err);
-		return -1;
-	}
-	if (start_replication(srv, path, err, sizeof(err)) != 0) {
-		log_fatal("server", "%s", err);
-		return -1;
-	}
-	if (executor_start(&srv->ex, srv->pool, cfg, srv->syncrep, loop, pgconn_job_done) != 0)
-		return -1;
 	/* only now: a follower's clients must not even wait on a half copy */
 	if (listen(srv->listen_fd, 128) != 0) {
 		log_fatal("server", "could not listen on %s:%d: %s", cfg->listen_address, srv->port, strerror(errno));
@@ -365,7 +239,7 @@ int server_init(struct server *srv, const struct config *cfg, struct ev_loop *lo
 	if (write_port_file(srv) != 0)
 		return -1;
 	log_info("server", "listening address=%s port=%d role=%s data_dir=%s", cfg->listen_address, srv->port,
-		 cfg->role == ROLE_FOLLOWER ? "follower" : "leader", cfg->data_dir);
+		 node_role_name(server_role(srv)), cfg->data_dir);
 	return 0;
 }
 
@@ -373,21 +247,12 @@ void server_run(struct server *srv) { ev_run(srv->loop, 0); }
 
 void server_free(struct server *srv)
 {
-	if (srv->ex)
-		executor_stop(srv->ex);
-	srv->ex = NULL;
-	replica_stop(srv->replica);
-	peers_stop(srv->peers);
-	srv->peers = NULL;
-	nodestatus_set(NULL, NULL, NULL);
+	runtime_stop(srv);
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
+	ev_async_stop(srv->loop, &srv->admin_async);
 	ev_signal_stop(srv->loop, &srv->sigterm);
 	ev_signal_stop(srv->loop, &srv->sigint);
 	ev_signal_stop(srv->loop, &srv->sighup);
-	dbpool_close(srv->pool);
-	replica_close(srv->replica);
-	commitlog_close(srv->commitlog);
-	syncrep_free(srv->syncrep);
 	users_free(srv->users);
 }

@@ -1,11 +1,14 @@
 /*
  * server.h — one sluiced node: the listening socket, the client
- * connections, cancel keys, and orderly shutdown. Loop thread only.
+ * connections, cancel keys, and orderly shutdown (server.c); the runtime
+ * of its role, leader or follower, and the moves between roles
+ * (runtime.c). Loop thread only, but for server_role().
  */
 #ifndef SL_SERVER_H
 #define SL_SERVER_H
 
 #include <ev.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -17,6 +20,15 @@
 #include "users.h"
 
 struct pgconn;
+
+/* The node's role now: a value of the running process (config's role is
+ * only the one it starts in). Moves: runtime.c's table. */
+enum node_role {
+	NODE_FOLLOWER,
+	NODE_PROMOTING, /* between follower and leader: connections wait */
+	NODE_LEADER,
+	NODE_ROLE_COUNT,
+};
 
 struct server {
 	const struct config *cfg;
@@ -33,6 +45,12 @@ struct server {
 	int port;
 	ev_io accept_io;
 	ev_signal sigterm, sigint, sighup;
+	atomic_int role;      /* enum node_role: server_role() */
+	bool switching;       /* the role is changing: connections submit no job */
+	bool failed;          /* stopped because a change of role failed */
+	ev_async admin_async; /* an admin function asked for a change of role */
+	atomic_bool promote_wanted;
+	const char *(*session_setting)(void *session, const char *name);
 	struct pgconn *conns; /* every open client connection */
 	int nconns;           /* all connections, authenticated or not */
 	int nsessions;        /* connections past authentication */
@@ -45,6 +63,17 @@ int server_init(struct server *srv, const struct config *cfg, struct ev_loop *lo
 /* Runs the loop until SIGTERM/SIGINT and every connection is closed. */
 void server_run(struct server *srv);
 void server_free(struct server *srv);
+
+/* The role now; any thread. */
+enum node_role server_role(const struct server *srv);
+const char *node_role_name(enum node_role role);
+
+/* runtime.c: starts (after the client port is bound) or stops what the
+ * role runs; 0, or -1 with err. */
+int runtime_start(struct server *srv, enum node_role role, char *err, size_t errlen);
+void runtime_stop(struct server *srv);
+/* Loop thread: a follower becomes the leader, at the next epoch. */
+void server_promote(struct server *srv);
 
 /* Connections call these. */
 void server_conn_closed(struct server *srv, struct pgconn *c);

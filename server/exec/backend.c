@@ -93,6 +93,14 @@ int backend_sqlite_error(struct ctx *x, struct dbconn *c)
 		c->commit_error[0] = '\0';
 		return STEP_ERROR;
 	}
+	if (c->fn_error.sqlstate[0]) {
+		pgwire_put_error(x->out, 'E', "ERROR", c->fn_error.sqlstate, c->fn_error.message, NULL,
+				 c->fn_error.hint[0] ? c->fn_error.hint : NULL);
+		c->fn_error.sqlstate[0] = '\0';
+		if (x->s->txn == TXN_BLOCK)
+			x->s->txn = TXN_FAILED;
+		return STEP_ERROR;
+	}
 	if (rc == SQLITE_AUTH && dbconn_denied(c))
 		return backend_error(x, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE, "%s", dbconn_denied(c));
 	const char *msg = sqlite3_errmsg(c->db);

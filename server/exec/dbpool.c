@@ -16,6 +16,7 @@
 #include "capture.h"
 #include "log.h"
 #include "nodestatus.h"
+#include "admin.h"
 #include "pgfuncs.h"
 #include "sl_error.h"
 
@@ -163,7 +164,8 @@ static struct dbconn *conn_open(struct dbpool *pool, bool writer, char *err, siz
 		    logical_open(&c->logical, c->db, err, errlen) != 0)
 			goto fail;
 	}
-	if (pgfuncs_register(c->db, c) != SQLITE_OK || nodestatus_register(c->db) != SQLITE_OK) {
+	if (pgfuncs_register(c->db, c) != SQLITE_OK || nodestatus_register(c->db) != SQLITE_OK ||
+	    admin_register(c->db, c) != SQLITE_OK) {
 		snprintf(err, errlen, "could not register SQL functions: %s", sqlite3_errmsg(c->db));
 		goto fail;
 	}

@@ -67,6 +67,13 @@ struct dbconn {
 	bool batch;               /* inside a batch (see above) */
 	bool solo;                /* the batch holds one session's block: its COMMIT commits the batch */
 	char commit_error[320];   /* why the last batch commit was refused, until reported */
+	/* the error a SQL function of sluice's raised, with its SQLSTATE and
+	 * hint, until reported (sqlite3_result_error carries only text) */
+	struct {
+		char sqlstate[6];
+		char message[320];
+		char hint[320];
+	} fn_error;
 	struct logical *logical;  /* logical capture, when the log mode has it */
 	sqlite3_stmt **ddl_stmts; /* uncached statements that do DDL */
 	int nddl, ddl_cap;

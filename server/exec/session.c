@@ -113,6 +113,20 @@ struct session *session_new(const struct config *cfg, uint32_t pid, uint32_t sec
 	return s;
 }
 
+int session_set_read_only_node(struct session *s, bool read_only_node)
+{
+	if (s->read_only_node == read_only_node)
+		return 0;
+	s->read_only_node = read_only_node;
+	const char *v = read_only_node ? "on" : "off";
+	if (store(s, "in_hot_standby", v) || store(s, "default_transaction_read_only", v) ||
+	    store(s, "transaction_read_only", v))
+		return SL_ENOMEM;
+	pgwire_put_param_status(&s->reports, "in_hot_standby", v);
+	pgwire_put_param_status(&s->reports, "default_transaction_read_only", v);
+	return s->reports.oom ? SL_ENOMEM : 0;
+}
+
 void session_free(struct session *s)
 {
 	if (!s)

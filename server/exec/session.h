@@ -79,6 +79,12 @@ struct session {
 };
 
 struct session *session_new(const struct config *cfg, uint32_t pid, uint32_t secret, bool read_only_node);
+/*
+ * The node became a leader (false) or a follower (true): in_hot_standby
+ * and default_transaction_read_only follow, and ParameterStatus for both
+ * is queued in reports. 0 or SL_ENOMEM.
+ */
+int session_set_read_only_node(struct session *s, bool read_only_node);
 /* Frees what the session owns; its portals' statements must be closed first. */
 void session_free(struct session *s);
 

@@ -1,0 +1,365 @@
+/*
+ * runtime.c — the half of a node that depends on its role, and the moves
+ * between roles (see server.h).
+ *
+ * A leader runs its replication log (commitlog), synchronous standbys
+ * (syncrep), its peer port (peers), a database pool with a writer and the
+ * executor; a follower runs the replica (receiver and applier), a
+ * read-only pool and the executor. The listening socket and the client
+ * connections belong to the node, not to a role: they outlive a change.
+ *
+ * Roles move by one table (role_moves): follower → promoting → leader.
+ * A promotion runs on the loop thread, which keeps the connections still
+ * meanwhile (pgconn submits nothing while srv->switching):
+ *   1. the executor finishes the jobs in hand and stops;
+ *   2. sessions inside a transaction block lose it: rolled back, and
+ *      their connections end with FATAL 57P01 (the snapshot they read
+ *      from belongs to the follower that is gone);
+ *   3. the follower applies everything it received and stops
+ *      (replica_finish), its pool closes;
+ *   4. the leader's runtime starts on the same data directory: its log
+ *      opens at the next epoch (commitlog.h: an EPOCH record, durable,
+ *      before the first write), then syncrep, pool, peer port, executor;
+ *   5. every session is told in_hot_standby = off and
+ *      default_transaction_read_only = off (ParameterStatus), and the
+ *      connections go on.
+ * A promotion that fails half-way stops the node (fail-stop): it exits
+ * with status 1 and the log says why; a restart takes up the role
+ * configured.
+ */
+#include "server.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "admin.h"
+#include "log.h"
+#include "lsn.h"
+#include "nodestatus.h"
+#include "pgconn.h"
+#include "sl_assert.h"
+#include "sl_time.h"
+#include "sqlstate.h"
+#include "syncrep.h"
+
+/* How long a promoted follower may take to apply what it received. */
+#define PROMOTE_APPLY_TIMEOUT_MS 60000
+
+static const char *const role_names[NODE_ROLE_COUNT] = {
+	[NODE_FOLLOWER] = "follower",
+	[NODE_PROMOTING] = "promoting",
+	[NODE_LEADER] = "leader",
+};
+
+/* role_moves[from][to]: the moves a node's role may make. */
+static const bool role_moves[NODE_ROLE_COUNT][NODE_ROLE_COUNT] = {
+	[NODE_FOLLOWER][NODE_PROMOTING] = true,
+	[NODE_PROMOTING][NODE_LEADER] = true,
+};
+
+const char *node_role_name(enum node_role role)
+{
+	SL_ASSERT(role >= 0 && role < NODE_ROLE_COUNT);
+	return role_names[role];
+}
+
+enum node_role server_role(const struct server *srv) { return (enum node_role)atomic_load(&srv->role); }
+
+static void set_role(struct server *srv, enum node_role to)
+{
+	enum node_role from = server_role(srv);
+	SL_ASSERT(role_moves[from][to]);
+	atomic_store(&srv->role, to);
+	log_info("server", "role changed from=%s to=%s", node_role_name(from), node_role_name(to));
+}
+
+/* -------------------------------------------------------------- status */
+
+/* The name this node goes by in the cluster. */
+static void node_name(const struct server *srv, char *out, size_t outlen)
+{
+	if (srv->cfg->node_name[0])
+		snprintf(out, outlen, "%.255s", srv->cfg->node_name);
+	else
+		snprintf(out, outlen, "%.255s", srv->client_addr);
+}
+
+/* sluice_status's row for this node (executor threads). */
+static void node_info(void *arg, struct node_info *out)
+{
+	struct server *srv = arg;
+	const struct config *cfg = srv->cfg;
+	node_name(srv, out->node_name, sizeof(out->node_name));
+	snprintf(out->client_address, sizeof(out->client_address), "%s", srv->client_addr);
+	if (srv->replica) {
+		struct replica_status st;
+		replica_status(srv->replica, &st);
+		out->role = "follower";
+		out->epoch = st.epoch;
+		out->log_mode = st.log_mode == LOG_MODE_BOTH	   ? "both"
+				: st.log_mode == LOG_MODE_LOGICAL ? "logical"
+				: st.log_mode == LOG_MODE_PHYSICAL ? "physical"
+								   : "unknown";
+		out->current_lsn = st.flushed_lsn;
+		out->applied_lsn = st.applied_lsn;
+		uint64_t end = st.leader_end > st.flushed_lsn ? st.leader_end : st.flushed_lsn;
+		out->lag_bytes = end > st.applied_lsn ? (int64_t)(end - st.applied_lsn) : 0;
+		out->lag_ms = st.lag_ms;
+		out->staleness_ms = st.staleness_ms;
+		snprintf(out->state, sizeof(out->state), "%s", st.state);
+		snprintf(out->leader, sizeof(out->leader), "%.255s", cfg->leader_peer);
+		snprintf(out->leader_client, sizeof(out->leader_client), "%s", st.leader_client);
+		snprintf(out->last_error, sizeof(out->last_error), "%s", st.last_error);
+		return;
+	}
+	out->role = "leader";
+	snprintf(out->state, sizeof(out->state), "leading");
+	snprintf(out->leader_client, sizeof(out->leader_client), "%s", srv->client_addr);
+	out->synchronous = !syncrep_enabled(srv->syncrep) ? "off" : syncrep_degraded(srv->syncrep) ? "degraded" : "on";
+	if (srv->commitlog) {
+		out->epoch = commitlog_epoch(srv->commitlog);
+		out->log_mode = log_mode_name(commitlog_mode(srv->commitlog));
+		out->current_lsn = replog_durable_lsn(commitlog_replog(srv->commitlog));
+		/* readers see the published commits: the others wait for standbys */
+		out->applied_lsn = commitlog_published_end(srv->commitlog);
+	} else {
+		out->log_mode = "off";
+	}
+}
+
+/* --------------------------------------------------------------- admin */
+
+static bool is_admin(void *arg, const char *user)
+{
+	struct server *srv = arg;
+	if (srv->cfg->auth_method == AUTH_TRUST)
+		return true;
+	const char *p = srv->cfg->admin_users;
+	size_t n = strlen(user);
+	while (*p) {
+		p += strspn(p, ", \t");
+		size_t len = strcspn(p, ", \t");
+		if (len > 0 && len == n && strncmp(p, user, n) == 0)
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+/* Whether a follower hears from its leader. */
+static bool leader_reachable(struct server *srv)
+{
+	struct replica_status st;
+	replica_status(srv->replica, &st);
+	return (strcmp(st.state, "streaming") == 0 || strcmp(st.state, "catchup") == 0) &&
+	       st.staleness_ms < (double)srv->cfg->replication_timeout_ms;
+}
+
+/* Executor thread: sluice_promote(). The loop thread does the work. */
+static int request_promote(void *arg, bool force, struct admin_refusal *why)
+{
+	struct server *srv = arg;
+	why->sqlstate = SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+	enum node_role role = server_role(srv);
+	if (role != NODE_FOLLOWER) {
+		snprintf(why->message, sizeof(why->message), "%s",
+			 role == NODE_PROMOTING ? "a promotion of this node is already under way"
+						: "this node is the leader already");
+		return -1;
+	}
+	if (!force) {
+		bool reachable = leader_reachable(srv);
+		snprintf(why->message, sizeof(why->message), "%s",
+			 reachable ? "the leader is still reachable" : "the leader cannot be reached");
+		snprintf(why->hint, sizeof(why->hint),
+			 "To promote this node anyway, run SELECT sluice_promote(force => true); commits of the "
+			 "leader that this node has not received are lost%s.",
+			 reachable ? ", and the leader goes on accepting writes until it is stopped" : "");
+		return -1;
+	}
+	atomic_store(&srv->promote_wanted, true);
+	ev_async_send(srv->loop, &srv->admin_async);
+	return 0;
+}
+
+/* ----------------------------------------------------------- runtimes */
+
+/* The leader's replication log; reconciles the database with it first. */
+static int open_commitlog(struct server *srv, const char *db_path, char *err, size_t errlen)
+{
+	const struct config *cfg = srv->cfg;
+	char name[PEER_STR_MAX];
+	node_name(srv, name, sizeof(name));
+	struct commitlog_options opt = {
+		.data_dir = cfg->data_dir,
+		.db_path = db_path,
+		.node_name = name,
+		.mode = (enum log_mode)cfg->log_mode,
+		.log = {
+			.segment_size = (uint64_t)cfg->log_segment_size,
+			.keep_size = (uint64_t)cfg->log_keep_size,
+			.max_size = (uint64_t)cfg->max_log_size,
+			.compress = cfg->log_compression != 0,
+		},
+	};
+	return commitlog_open(&srv->commitlog, &opt, err, errlen);
+}
+
+/* A leader's synchronous_standbys. */
+static int start_syncrep(struct server *srv, char *err, size_t errlen)
+{
+	const struct config *cfg = srv->cfg;
+	struct syncrep_rule rule;
+	char why[256];
+	if (syncrep_rule_parse(cfg->synchronous_standbys, &rule, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "invalid synchronous_standbys \"%.200s\": %s", cfg->synchronous_standbys, why);
+		return -1;
+	}
+	if (rule.k > 0 && !cfg->peer_listen[0]) {
+		snprintf(err, errlen, "synchronous_standbys needs peer_listen (followers to acknowledge commits)");
+		return -1;
+	}
+	srv->syncrep = syncrep_new(&rule, cfg->synchronous_timeout_ms, cfg->synchronous_fallback);
+	if (!srv->syncrep) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	char level[32] = "", fallback[32] = "";
+	config_show(cfg, "synchronous_commit", level, sizeof(level));
+	config_show(cfg, "synchronous_fallback", fallback, sizeof(fallback));
+	if (rule.k > 0)
+		log_info("server", "synchronous standbys \"%s\" synchronous_commit=%s synchronous_fallback=%s",
+			 cfg->synchronous_standbys, level, fallback);
+	return 0;
+}
+
+static int start_leader(struct server *srv, const char *db_path, char *err, size_t errlen)
+{
+	const struct config *cfg = srv->cfg;
+	if (cfg->log_mode != 0 && open_commitlog(srv, db_path, err, errlen) != 0)
+		return -1;
+	if (start_syncrep(srv, err, errlen) != 0)
+		return -1;
+	if (dbpool_open(db_path, false, cfg->checkpoint_wal_size, srv->commitlog, srv->session_setting, &srv->pool,
+			err, errlen) != 0)
+		return -1;
+	if (cfg->peer_listen[0]) {
+		if (!srv->commitlog) {
+			snprintf(err, errlen, "peer_listen needs a replication log (log_mode is off)");
+			return -1;
+		}
+		if (peers_start(&srv->peers, cfg, srv->commitlog, srv->syncrep, db_path, srv->client_addr, err,
+				errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int start_follower(struct server *srv, const char *db_path, char *err, size_t errlen)
+{
+	const struct config *cfg = srv->cfg;
+	if (replica_open(&srv->replica, cfg, db_path, srv->client_addr, err, errlen) != 0)
+		return -1;
+	if (dbpool_open(db_path, true, cfg->checkpoint_wal_size, NULL, srv->session_setting, &srv->pool, err,
+			errlen) != 0)
+		return -1;
+	struct replica_readers readers = { dbpool_cancel_snapshots, dbpool_gate, srv->pool };
+	return replica_start(srv->replica, &readers, err, errlen);
+}
+
+int runtime_start(struct server *srv, enum node_role role, char *err, size_t errlen)
+{
+	char path[CONFIG_STR_MAX + 32];
+	snprintf(path, sizeof(path), "%s/sluice.db", srv->cfg->data_dir);
+	int rc = role == NODE_LEADER ? start_leader(srv, path, err, errlen) : start_follower(srv, path, err, errlen);
+	if (rc != 0)
+		return -1;
+	nodestatus_set(node_info, srv->peers, srv);
+	struct admin_ops ops = { is_admin, request_promote, srv };
+	admin_set(&ops);
+	if (executor_start(&srv->ex, srv->pool, srv->cfg, srv->syncrep, srv->loop, pgconn_job_done) != 0) {
+		snprintf(err, errlen, "could not start the executor");
+		return -1;
+	}
+	return 0;
+}
+
+void runtime_stop(struct server *srv)
+{
+	if (srv->ex)
+		executor_stop(srv->ex);
+	srv->ex = NULL;
+	replica_stop(srv->replica);
+	peers_stop(srv->peers);
+	srv->peers = NULL;
+	nodestatus_set(NULL, NULL, NULL);
+	admin_set(NULL);
+	dbpool_close(srv->pool);
+	srv->pool = NULL;
+	replica_close(srv->replica);
+	srv->replica = NULL;
+	commitlog_close(srv->commitlog);
+	srv->commitlog = NULL;
+	syncrep_free(srv->syncrep);
+	srv->syncrep = NULL;
+}
+
+/* ----------------------------------------------------------- promotion */
+
+/* Steps 2 and 5 of a promotion, for every connection. */
+static void sessions_end_blocks(struct server *srv)
+{
+	for (struct pgconn *c = srv->conns; c;) {
+		struct pgconn *next = c->next; /* c may be freed */
+		pgconn_end_block(c, srv->pool, "terminating connection because this node was promoted to leader");
+		c = next;
+	}
+}
+
+static void sessions_resume(struct server *srv)
+{
+	bool read_only = server_role(srv) != NODE_LEADER;
+	for (struct pgconn *c = srv->conns; c;) {
+		struct pgconn *next = c->next;
+		pgconn_resume(c, read_only);
+		c = next;
+	}
+}
+
+/* Fail-stop: the node is half-way between roles. */
+static void promotion_failed(struct server *srv, const char *err)
+{
+	log_fatal("server", "promotion failed, stopping: %s", err);
+	srv->failed = true;
+	srv->switching = false;
+	ev_break(srv->loop, EVBREAK_ALL);
+}
+
+void server_promote(struct server *srv)
+{
+	if (server_role(srv) != NODE_FOLLOWER)
+		return;
+	int64_t t0 = sl_monotonic_ms();
+	char err[512] = "";
+	set_role(srv, NODE_PROMOTING);
+	srv->switching = true;
+	executor_stop(srv->ex);
+	srv->ex = NULL;
+	sessions_end_blocks(srv);
+	if (replica_finish(srv->replica, PROMOTE_APPLY_TIMEOUT_MS, err, sizeof(err)) != 0) {
+		promotion_failed(srv, err);
+		return;
+	}
+	runtime_stop(srv);
+	if (runtime_start(srv, NODE_LEADER, err, sizeof(err)) != 0) {
+		promotion_failed(srv, err);
+		return;
+	}
+	set_role(srv, NODE_LEADER);
+	srv->switching = false;
+	sessions_resume(srv);
+	uint64_t epoch = srv->commitlog ? commitlog_epoch(srv->commitlog) : 0;
+	log_info("server", "promoted to leader epoch=%" PRIu64 " ms=%" PRId64, epoch, sl_monotonic_ms() - t0);
+}
