@@ -39,6 +39,7 @@ static const char usage_text[] =
 	"  sluice log dump DATA_DIR [--from LSN] [--json]\n"
 	"  sluice log replay DATA_DIR OUT_DB [--mode physical|logical] [--from LSN]\n"
 	"  sluice status --host HOST:PORT [--json]\n"
+	"  sluice promote NODE --host HOST:PORT[,HOST:PORT...] [--force [--yes]]\n"
 	"  sluice help\n"
 	"\n"
 	"Commands:\n"
@@ -64,6 +65,17 @@ static const char usage_text[] =
 	"               then 1. --json prints one JSON document with every column.\n"
 	"               The user is PGUSER (default sluice), the database sluice, and\n"
 	"               the password comes from PGPASSWORD or ~/.pgpass.\n"
+	"  promote      Make the follower NODE (its node_name or client address) the\n"
+	"               leader, finding it from HOST:PORT (or several, comma-separated:\n"
+	"               without a leader a node knows no siblings) as status does: it\n"
+	"               opens the next epoch, and the command prints it once NODE\n"
+	"               leads. Without\n"
+	"               --force the leader must be gone: NODE refuses while it still\n"
+	"               hears from it. --force promotes anyway: it first prints what\n"
+	"               may be lost (NODE's end of log against the highest LSN a\n"
+	"               reachable node reports, and a leader that still answers) and\n"
+	"               asks for confirmation, or takes --yes. Admin users only\n"
+	"               (admin_users).\n"
 	"\n"
 	"Options:\n"
 	"  --from LSN   Start at this record (X/Y in hex, as the dump prints it)\n"
@@ -71,6 +83,8 @@ static const char usage_text[] =
 	"  --host H:P   status: a node's PostgreSQL client address (host:port or\n"
 	"               [IPv6]:port).\n"
 	"  --json       log dump, status: JSON output.\n"
+	"  --force      promote: even though the leader may still be reachable.\n"
+	"  --yes        promote --force: do not ask for confirmation.\n"
 	"  --mode M     log replay: physical or logical.\n"
 	"  -h, --help   Show this help.\n"
 	"\n"
@@ -85,6 +99,7 @@ struct args {
 	bool json;
 	const char *mode;
 	const char *host;
+	bool force, yes;
 };
 
 int tool_error(const char *fmt, ...)
@@ -154,6 +169,10 @@ static int args_parse(int argc, char **argv, struct args *a)
 		const char *v;
 		if (strcmp(argv[i], "--json") == 0) {
 			a->json = true;
+		} else if (strcmp(argv[i], "--force") == 0) {
+			a->force = true;
+		} else if (strcmp(argv[i], "--yes") == 0) {
+			a->yes = true;
 		} else if ((v = option_value(argc, argv, &i, "--from")) != NULL) {
 			if (lsn_parse(v, &a->from) != 0)
 				return usage_error("invalid LSN \"%s\": want X/Y in hex, e.g. 0/16B3F0", v);
@@ -183,8 +202,8 @@ static int cmd_log_dump(int argc, char **argv)
 		return usage_error("log dump takes one DATA_DIR");
 	if (a.mode)
 		return usage_error("log dump has no --mode");
-	if (a.host)
-		return usage_error("log dump has no --host");
+	if (a.host || a.force || a.yes)
+		return usage_error("log dump has no --host, --force or --yes");
 	return log_dump(a.pos[0], a.from, a.json);
 }
 
@@ -211,8 +230,8 @@ static int cmd_log_replay(int argc, char **argv)
 		return usage_error("log replay takes DATA_DIR and OUT_DB");
 	if (a.json)
 		return usage_error("log replay has no --json");
-	if (a.host)
-		return usage_error("log replay has no --host");
+	if (a.host || a.force || a.yes)
+		return usage_error("log replay has no --host, --force or --yes");
 	if (a.mode && strcmp(a.mode, "logical") == 0)
 		mode = REPLAY_LOGICAL;
 	else if (a.mode && strcmp(a.mode, "physical") != 0)
@@ -251,13 +270,37 @@ static int cmd_status(int argc, char **argv)
 		return rc;
 	if (a.npos != 0)
 		return usage_error("status takes no arguments, only --host HOST:PORT [--json]");
-	if (a.mode || a.has_from)
-		return usage_error("status has no --mode or --from");
+	if (a.mode || a.has_from || a.force || a.yes)
+		return usage_error("status has no --mode, --from, --force or --yes");
 	if (!a.host)
 		return usage_error("status needs --host HOST:PORT");
 	if (!status_address_valid(a.host))
 		return usage_error("invalid --host \"%s\": want HOST:PORT, e.g. 127.0.0.1:5433", a.host);
 	return status_show(a.host, a.json);
+}
+
+static int cmd_promote(int argc, char **argv)
+{
+	struct args a;
+	int rc = args_parse(argc, argv, &a);
+	if (rc != TOOL_EXIT_OK)
+		return rc;
+	if (a.npos != 1)
+		return usage_error("promote takes one NODE: sluice promote NODE --host HOST:PORT [--force [--yes]]");
+	if (a.mode || a.has_from || a.json)
+		return usage_error("promote has no --mode, --from or --json");
+	if (a.yes && !a.force)
+		return usage_error("--yes goes with --force");
+	if (!a.host)
+		return usage_error("promote needs --host HOST:PORT[,HOST:PORT...]");
+	char list[1024], *save = NULL;
+	if (strlen(a.host) >= sizeof(list))
+		return usage_error("--host is too long");
+	snprintf(list, sizeof(list), "%s", a.host);
+	for (char *h = strtok_r(list, ",", &save); h; h = strtok_r(NULL, ",", &save))
+		if (!status_address_valid(h))
+			return usage_error("invalid --host \"%s\": want HOST:PORT, e.g. 127.0.0.1:5433", h);
+	return promote_run(a.pos[0], a.host, a.force, a.yes);
 }
 
 int main(int argc, char **argv)
@@ -273,5 +316,7 @@ int main(int argc, char **argv)
 		return cmd_log(argc - 2, argv + 2);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(argc - 2, argv + 2);
+	if (strcmp(cmd, "promote") == 0)
+		return cmd_promote(argc - 2, argv + 2);
 	return usage_error("unknown command \"%s\"", cmd);
 }

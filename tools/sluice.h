@@ -40,4 +40,29 @@ bool status_address_valid(const char *text);
  * TOOL_EXIT_OK when every node answered, else TOOL_EXIT_FAIL. */
 int status_show(const char *address, bool json);
 
+/* One node as `sluice status` finds it (text as the node reports it). */
+struct status_node {
+	char name[256];
+	char address[280]; /* its client address, host:port */
+	char role[32];
+	char current_lsn[32];
+	char epoch[32];
+	char error[512]; /* why it did not answer; "" if it did */
+	bool ok;
+};
+
+/* The cluster as found from address: *out (free() it) holds *n nodes, the
+ * leader first. 0, or SL_ENOMEM. */
+int status_find(const char *address, struct status_node **out, size_t *n);
+
+/* A libpq connection to the node at address, as `sluice status` makes
+ * them (PGUSER, default sluice; dbname sluice; 5 s to connect); NULL
+ * with err. */
+struct pg_conn;
+struct pg_conn *status_connect(const char *address, char *err, size_t errlen);
+
+/* `sluice promote NODE --host H:P[,H:P...] [--force] [--yes]`. Returns a
+ * tool_exit status. */
+int promote_run(const char *node, const char *addresses, bool force, bool yes);
+
 #endif

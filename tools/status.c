@@ -706,6 +706,47 @@ static void put_json(const struct cluster *c, bool ok, struct buf *o)
 	buf_append(o, "\n]}\n", 4);
 }
 
+static void copy_text(char *out, size_t outlen, const char *s) { snprintf(out, outlen, "%s", s ? s : ""); }
+
+int status_find(const char *address, struct status_node **out, size_t *n)
+{
+	struct cluster c = { 0 };
+	*out = NULL;
+	*n = 0;
+	int rc = discover(&c, address);
+	if (rc == 0 && c.n > 0 && !(*out = calloc(c.n, sizeof(**out))))
+		rc = SL_ENOMEM;
+	for (size_t i = 0; rc == 0 && i < c.n; i++) {
+		const struct node *nd = c.nodes[i];
+		struct status_node *s = &(*out)[i];
+		copy_text(s->name, sizeof(s->name), node_name(nd));
+		copy_text(s->address, sizeof(s->address), nd->address);
+		copy_text(s->role, sizeof(s->role), node_role(nd));
+		copy_text(s->current_lsn, sizeof(s->current_lsn), row_get(&nd->status, "current_lsn"));
+		copy_text(s->epoch, sizeof(s->epoch), row_get(&nd->status, "epoch"));
+		copy_text(s->error, sizeof(s->error), nd->error);
+		s->ok = node_ok(nd);
+	}
+	if (rc == 0)
+		*n = c.n;
+	cluster_free(&c);
+	return rc;
+}
+
+PGconn *status_connect(const char *address, char *err, size_t errlen)
+{
+	struct node *n = node_new(address, NULL);
+	if (!n) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	PGconn *conn = conn_open(n);
+	if (!conn)
+		snprintf(err, errlen, "%s", n->error);
+	node_free(n);
+	return conn;
+}
+
 int status_show(const char *address, bool json)
 {
 	struct cluster c = { 0 };
