@@ -181,6 +181,10 @@ static const struct setting settings[] = {
 	SET_STRING(peer_listen, "", "host:port for the peer protocol (followers connect here); empty means none, port 0 any free port"),
 	SET_STRING(peer_port_file, "", "file to write the bound peer port to once listening; empty means none"),
 	SET_STRING(leader_peer, "", "on a follower: host:port of the leader's peer port"),
+	SET_STRING(peers, "",
+		   "every node of the cluster, this one included, as 'name@host:port, ...' (node_name and peer "
+		   "port): a follower that loses its leader asks the others until one leads; this node's entry "
+		   "gives peer_listen and node_name when they are not set"),
 	SET_STRING(cluster_id, "sluice", "name of the cluster; peers with another cluster_id are refused"),
 	SET_STRING(cluster_secret, "", "shared secret peers prove to each other; required for peer_listen and leader_peer"),
 	SET_ENUM(stream_compression, "off", bool_choices, "zlib-compress the replication stream and snapshots"),
@@ -199,6 +203,9 @@ static const struct setting settings[] = {
 	SET_ENUM(synchronous_fallback, "block", sync_fallback_choices,
 		 "after synchronous_timeout: block (keep waiting) or async (answer with a WARNING and run degraded "
 		 "until the standbys are back)"),
+	SET_DURATION("switchover_timeout", switchover_timeout_ms, "10s", 100, MS_MAX,
+		     "on a leader: how long a planned switchover (sluice promote) may wait for the new leader to "
+		     "have the whole log before it is abandoned and this node takes writes again"),
 	SET_DURATION("max_replica_lag", max_replica_lag_ms, "0", 0, MS_MAX,
 		     "on a follower: refuse reads while it is further behind the leader than this; 0 turns it off; "
 		     "sessions may SET it"),

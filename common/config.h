@@ -52,6 +52,7 @@ struct config {
 	char peer_listen[CONFIG_STR_MAX];    /* "" = no peer port; "host:port" */
 	char peer_port_file[CONFIG_STR_MAX]; /* "" = none; the bound peer port is written here */
 	char leader_peer[CONFIG_STR_MAX];    /* follower: the leader's peer "host:port" */
+	char peers[CONFIG_STR_MAX];          /* "" = none; "name@host:port, ..." (members.h) */
 	char cluster_id[CONFIG_STR_MAX];     /* "sluice" */
 	char cluster_secret[CONFIG_STR_MAX]; /* "" = none (no peer links) */
 	int stream_compression;              /* bool, off */
@@ -62,6 +63,7 @@ struct config {
 	int64_t synchronous_timeout_ms;      /* 10000 */
 	int synchronous_fallback;            /* enum config_sync_fallback, block */
 	int64_t max_replica_lag_ms;          /* 0 = no limit */
+	int64_t switchover_timeout_ms;       /* 10000 */
 };
 
 /* What SHOW and config_show say of a cluster_secret that is set. */

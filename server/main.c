@@ -18,6 +18,7 @@
 #include "autoconfig.h"
 #include "config.h"
 #include "log.h"
+#include "members.h"
 #include "server.h"
 
 static void usage(FILE *out)
@@ -36,6 +37,24 @@ static void override(struct config *cfg, const char *name, const char *value)
 		fprintf(stderr, "sluiced: %s\n", err);
 		exit(2);
 	}
+}
+
+/* peers: checked, and this node's entry gives peer_listen when unset. */
+static void apply_peers(struct config *cfg)
+{
+	struct members m;
+	char err[512];
+	if (members_parse(cfg->peers, &m, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sluiced: %s\n", err);
+		exit(2);
+	}
+	const struct member *me = cfg->node_name[0] ? members_find(&m, cfg->node_name) : NULL;
+	if (m.n > 0 && !me) {
+		fprintf(stderr, "sluiced: peers does not name this node (node_name \"%s\")\n", cfg->node_name);
+		exit(2);
+	}
+	if (me && !cfg->peer_listen[0])
+		snprintf(cfg->peer_listen, sizeof(cfg->peer_listen), "%s", me->addr);
 }
 
 static int prepare_data_dir(const char *dir)
@@ -110,6 +129,7 @@ int main(int argc, char **argv)
 		}
 	}
 	log_set_level((enum log_level)cfg.log_level);
+	apply_peers(&cfg);
 	if (!cfg.data_dir[0]) {
 		fprintf(stderr, "sluiced: no data directory: give -D DATA_DIR or data_dir in the config file\n");
 		return 2;

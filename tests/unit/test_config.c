@@ -2,7 +2,8 @@
  * test_config.c — unit tests for common/config.c: defaults, every type with
  * every unit, 0 / min / max / max+1 for every bounded setting, overflow while
  * scaling by a unit, the file reader (quotes, comments, errors naming file and
- * line, all-or-nothing loading), SHOW round-trips, SHOW ALL and --help.
+ * line, all-or-nothing loading), SHOW round-trips, SHOW ALL and --help; the
+ * peers list (common/members.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
  */
 #include "../../common/config.h"
 #include "log.h"
+#include "members.h"
 #include "sl_error.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -557,17 +559,23 @@ static void test_show_roundtrip(void **state)
 	expect_set(&a, "synchronous_timeout", "250ms");
 	expect_set(&a, "synchronous_fallback", "async");
 	expect_set(&a, "max_replica_lag", "5s");
+	expect_set(&a, "admin_users", "alice, bob");
+	expect_set(&a, "peers", "n1@127.0.0.1:7001, n2@127.0.0.1:7002");
+	expect_set(&a, "switchover_timeout", "4s");
 
 	/* b starts from defaults, so every setting differs until copied. */
 	config_defaults(&b);
 	struct collect c = { .into = &b };
 	config_foreach(&a, collect_fn, &c);
-	assert_int_equal(c.count, 36);
+	assert_int_equal(c.count, 39);
 	assert_memory_equal(&a, &b, sizeof(a));
 	assert_string_equal(c.names[0], "listen_address");
 	assert_string_equal(c.names[9], "log_mode");
-	assert_string_equal(c.names[22], "port_file");
-	assert_string_equal(c.names[27], "cluster_secret");
+	assert_string_equal(c.names[21], "admin_users");
+	assert_string_equal(c.names[23], "port_file");
+	assert_string_equal(c.names[27], "peers");
+	assert_string_equal(c.names[29], "cluster_secret");
+	assert_string_equal(c.names[37], "switchover_timeout");
 
 	/* a secret is never shown */
 	char shown[64];
@@ -809,6 +817,39 @@ static void test_file_layers(void **state)
 	assert_int_equal(cfg.role, ROLE_FOLLOWER);
 }
 
+/* peers = 'name@host:port, ...': the list, and each way it can be wrong. */
+static void test_members(void **state)
+{
+	(void)state;
+	struct members m;
+	char err[256];
+	assert_int_equal(members_parse("", &m, err, sizeof(err)), 0);
+	assert_int_equal(m.n, 0);
+	assert_int_equal(members_parse(" n1@127.0.0.1:7001,n2@host-2:7002 ,  n3@[::1]:7003, ", &m, err, sizeof(err)), 0);
+	assert_int_equal(m.n, 3);
+	assert_string_equal(m.v[0].name, "n1");
+	assert_string_equal(m.v[0].addr, "127.0.0.1:7001");
+	assert_string_equal(m.v[1].addr, "host-2:7002");
+	assert_string_equal(m.v[2].addr, "[::1]:7003");
+	assert_non_null(members_find(&m, "n2"));
+	assert_null(members_find(&m, "n4"));
+	const char *bad[] = { "n1", "@h:1", "n1@h", "n1@h:0", "n1@h:65536", "n1@h:x", "n1@:1x", "n1@h:1, n1@h:2",
+			      "n 1@h:1", "n1@:" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(members_parse(bad[i], &m, err, sizeof(err)), -1);
+		assert_true(err[0] != '\0');
+	}
+	char many[2048] = "";
+	for (int i = 0; i <= MEMBERS_MAX; i++) {
+		char one[32];
+		snprintf(one, sizeof(one), "%sn%d@h:%d", i ? "," : "", i, 7000 + i);
+		strcat(many, one);
+	}
+	assert_int_equal(members_parse(many, &m, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "too many"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -832,6 +873,7 @@ int main(void)
 		cmocka_unit_test(test_file_missing),
 		cmocka_unit_test(test_file_empty),
 		cmocka_unit_test(test_file_layers),
+		cmocka_unit_test(test_members),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
