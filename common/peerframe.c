@@ -189,6 +189,8 @@ const char *peer_type_name(uint8_t type)
 		[PEER_REBOOTSTRAP] = "REBOOTSTRAP",
 		[PEER_VISIBLE] = "VISIBLE",
 		[PEER_TRUNCATE] = "TRUNCATE",
+		[PEER_SWITCHOVER] = "SWITCHOVER",
+		[PEER_PROMOTE] = "PROMOTE",
 	};
 	if (type < sizeof(names) / sizeof(names[0]) && names[type])
 		return names[type];

@@ -38,7 +38,9 @@ enum peer_type {
 	PEER_REBOOTSTRAP = 15, /* leader: the position cannot be served */
 	PEER_VISIBLE = 16,     /* leader: records up to this LSN may be applied */
 	PEER_TRUNCATE = 17,    /* leader: the histories part here; cut the log back to it */
-	PEER_TYPE_LAST = PEER_TRUNCATE,
+	PEER_SWITCHOVER = 18,  /* follower: make me the leader; my peer address */
+	PEER_PROMOTE = 19,     /* leader: you have all up to this LSN; lead now */
+	PEER_TYPE_LAST = PEER_PROMOTE,
 };
 
 struct peer_frame {

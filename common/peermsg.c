@@ -11,7 +11,9 @@
  *                 (at most PEER_MAX_EPOCHS), n x (u64 epoch,
  *                 u64 start_lsn, str leader)
  *   ERROR,
- *   REBOOTSTRAP   u16 L (below 2 * PEER_STR_MAX), L bytes of text
+ *   REBOOTSTRAP,
+ *   SWITCHOVER    u16 L (below 2 * PEER_STR_MAX), L bytes of text (for
+ *                 SWITCHOVER: the follower's peer address, host:port)
  *   FOLLOW        u64 epoch, u64 end_lsn, u64 applied_lsn
  *   SNAP_BEGIN    u64 lsn, u64 size, u32 page_size
  *   SNAP_DATA     u64 offset, then the data to the end of the payload
@@ -22,6 +24,8 @@
  *   ACK           u64 write_lsn, u64 flush_lsn, u64 apply_lsn
  *   VISIBLE       u64 LSN readers may see up to
  *   TRUNCATE      u64 LSN where the follower's history leaves the leader's
+ *   PROMOTE       u64 LSN: the leader's log ends there and the follower
+ *                 has it all; it leads from there
  */
 #include "peermsg.h"
 

@@ -84,7 +84,8 @@ int peer_auth_get(const uint8_t *p, size_t len, uint8_t proof[PEER_PROOF_SIZE]);
 void peer_welcome_put(struct buf *b, const struct peer_welcome *m);
 int peer_welcome_get(const uint8_t *p, size_t len, struct peer_welcome *m);
 void peer_welcome_free(struct peer_welcome *m);
-/* ERROR and REBOOTSTRAP: one line of text saying why. */
+/* ERROR and REBOOTSTRAP: one line of text saying why; SWITCHOVER: an
+ * address. */
 void peer_text_put(struct buf *b, const char *text);
 int peer_text_get(const uint8_t *p, size_t len, char out[PEER_STR_MAX * 2]);
 void peer_follow_put(struct buf *b, const struct peer_follow *m);
@@ -95,7 +96,7 @@ int peer_snap_begin_get(const uint8_t *p, size_t len, struct peer_snap_begin *m)
 void peer_snap_data_put(struct buf *b, uint64_t offset, const void *data, uint32_t len);
 int peer_snap_data_get(const uint8_t *p, size_t len, struct peer_snap_data *m);
 /* SNAP_END: CRC32 of the whole snapshot. STREAM_START: the first LSN.
- * VISIBLE and TRUNCATE: an LSN. */
+ * VISIBLE, TRUNCATE and PROMOTE: an LSN. */
 void peer_u64_put(struct buf *b, uint64_t v);
 int peer_u64_get(const uint8_t *p, size_t len, uint64_t *v);
 void peer_heartbeat_put(struct buf *b, const struct peer_heartbeat *m);

@@ -313,6 +313,7 @@ static void follower_frame(struct follower *fl, uint8_t type, const uint8_t *p, 
 		break;
 	case PEER_VISIBLE:
 	case PEER_TRUNCATE:
+	case PEER_PROMOTE:
 		if (peer_u64_get(p, n, &visible) != 0)
 			lost(fl);
 		break;
