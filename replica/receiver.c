@@ -254,6 +254,16 @@ static enum follow_end follow(struct replica *r, struct peerlink *pl, uint64_t *
 				note_leader_end(r, hb.end_lsn);
 			} else if (type == PEER_VISIBLE && peer_u64_get(pl->payload.data, pl->payload.len, &visible) == 0) {
 				note_visible(r, visible);
+			} else if (type == PEER_PROMOTE && peer_u64_get(pl->payload.data, pl->payload.len, &visible) == 0) {
+				char a[LSN_TEXT_MAX];
+				if (replog_end_lsn(r->log) != visible) {
+					snprintf(err, errlen, "PROMOTE at %s, but this follower's log ends at %s",
+						 lsn_format(visible, a), lsn_format(replog_end_lsn(r->log), from_text));
+					return FOLLOW_LOST;
+				}
+				log_info("replica", "the leader hands over at=%s", lsn_format(visible, a));
+				if (r->promote_cb)
+					r->promote_cb(r->promote_arg);
 			} else if (type == PEER_REBOOTSTRAP) {
 				if (peer_text_get(pl->payload.data, pl->payload.len, text) != 0)
 					snprintf(text, sizeof(text), "(no reason given)");
@@ -300,6 +310,7 @@ static void rebootstrap(struct replica *r)
 			break;
 		log_warn("replica", "bootstrap failed, retrying reason=\"%s\"", err);
 		replica_set_error(r, "%s", err);
+		replica_next_leader(r);
 		sl_sleep_ms(delay);
 		delay = delay < RETRY_MAX_MS ? delay * 2 : RETRY_MAX_MS;
 	}
@@ -315,6 +326,7 @@ static void *recv_main(void *arg)
 	struct replica *r = arg;
 	int delay = RETRY_MIN_MS;
 	char last_err[512] = "";
+	int64_t last_warn = -100000;
 	while (!atomic_load(&r->stop)) {
 		struct peerlink pl;
 		struct peer_welcome w;
@@ -330,14 +342,20 @@ static void *recv_main(void *arg)
 			}
 		}
 		if (part < 0) {
-			if (strcmp(err, last_err) != 0)
+			/* once per reason, or every 10 s while peers are asked in turn */
+			int64_t now = sl_monotonic_ms();
+			if (strcmp(err, last_err) != 0 && (r->members.n < 2 || now - last_warn >= 10000)) {
 				log_warn("replica", "cannot follow the leader, retrying leader=%s reason=\"%s\"",
-					 r->cfg->leader_peer, err);
+					 r->leader, err);
+				last_warn = now;
+			}
 			snprintf(last_err, sizeof(last_err), "%s", err);
 			replica_set_state(r, "connecting");
 			replica_set_error(r, "%s", err);
+			replica_next_leader(r);
 			sl_sleep_ms(delay);
-			delay = delay < RETRY_MAX_MS ? delay * 2 : RETRY_MAX_MS;
+			/* with peers to ask, each is tried soon */
+			delay = r->members.n > 1 ? RETRY_MIN_MS : delay < RETRY_MAX_MS ? delay * 2 : RETRY_MAX_MS;
 			continue;
 		}
 		enum follow_end end = FOLLOW_TRUNCATE;

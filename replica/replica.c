@@ -189,10 +189,10 @@ int replica_connect(struct replica *r, struct peerlink *pl, struct peer_welcome 
 {
 	const struct config *cfg = r->cfg;
 	int tmo = (int)cfg->replication_timeout_ms;
-	int fd = peerlink_dial(cfg->leader_peer, DIAL_TIMEOUT_MS, err, errlen);
+	int fd = peerlink_dial(r->leader, DIAL_TIMEOUT_MS, err, errlen);
 	if (fd < 0)
 		return -1;
-	peerlink_init(pl, fd, cfg->leader_peer);
+	peerlink_init(pl, fd, r->leader);
 	pl->compress = cfg->stream_compression != 0;
 	struct peer_hello h = { .version = PEER_VERSION };
 	snprintf(h.cluster_id, sizeof(h.cluster_id), "%.255s", cfg->cluster_id);
@@ -265,15 +265,23 @@ static int bootstrap_until_done(struct replica *r, char *err, size_t errlen)
 		}
 		log_warn("replica", "bootstrap failed, retrying attempt=%d reason=\"%s\"", attempt, err);
 		replica_set_error(r, "%s", err);
+		replica_next_leader(r);
 		sl_sleep_ms(delay);
 		delay = delay < 2000 ? delay * 2 : 2000;
 	}
 }
 
-int replica_open(struct replica **out, const struct config *cfg, const char *db_path, const char *client_addr,
-		 char *err, size_t errlen)
+int replica_open(struct replica **out, const struct config *cfg, const char *leader, const char *db_path,
+		 const char *client_addr, char *err, size_t errlen)
 {
-	if (!cfg->leader_peer[0] || !cfg->cluster_secret[0]) {
+	struct members members;
+	char why[256];
+	if (members_parse(cfg->peers, &members, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s", why);
+		return SL_EINVAL;
+	}
+	bool others = members.n > 1 || (members.n == 1 && strcmp(members.v[0].name, cfg->node_name) != 0);
+	if ((!leader[0] && !others) || !cfg->cluster_secret[0]) {
 		snprintf(err, errlen, "a follower needs leader_peer and cluster_secret");
 		return SL_EINVAL;
 	}
@@ -289,6 +297,11 @@ int replica_open(struct replica **out, const struct config *cfg, const char *db_
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_mutex_init(&r->send_mu, NULL);
 	pthread_mutex_init(&r->sync_mu, NULL);
+	snprintf(r->leader, sizeof(r->leader), "%s", leader);
+	r->members = members;
+	if (!r->leader[0])
+		replica_next_leader(r);
+	snprintf(r->st.leader_peer, sizeof(r->st.leader_peer), "%s", r->leader);
 	snprintf(r->db_path, sizeof(r->db_path), "%s", db_path);
 	snprintf(r->log_dir, sizeof(r->log_dir), "%s/log", cfg->data_dir);
 	snprintf(r->base_path, sizeof(r->base_path), "%s/log/db-position", cfg->data_dir);
@@ -305,7 +318,7 @@ int replica_open(struct replica **out, const struct config *cfg, const char *db_
 	uint64_t base;
 	if (recovery_base_read(r->base_path, &base) == SL_ENOTFOUND) {
 		log_info("replica", "no complete database here: bootstrapping from the leader leader=%s",
-			 cfg->leader_peer);
+			 r->leader);
 		if (bootstrap_until_done(r, err, errlen) != 0)
 			return SL_EIO;
 	} else {
@@ -322,8 +335,8 @@ int replica_open(struct replica **out, const struct config *cfg, const char *db_
 		/* a former leader's directory: its own commits are in the WAL;
 		 * its recovery brings the database up to its log first */
 		uint64_t redone = 0;
-		char why[512] = "";
-		if (recovery_run(r->log, db_path, r->base_path, &redone, why, sizeof(why)) == 0) {
+		char problem[512] = "";
+		if (recovery_run(r->log, db_path, r->base_path, &redone, problem, sizeof(problem)) == 0) {
 			log_info("replica", "recovered a former leader's database redone=%" PRIu64, redone);
 			err[0] = '\0';
 			rc = applier_recover(r, &applied, err, errlen);
@@ -394,6 +407,46 @@ int replica_finish(struct replica *r, int timeout_ms, char *err, size_t errlen)
 	}
 	log_info("replica", "follower finished applied=%s", lsn_format(end, a));
 	return 0;
+}
+
+void replica_next_leader(struct replica *r)
+{
+	const struct members *m = &r->members;
+	int at = -1;
+	for (int i = 0; i < m->n; i++)
+		if (strcmp(m->v[i].addr, r->leader) == 0)
+			at = i;
+	for (int k = 1; k <= m->n; k++) {
+		const struct member *next = &m->v[(at + k + m->n) % m->n];
+		if (strcmp(next->name, r->cfg->node_name) == 0 || strcmp(next->addr, r->leader) == 0)
+			continue;
+		snprintf(r->leader, sizeof(r->leader), "%s", next->addr);
+		pthread_mutex_lock(&r->mu);
+		snprintf(r->st.leader_peer, sizeof(r->st.leader_peer), "%s", r->leader);
+		pthread_mutex_unlock(&r->mu);
+		return;
+	}
+}
+
+void replica_on_promote(struct replica *r, void (*fn)(void *arg), void *arg)
+{
+	r->promote_cb = fn;
+	r->promote_arg = arg;
+}
+
+int replica_request_switchover(struct replica *r, const char *peer_addr)
+{
+	uint8_t body[2 + PEER_STR_MAX];
+	struct buf b = { body, 0, sizeof(body), false };
+	peer_text_put(&b, peer_addr);
+	pthread_mutex_lock(&r->send_mu);
+	int rc = r->link && r->streaming && !b.oom
+			 ? peerlink_send(r->link, PEER_SWITCHOVER, b.data, b.len, (int)r->cfg->replication_timeout_ms)
+			 : SL_EIO;
+	pthread_mutex_unlock(&r->send_mu);
+	if (rc == 0)
+		log_info("replica", "asked the leader to hand over peer=%s", peer_addr);
+	return rc == 0 ? 0 : -1;
 }
 
 void replica_close(struct replica *r)

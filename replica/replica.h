@@ -37,6 +37,7 @@ struct replica_status {
 	uint64_t leader_end;  /* the leader's durable end, as last heard */
 	double lag_ms;        /* age of the oldest record received, visible and not applied */
 	double staleness_ms;  /* lag_ms, or when the leader has been silent too long, how long */
+	char leader_peer[PEER_STR_MAX]; /* where this follower looks for its leader */
 	char leader_name[PEER_STR_MAX];
 	char leader_client[PEER_STR_MAX];
 	char last_error[PEER_STR_MAX * 2];
@@ -52,10 +53,18 @@ struct replica_readers {
 	void *arg;
 };
 
-int replica_open(struct replica **out, const struct config *cfg, const char *db_path, const char *client_addr,
-		 char *err, size_t errlen);
+/* leader: the leader's peer address (host:port); may be empty when
+ * cfg->peers names others to ask. */
+int replica_open(struct replica **out, const struct config *cfg, const char *leader, const char *db_path,
+		 const char *client_addr, char *err, size_t errlen);
 int replica_start(struct replica *r, const struct replica_readers *readers, char *err, size_t errlen);
 void replica_stop(struct replica *r);
+/* fn(arg) runs on the receiver thread when the leader hands over to this
+ * node (PROMOTE: this node has the leader's whole log). Before start. */
+void replica_on_promote(struct replica *r, void (*fn)(void *arg), void *arg);
+/* Asks the leader, over the link, to hand over to this node, which will
+ * serve followers at peer_addr. 0, or -1 when not streaming. */
+int replica_request_switchover(struct replica *r, const char *peer_addr);
 /*
  * Before this node leads: stops the link, applies every record the log
  * holds (what it received becomes committed history), empties SQLite's WAL

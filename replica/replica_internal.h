@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 
 #include "epochs.h"
+#include "members.h"
 #include "peerlink.h"
 #include "replica.h"
 #include "replog.h"
@@ -44,6 +45,10 @@ struct replica {
 	char partial_path[REPLICA_PATH_MAX]; /* bootstrap.partial */
 	char visible_path[REPLICA_PATH_MAX]; /* log/visible */
 	char client_addr[PEER_STR_MAX];
+	char leader[PEER_STR_MAX]; /* the leader's peer address (receiver thread; st has a copy) */
+	struct members members;    /* peers: where else to look for the leader */
+	void (*promote_cb)(void *arg); /* the leader handed over (PROMOTE) */
+	void *promote_arg;
 	struct replog *log;
 	struct epochs history;
 	struct replica_readers readers;
@@ -98,6 +103,9 @@ void replica_set_error(struct replica *r, const char *fmt, ...) __attribute__((f
 int replica_reset_log(struct replica *r, uint64_t lsn, const struct peer_welcome *w, char *err, size_t errlen);
 /* Connects, authenticates and reads WELCOME (history merged). 0 or -1 with err. */
 int replica_connect(struct replica *r, struct peerlink *pl, struct peer_welcome *w, char *err, size_t errlen);
+/* The leader did not answer: look for it at the next of the other peers
+ * (nothing without peers). */
+void replica_next_leader(struct replica *r);
 /* The epoch of the last record before the log's end (from the log or the history). */
 uint64_t replica_last_epoch(struct replica *r);
 /* log/visible: reads it into visible_durable (missing or unreadable:

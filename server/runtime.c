@@ -8,7 +8,8 @@
  * read-only pool and the executor. The listening socket and the client
  * connections belong to the node, not to a role: they outlive a change.
  *
- * Roles move by one table (role_moves): follower → promoting → leader.
+ * Roles move by one table (role_moves): follower → promoting → leader,
+ * and leader → demoting → follower.
  * A promotion runs on the loop thread, which keeps the connections still
  * meanwhile (pgconn submits nothing while srv->switching):
  *   1. the executor finishes the jobs in hand and stops;
@@ -23,14 +24,20 @@
  *   5. every session is told in_hot_standby = off and
  *      default_transaction_read_only = off (ParameterStatus), and the
  *      connections go on.
- * A promotion that fails half-way stops the node (fail-stop): it exits
- * with status 1 and the log says why; a restart takes up the role
- * configured.
+ * A step-down (handover.c, once the new leader has the whole log) is the
+ * same the other way: commits still waiting for synchronous standbys fail
+ * with 40003 (their outcome is unknown to their clients), the executor
+ * stops, sessions in a block end, the leader's runtime stops, and the
+ * follower's starts on the same data directory with the new leader's
+ * address; sessions are told in_hot_standby = on.
+ * A change that fails half-way stops the node (fail-stop): it exits with
+ * status 1 and the log says why; a restart takes up the role configured.
  */
 #include "server.h"
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -51,12 +58,15 @@ static const char *const role_names[NODE_ROLE_COUNT] = {
 	[NODE_FOLLOWER] = "follower",
 	[NODE_PROMOTING] = "promoting",
 	[NODE_LEADER] = "leader",
+	[NODE_DEMOTING] = "demoting",
 };
 
 /* role_moves[from][to]: the moves a node's role may make. */
 static const bool role_moves[NODE_ROLE_COUNT][NODE_ROLE_COUNT] = {
 	[NODE_FOLLOWER][NODE_PROMOTING] = true,
 	[NODE_PROMOTING][NODE_LEADER] = true,
+	[NODE_LEADER][NODE_DEMOTING] = true,
+	[NODE_DEMOTING][NODE_FOLLOWER] = true,
 };
 
 const char *node_role_name(enum node_role role)
@@ -90,7 +100,6 @@ static void node_name(const struct server *srv, char *out, size_t outlen)
 static void node_info(void *arg, struct node_info *out)
 {
 	struct server *srv = arg;
-	const struct config *cfg = srv->cfg;
 	node_name(srv, out->node_name, sizeof(out->node_name));
 	snprintf(out->client_address, sizeof(out->client_address), "%s", srv->client_addr);
 	if (srv->replica) {
@@ -109,7 +118,7 @@ static void node_info(void *arg, struct node_info *out)
 		out->lag_ms = st.lag_ms;
 		out->staleness_ms = st.staleness_ms;
 		snprintf(out->state, sizeof(out->state), "%s", st.state);
-		snprintf(out->leader, sizeof(out->leader), "%.255s", cfg->leader_peer);
+		snprintf(out->leader, sizeof(out->leader), "%s", st.leader_peer);
 		snprintf(out->leader_client, sizeof(out->leader_client), "%s", st.leader_client);
 		snprintf(out->last_error, sizeof(out->last_error), "%s", st.last_error);
 		return;
@@ -169,15 +178,28 @@ static int request_promote(void *arg, bool force, struct admin_refusal *why)
 						: "this node is the leader already");
 		return -1;
 	}
-	if (!force) {
-		bool reachable = leader_reachable(srv);
-		snprintf(why->message, sizeof(why->message), "%s",
-			 reachable ? "the leader is still reachable" : "the leader cannot be reached");
+	if (!force && !leader_reachable(srv)) {
+		snprintf(why->message, sizeof(why->message), "the leader cannot be reached");
 		snprintf(why->hint, sizeof(why->hint),
 			 "To promote this node anyway, run SELECT sluice_promote(force => true); commits of the "
-			 "leader that this node has not received are lost%s.",
-			 reachable ? ", and the leader goes on accepting writes until it is stopped" : "");
+			 "leader that this node has not received are lost.");
 		return -1;
+	}
+	if (!force) {
+		/* planned: the leader hands over once this node has its whole log */
+		const char *colon = strrchr(srv->cfg->peer_listen, ':');
+		if (!colon || atoi(colon + 1) <= 0) {
+			snprintf(why->message, sizeof(why->message),
+				 "a planned switchover needs peer_listen with a fixed port on this node");
+			snprintf(why->hint, sizeof(why->hint),
+				 "The old leader follows this node at that address once it has handed over.");
+			return -1;
+		}
+		if (replica_request_switchover(srv->replica, srv->cfg->peer_listen) != 0) {
+			snprintf(why->message, sizeof(why->message), "could not ask the leader to hand over");
+			return -1;
+		}
+		return 0;
 	}
 	atomic_store(&srv->promote_wanted, true);
 	ev_async_send(srv->loop, &srv->admin_async);
@@ -253,15 +275,25 @@ static int start_leader(struct server *srv, const char *db_path, char *err, size
 		if (peers_start(&srv->peers, cfg, srv->commitlog, srv->syncrep, db_path, srv->client_addr, err,
 				errlen) != 0)
 			return -1;
+		peers_on_switchover(srv->peers, handover_request, srv);
 	}
 	return 0;
+}
+
+/* Receiver thread: the leader handed over to this node. */
+static void on_handed_over(void *arg)
+{
+	struct server *srv = arg;
+	atomic_store(&srv->promote_wanted, true);
+	ev_async_send(srv->loop, &srv->admin_async);
 }
 
 static int start_follower(struct server *srv, const char *db_path, char *err, size_t errlen)
 {
 	const struct config *cfg = srv->cfg;
-	if (replica_open(&srv->replica, cfg, db_path, srv->client_addr, err, errlen) != 0)
+	if (replica_open(&srv->replica, cfg, srv->leader_peer, db_path, srv->client_addr, err, errlen) != 0)
 		return -1;
+	replica_on_promote(srv->replica, on_handed_over, srv);
 	if (dbpool_open(db_path, true, cfg->checkpoint_wal_size, NULL, srv->session_setting, &srv->pool, err,
 			errlen) != 0)
 		return -1;
@@ -308,12 +340,12 @@ void runtime_stop(struct server *srv)
 
 /* ----------------------------------------------------------- promotion */
 
-/* Steps 2 and 5 of a promotion, for every connection. */
-static void sessions_end_blocks(struct server *srv)
+/* Steps 2 and 5 of a change of role, for every connection. */
+static void sessions_end_blocks(struct server *srv, const char *why)
 {
 	for (struct pgconn *c = srv->conns; c;) {
 		struct pgconn *next = c->next; /* c may be freed */
-		pgconn_end_block(c, srv->pool, "terminating connection because this node was promoted to leader");
+		pgconn_end_block(c, srv->pool, why);
 		c = next;
 	}
 }
@@ -329,9 +361,9 @@ static void sessions_resume(struct server *srv)
 }
 
 /* Fail-stop: the node is half-way between roles. */
-static void promotion_failed(struct server *srv, const char *err)
+static void change_failed(struct server *srv, const char *err)
 {
-	log_fatal("server", "promotion failed, stopping: %s", err);
+	log_fatal("server", "change of role failed, stopping: %s", err);
 	srv->failed = true;
 	srv->switching = false;
 	ev_break(srv->loop, EVBREAK_ALL);
@@ -347,14 +379,14 @@ void server_promote(struct server *srv)
 	srv->switching = true;
 	executor_stop(srv->ex);
 	srv->ex = NULL;
-	sessions_end_blocks(srv);
+	sessions_end_blocks(srv, "terminating connection because this node was promoted to leader");
 	if (replica_finish(srv->replica, PROMOTE_APPLY_TIMEOUT_MS, err, sizeof(err)) != 0) {
-		promotion_failed(srv, err);
+		change_failed(srv, err);
 		return;
 	}
 	runtime_stop(srv);
 	if (runtime_start(srv, NODE_LEADER, err, sizeof(err)) != 0) {
-		promotion_failed(srv, err);
+		change_failed(srv, err);
 		return;
 	}
 	set_role(srv, NODE_LEADER);
@@ -362,4 +394,28 @@ void server_promote(struct server *srv)
 	sessions_resume(srv);
 	uint64_t epoch = srv->commitlog ? commitlog_epoch(srv->commitlog) : 0;
 	log_info("server", "promoted to leader epoch=%" PRIu64 " ms=%" PRId64, epoch, sl_monotonic_ms() - t0);
+}
+
+void server_step_down(struct server *srv, const char *leader_peer)
+{
+	if (server_role(srv) != NODE_LEADER)
+		return;
+	int64_t t0 = sl_monotonic_ms();
+	char err[512] = "";
+	set_role(srv, NODE_DEMOTING);
+	srv->switching = true;
+	syncrep_depose(srv->syncrep); /* waiting commits: 40003, never success */
+	executor_stop(srv->ex);
+	srv->ex = NULL;
+	sessions_end_blocks(srv, "terminating connection because this node stepped down as leader");
+	runtime_stop(srv);
+	snprintf(srv->leader_peer, sizeof(srv->leader_peer), "%s", leader_peer);
+	if (runtime_start(srv, NODE_FOLLOWER, err, sizeof(err)) != 0) {
+		change_failed(srv, err);
+		return;
+	}
+	set_role(srv, NODE_FOLLOWER);
+	srv->switching = false;
+	sessions_resume(srv);
+	log_info("server", "stepped down, following leader=%s ms=%" PRId64, leader_peer, sl_monotonic_ms() - t0);
 }

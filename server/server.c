@@ -185,6 +185,7 @@ static void on_admin_async(struct ev_loop *loop, ev_async *w, int revents)
 	struct server *srv = w->data;
 	if (atomic_exchange(&srv->promote_wanted, false) && !srv->stopping)
 		server_promote(srv);
+	handover_poll(srv);
 }
 
 int server_init(struct server *srv, const struct config *cfg, struct ev_loop *loop)
@@ -194,6 +195,8 @@ int server_init(struct server *srv, const struct config *cfg, struct ev_loop *lo
 	srv->loop = loop;
 	srv->listen_fd = -1;
 	srv->session_setting = session_setting;
+	snprintf(srv->leader_peer, sizeof(srv->leader_peer), "%.255s", cfg->leader_peer);
+	handover_init(srv);
 	atomic_store(&srv->role, cfg->role == ROLE_FOLLOWER ? NODE_FOLLOWER : NODE_LEADER);
 	uint32_t r = 0;
 	RAND_bytes((unsigned char *)&r, sizeof(r));
@@ -251,6 +254,7 @@ void server_free(struct server *srv)
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	ev_async_stop(srv->loop, &srv->admin_async);
+	handover_close(srv);
 	ev_signal_stop(srv->loop, &srv->sigterm);
 	ev_signal_stop(srv->loop, &srv->sigint);
 	ev_signal_stop(srv->loop, &srv->sighup);

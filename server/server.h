@@ -8,6 +8,7 @@
 #define SL_SERVER_H
 
 #include <ev.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,6 +28,7 @@ enum node_role {
 	NODE_FOLLOWER,
 	NODE_PROMOTING, /* between follower and leader: connections wait */
 	NODE_LEADER,
+	NODE_DEMOTING, /* between leader and follower: connections wait */
 	NODE_ROLE_COUNT,
 };
 
@@ -50,6 +52,18 @@ struct server {
 	bool failed;          /* stopped because a change of role failed */
 	ev_async admin_async; /* an admin function asked for a change of role */
 	atomic_bool promote_wanted;
+	char leader_peer[PEER_STR_MAX]; /* a follower's leader (first cfg->leader_peer) */
+	/* a planned switchover (handover.c): asked for on a link's thread ... */
+	pthread_mutex_t handover_mu;
+	bool handover_wanted;
+	char handover_name[PEER_STR_MAX], handover_addr[PEER_STR_MAX];
+	/* ... and carried out on the loop thread */
+	struct {
+		bool active, told;
+		char name[PEER_STR_MAX], addr[PEER_STR_MAX];
+		int64_t started_ms, deadline_ms;
+		ev_timer timer;
+	} handover;
 	const char *(*session_setting)(void *session, const char *name);
 	struct pgconn *conns; /* every open client connection */
 	int nconns;           /* all connections, authenticated or not */
@@ -74,6 +88,17 @@ int runtime_start(struct server *srv, enum node_role role, char *err, size_t err
 void runtime_stop(struct server *srv);
 /* Loop thread: a follower becomes the leader, at the next epoch. */
 void server_promote(struct server *srv);
+/* Loop thread: a leader becomes a follower of the node at leader_peer
+ * (a peer address); commits waiting for standbys fail with 40003. */
+void server_step_down(struct server *srv, const char *leader_peer);
+
+/* handover.c: a planned switchover, from the leader's side. */
+void handover_init(struct server *srv);
+/* Link thread: the follower `name` asks for the leadership. */
+void handover_request(void *srv, const char *name, const char *peer_addr);
+/* Loop thread: starts what was asked for, if anything. */
+void handover_poll(struct server *srv);
+void handover_close(struct server *srv);
 
 /* Connections call these. */
 void server_conn_closed(struct server *srv, struct pgconn *c);

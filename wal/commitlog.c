@@ -41,6 +41,11 @@ struct commitlog {
 	uint64_t last_txn_end; /* the WAL holds every TXN record before this */
 	atomic_uint_fast64_t last_commit_lsn;
 	atomic_bool failed;
+	/* commits are refused: leadership is moving. fence_mu is held from
+	 * the check to the record's fsync, so once commitlog_fence returns no
+	 * record is on its way into the log */
+	pthread_mutex_t fence_mu;
+	atomic_bool fenced;
 	/* the writer waits here for synchronous standbys (commitlog_set_waiter) */
 	void (*wait)(void *arg, uint64_t end_lsn);
 	void *wait_arg;
@@ -87,7 +92,9 @@ static int on_commit(void *arg, const struct capture_commit *cc)
 	struct commitlog *cl = arg;
 	if (atomic_load(&cl->failed))
 		return SL_EIO;
-	int rc = log_commit(cl, cc);
+	pthread_mutex_lock(&cl->fence_mu);
+	int rc = atomic_load(&cl->fenced) ? SL_EFENCED /* nothing of it reaches the log */ : log_commit(cl, cc);
+	pthread_mutex_unlock(&cl->fence_mu);
 	if (rc != 0)
 		return rc;
 	/* durable here; SQLite publishes it once this returns */
@@ -206,6 +213,7 @@ int commitlog_open(struct commitlog **out, const struct commitlog_options *opt, 
 	}
 	cl->mode = opt->mode;
 	pthread_mutex_init(&cl->publish_mu, NULL);
+	pthread_mutex_init(&cl->fence_mu, NULL);
 	buf_init(&cl->items);
 	buf_init(&cl->payload);
 	char dir[3800], path[4000];
@@ -255,6 +263,7 @@ void commitlog_close(struct commitlog *cl)
 	buf_free(&cl->items);
 	buf_free(&cl->payload);
 	pthread_mutex_destroy(&cl->publish_mu);
+	pthread_mutex_destroy(&cl->fence_mu);
 	free(cl);
 }
 
@@ -267,6 +276,15 @@ uint64_t commitlog_epoch(const struct commitlog *cl) { return cl->epoch; }
 uint64_t commitlog_last_commit_lsn(struct commitlog *cl) { return atomic_load(&cl->last_commit_lsn); }
 
 bool commitlog_failed(struct commitlog *cl) { return atomic_load(&cl->failed) || capture_failed(); }
+
+void commitlog_fence(struct commitlog *cl, bool fenced)
+{
+	pthread_mutex_lock(&cl->fence_mu);
+	atomic_store(&cl->fenced, fenced);
+	pthread_mutex_unlock(&cl->fence_mu);
+}
+
+bool commitlog_fenced(struct commitlog *cl) { return atomic_load(&cl->fenced); }
 
 int commitlog_stage_logical(struct commitlog *cl, struct logical *lg)
 {

@@ -57,6 +57,12 @@ uint64_t commitlog_epoch(const struct commitlog *cl);
 uint64_t commitlog_last_commit_lsn(struct commitlog *cl);
 /* A write or fsync of the log failed: no more commits. */
 bool commitlog_failed(struct commitlog *cl);
+/* While fenced every commit is refused before it reaches the log (it
+ * fails, and SQLite rolls it back): the log's end stays where it is while
+ * leadership moves to another node. Once commitlog_fence(cl, true)
+ * returns, no record is on its way into the log. Any thread. */
+void commitlog_fence(struct commitlog *cl, bool fenced);
+bool commitlog_fenced(struct commitlog *cl);
 
 /* The epoch history (changes only when a new epoch starts). */
 const struct epochs *commitlog_history(const struct commitlog *cl);

@@ -84,7 +84,7 @@ static void *apply_main(void *arg)
 		else if (res == SYNCREP_DEGRADED)
 			hand_back(aw, lsn, res); /* with the WARNING: not applied in time */
 		pthread_mutex_lock(&aw->mu);
-		if (res == SYNCREP_STOPPED && aw->parked.head == aw->waited && !aw->stop)
+		if ((res == SYNCREP_STOPPED || res == SYNCREP_DEPOSED) && aw->parked.head == aw->waited && !aw->stop)
 			pthread_cond_wait(&aw->cond, &aw->mu); /* the server stops: until applywait_stop */
 	}
 	pthread_mutex_unlock(&aw->mu);

@@ -45,6 +45,17 @@ void commitreply_cancelled(struct job *j)
 void commitreply_done(struct job *j, uint64_t lsn, enum syncrep_result res)
 {
 	bool waits = commitreply_level(j) >= SYNC_REMOTE_WRITE;
+	if (waits && res == SYNCREP_DEPOSED) {
+		buf_reset(&j->out);
+		pgwire_put_error(&j->out, 'E', "ERROR", SQLSTATE_STATEMENT_COMPLETION_UNKNOWN,
+				 "the leader stepped down before synchronous standbys confirmed the commit",
+				 "The transaction is durable in this node's log; whether the new leader has it is "
+				 "unknown.",
+				 NULL);
+		j->ready_at = j->out.len;
+		pgwire_put_ready(&j->out, 'I');
+		return;
+	}
 	if (waits && res == SYNCREP_STOPPED) {
 		buf_reset(&j->out);
 		pgwire_put_error(&j->out, 'E', "FATAL", SQLSTATE_ADMIN_SHUTDOWN,

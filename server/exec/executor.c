@@ -306,6 +306,11 @@ static void fail_unconfirmed(struct executor *ex, struct job *j, int rc)
 		pgwire_put_error(&j->out, 'E', "FATAL", SQLSTATE_DISK_FULL,
 				 "could not commit: no space left on device",
 				 "The transaction was rolled back with its commit group.", NULL);
+	else if (ex->pool->cl && commitlog_fenced(ex->pool->cl))
+		pgwire_put_error(&j->out, 'E', "FATAL", SQLSTATE_READ_ONLY_TRANSACTION,
+				 "could not commit: leadership is moving to another node",
+				 "The transaction was rolled back before it reached the log.",
+				 "Retry it on the new leader.");
 	else if (w->commit_error[0])
 		pgwire_put_error(&j->out, 'E', "FATAL", SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE, w->commit_error,
 				 "The transaction was rolled back with its commit group.", NULL);

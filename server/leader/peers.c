@@ -60,6 +60,8 @@ struct follower {
 	uint64_t link_gen; /* the link that owns it now */
 	int fd;            /* that link's socket, -1 when none */
 	bool caught_up;
+	uint64_t handover_end; /* send PROMOTE at this LSN (0: no handover) */
+	bool handover_sent;
 	uint64_t last_lag_us;  /* commit to replay acknowledgement, last measured */
 	int64_t last_lag_at;   /* when (monotonic ms) */
 	/* (end LSN, when it was durable here) of batches sent, for lag in time */
@@ -97,6 +99,9 @@ struct peers {
 	uint64_t next_gen;
 	struct follower followers[MAX_FOLLOWERS];
 	pthread_mutex_t snap_mu; /* one snapshot in memory at a time */
+	/* a follower asked for the leadership (SWITCHOVER) */
+	void (*on_switchover)(void *arg, const char *name, const char *peer_addr);
+	void *switchover_arg;
 };
 
 /* ---------------------------------------------------------- the registry */
@@ -477,6 +482,12 @@ static void *ack_main(void *arg)
 			continue;
 		}
 		char text[PEER_STR_MAX * 2] = "";
+		if (type == PEER_SWITCHOVER && peer_text_get(a->pl->payload.data, a->pl->payload.len, text) == 0) {
+			log_info("peers", "follower asks for the leadership name=%s peer=%s", name, text);
+			if (a->p->on_switchover)
+				a->p->on_switchover(a->p->switchover_arg, name, text);
+			continue;
+		}
 		if (type == PEER_ERROR && peer_text_get(a->pl->payload.data, a->pl->payload.len, text) == 0)
 			log_warn("peers", "follower closed its link name=%s reason=\"%s\"", name, text);
 		else
@@ -586,6 +597,20 @@ static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uin
 			follower_report(p, f);
 			pthread_mutex_unlock(&p->mu);
 		}
+		/* a handover: the follower has been sent the whole log */
+		pthread_mutex_lock(&p->mu);
+		uint64_t at = f->handover_sent ? 0 : f->handover_end;
+		pthread_mutex_unlock(&p->mu);
+		if (at && replog_reader_position(r) >= at) {
+			buf_reset(&msg);
+			peer_u64_put(&msg, at);
+			if (peerlink_send(pl, PEER_PROMOTE, msg.data, msg.len, tmo) != 0)
+				goto out;
+			log_info("peers", "handed over to follower name=%s at=%s", f->info.name, lsn_format(at, a));
+			pthread_mutex_lock(&p->mu);
+			f->handover_sent = true;
+			pthread_mutex_unlock(&p->mu);
+		}
 	}
 out:
 	if (acks_running) {
@@ -644,6 +669,45 @@ out:
 	peerlink_close(&pl);
 	atomic_store(&ln->done, true);
 	return NULL;
+}
+
+/* ------------------------------------------------------------ handover */
+
+void peers_on_switchover(struct peers *p, void (*fn)(void *arg, const char *name, const char *peer_addr), void *arg)
+{
+	pthread_mutex_lock(&p->mu);
+	p->on_switchover = fn;
+	p->switchover_arg = arg;
+	pthread_mutex_unlock(&p->mu);
+}
+
+static struct follower *follower_named(struct peers *p, const char *name)
+{
+	for (int i = 0; i < MAX_FOLLOWERS; i++)
+		if (p->followers[i].used && strcmp(p->followers[i].info.name, name) == 0)
+			return &p->followers[i];
+	return NULL;
+}
+
+int peers_handover(struct peers *p, const char *name, uint64_t end)
+{
+	pthread_mutex_lock(&p->mu);
+	struct follower *f = follower_named(p, name);
+	if (f) {
+		f->handover_end = end;
+		f->handover_sent = false;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return f ? 0 : -1;
+}
+
+bool peers_handover_sent(struct peers *p, const char *name)
+{
+	pthread_mutex_lock(&p->mu);
+	struct follower *f = follower_named(p, name);
+	bool sent = f && f->handover_sent;
+	pthread_mutex_unlock(&p->mu);
+	return sent;
 }
 
 /* --------------------------------------------------------- the listener */

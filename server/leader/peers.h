@@ -12,6 +12,7 @@
 #ifndef SL_PEERS_H
 #define SL_PEERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,17 @@ int peers_start(struct peers **out, const struct config *cfg, struct commitlog *
 		const char *db_path, const char *client_addr, char *err, size_t errlen);
 /* Closes every link and joins the threads. */
 void peers_stop(struct peers *p);
+
+/*
+ * A planned switchover. fn(arg, name, peer_addr) runs on a link's thread
+ * when the follower `name` asks for the leadership (SWITCHOVER). Once the
+ * leader's log stops at end (no commit can follow), peers_handover has
+ * that follower's sender send PROMOTE(end) as soon as it has sent it all;
+ * peers_handover_sent says when it went.
+ */
+void peers_on_switchover(struct peers *p, void (*fn)(void *arg, const char *name, const char *peer_addr), void *arg);
+int peers_handover(struct peers *p, const char *name, uint64_t end);
+bool peers_handover_sent(struct peers *p, const char *name);
 
 /* The followers seen since start, at most max; returns how many. */
 int peers_followers(struct peers *p, struct follower_info *out, int max);

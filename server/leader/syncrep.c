@@ -40,6 +40,7 @@ struct syncrep {
 	int nstandbys;
 	bool degraded;
 	bool stopping;
+	bool deposed; /* stopping because this node stepped down */
 	uint64_t high_lsn;       /* the highest LSN a commit asked about */
 	uint64_t catchup_target; /* degraded: restored once this is confirmed */
 };
@@ -378,8 +379,19 @@ enum syncrep_result syncrep_wait(struct syncrep *sr, uint64_t lsn, int level, bo
 				break;
 		}
 	}
+	enum syncrep_result res = sr->deposed ? SYNCREP_DEPOSED : SYNCREP_STOPPED;
 	pthread_mutex_unlock(&sr->mu);
-	return SYNCREP_STOPPED;
+	return res;
+}
+
+void syncrep_depose(struct syncrep *sr)
+{
+	if (!sr)
+		return;
+	pthread_mutex_lock(&sr->mu);
+	sr->deposed = true;
+	pthread_mutex_unlock(&sr->mu);
+	syncrep_shutdown(sr);
 }
 
 void syncrep_shutdown(struct syncrep *sr)

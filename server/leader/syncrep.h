@@ -40,6 +40,7 @@ enum syncrep_result {
 	SYNCREP_CONFIRMED, /* the rule acknowledged the LSN */
 	SYNCREP_DEGRADED,  /* not confirmed: timed out (fallback async), or degraded already */
 	SYNCREP_STOPPED,   /* not confirmed: the waiter's probe gave up, or the server stops */
+	SYNCREP_DEPOSED,   /* not confirmed: this node stepped down (syncrep_depose) */
 };
 
 struct syncrep;
@@ -76,5 +77,8 @@ enum syncrep_result syncrep_wait(struct syncrep *sr, uint64_t lsn, int level, bo
 
 /* Ends every wait (server shutdown). */
 void syncrep_shutdown(struct syncrep *sr);
+/* As syncrep_shutdown, because this node steps down: waits end with
+ * SYNCREP_DEPOSED (the commit's outcome is unknown to its client). */
+void syncrep_depose(struct syncrep *sr);
 
 #endif

@@ -7,11 +7,11 @@
 #    alice, bob's SELECT sluice_promote() gets 42501; alice's gets 55000
 #    (the node leads already).
 # 2. Forced promotion with the leader killed, and rejoin: leader L,
-#    followers F1 and F2 (each with a peer port of its own). F1 is stopped
-#    while 3 rows commit on L and reach F2; then L is killed and F1 starts
-#    again. While L still ran,
-#    sluice_promote() on F1 is refused (the leader is reachable); once L
-#    is gone, `sluice promote F1` without --force is refused with a hint
+#    followers F1 and F2 (each with a peer port of its own, port 0). While
+#    L runs, a planned sluice_promote() on F1 is refused (its peer port is
+#    not a fixed one the old leader could follow). F1 is stopped while 3
+#    rows commit on L and reach F2; then L is killed and F1 starts again.
+#    Once L is gone, `sluice promote F1` without --force is refused with a hint
 #    naming sluice_promote(force => true); with --force --yes it prints
 #    the range F1 lacks (F2 reports a higher LSN) and F1 leads at epoch 2
 #    in the same process. A session connected to F1 since before receives
@@ -94,7 +94,8 @@ done
 wait_caught_up F1 L 30
 wait_caught_up F2 L 30
 out=$(q_raw F1 "SELECT sluice_promote()") || true
-expect_match "$out" "55000.*the leader is still reachable" "sluice_promote() while the leader answers"
+expect_match "$out" "55000.*a planned switchover needs peer_listen with a fixed port" \
+	"a planned sluice_promote() on a follower whose peer port is not fixed"
 
 node_stop F1
 for i in 1 2 3; do
