@@ -698,6 +698,7 @@ int peers_handover(struct peers *p, const char *name, uint64_t end)
 		f->handover_sent = false;
 	}
 	pthread_mutex_unlock(&p->mu);
+	replog_wakeup(p->log); /* a sender waiting for records looks again */
 	return f ? 0 : -1;
 }
 
