@@ -206,6 +206,9 @@ static const struct setting settings[] = {
 	SET_DURATION("switchover_timeout", switchover_timeout_ms, "10s", 100, MS_MAX,
 		     "on a leader: how long a planned switchover (sluice promote) may wait for the new leader to "
 		     "have the whole log before it is abandoned and this node takes writes again"),
+	SET_DURATION("follower_retention_timeout", follower_retention_timeout_ms, "0", 0, MS_MAX,
+		     "on a leader: forget a follower disconnected this long, so that it no longer holds the log "
+		     "(it bootstraps again if it returns after its log was removed); 0 keeps it until max_log_size"),
 	SET_DURATION("max_replica_lag", max_replica_lag_ms, "0", 0, MS_MAX,
 		     "on a follower: refuse reads while it is further behind the leader than this; 0 turns it off; "
 		     "sessions may SET it"),

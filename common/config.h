@@ -64,6 +64,7 @@ struct config {
 	int synchronous_fallback;            /* enum config_sync_fallback, block */
 	int64_t max_replica_lag_ms;          /* 0 = no limit */
 	int64_t switchover_timeout_ms;       /* 10000 */
+	int64_t follower_retention_timeout_ms; /* 0 = a disconnected follower holds the log for ever */
 };
 
 /* What SHOW and config_show say of a cluster_secret that is set. */

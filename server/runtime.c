@@ -46,6 +46,7 @@
 #include "lsn.h"
 #include "nodestatus.h"
 #include "pgconn.h"
+#include "sl_error.h"
 #include "sl_assert.h"
 #include "sl_time.h"
 #include "sqlstate.h"
@@ -206,6 +207,27 @@ static int request_promote(void *arg, bool force, struct admin_refusal *why)
 	return 0;
 }
 
+/* Executor thread: sluice_drop_follower(name). */
+static int drop_follower(void *arg, const char *name, struct admin_refusal *why)
+{
+	struct server *srv = arg;
+	why->sqlstate = SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+	if (server_role(srv) != NODE_LEADER || !srv->peers) {
+		snprintf(why->message, sizeof(why->message), "this node is not a leader with a peer port");
+		return -1;
+	}
+	int rc = peers_drop_follower(srv->peers, name);
+	if (rc == SL_ENOTFOUND) {
+		why->sqlstate = SQLSTATE_UNDEFINED_OBJECT;
+		snprintf(why->message, sizeof(why->message), "follower \"%.200s\" does not exist", name);
+	} else if (rc == SL_EAGAIN) {
+		why->sqlstate = SQLSTATE_OBJECT_IN_USE;
+		snprintf(why->message, sizeof(why->message), "follower \"%.200s\" is connected", name);
+		snprintf(why->hint, sizeof(why->hint), "Stop it first: a connected follower needs the log it holds.");
+	}
+	return rc == 0 ? 0 : -1;
+}
+
 /* ----------------------------------------------------------- runtimes */
 
 /* The leader's replication log; reconciles the database with it first. */
@@ -309,7 +331,7 @@ int runtime_start(struct server *srv, enum node_role role, char *err, size_t err
 	if (rc != 0)
 		return -1;
 	nodestatus_set(node_info, srv->peers, srv);
-	struct admin_ops ops = { is_admin, request_promote, srv };
+	struct admin_ops ops = { is_admin, request_promote, drop_follower, srv };
 	admin_set(&ops);
 	if (executor_start(&srv->ex, srv->pool, srv->cfg, srv->syncrep, srv->loop, pgconn_job_done) != 0) {
 		snprintf(err, errlen, "could not start the executor");

@@ -62,11 +62,34 @@ static void fn_promote(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_int(ctx, 1);
 }
 
+/* sluice_drop_follower(name): true once the leader has forgotten it. */
+static void fn_drop_follower(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct dbconn *c = sqlite3_user_data(ctx);
+	if (!allowed(ctx, c, "sluice_drop_follower"))
+		return;
+	const char *name = (const char *)sqlite3_value_text(argv[0]);
+	struct admin_refusal why = { .sqlstate = SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE };
+	if (!name || !admin.drop_follower) {
+		snprintf(why.message, sizeof(why.message), "%s", name ? "this node is not the leader" : "no follower named");
+		refuse(ctx, c, &why);
+		return;
+	}
+	if (admin.drop_follower(admin.arg, name, &why) != 0) {
+		refuse(ctx, c, &why);
+		return;
+	}
+	sqlite3_result_int(ctx, 1);
+}
+
 int admin_register(sqlite3 *db, struct dbconn *conn)
 {
 	int rc = sqlite3_create_function_v2(db, "sluice_promote", 0, SQLITE_UTF8, conn, fn_promote, NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_create_function_v2(db, "sluice_promote", 1, SQLITE_UTF8, conn, fn_promote, NULL, NULL,
 						NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function_v2(db, "sluice_drop_follower", 1, SQLITE_UTF8, conn, fn_drop_follower,
+						NULL, NULL, NULL);
 	return rc;
 }

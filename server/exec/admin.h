@@ -1,8 +1,9 @@
 /*
- * admin.h — sluice's admin SQL functions: sluice_promote() and
- * sluice_promote(force). They run on executor threads; what they ask of
- * the node (a change of role) the server carries out on the loop thread,
- * through the callbacks it registers here once at start-up.
+ * admin.h — sluice's admin SQL functions: sluice_promote(),
+ * sluice_promote(force) and sluice_drop_follower(name). They run on
+ * executor threads; what they ask of the node the server carries out
+ * (a change of role on the loop thread) through the callbacks it
+ * registers here.
  *
  * Only admin users may run them (admin_users; every user under
  * auth_method = trust); others get SQLSTATE 42501.
@@ -31,6 +32,8 @@ struct admin_ops {
 	 * under way, or -1 with why.
 	 */
 	int (*promote)(void *arg, bool force, struct admin_refusal *why);
+	/* A leader forgets a follower that is not connected. 0, or -1 with why. */
+	int (*drop_follower)(void *arg, const char *name, struct admin_refusal *why);
 	void *arg;
 };
 

@@ -134,6 +134,7 @@ static int fill_replication(struct cell (*rows)[MAX_COLS], int max)
 		integer(&r[7], f[i].lag_bytes);
 		millis(&r[8], f[i].lag_ms);
 		text(&r[9], f[i].sync_state);
+		integer(&r[10], f[i].retained_bytes);
 	}
 	return n;
 }
@@ -147,8 +148,8 @@ static const struct table_def status_def = {
 
 static const struct table_def replication_def = {
 	"CREATE TABLE x(name TEXT, address TEXT, state TEXT, sent_lsn TEXT, write_lsn TEXT, flush_lsn TEXT, "
-	"replay_lsn TEXT, lag_bytes INTEGER, lag_ms REAL, sync_state TEXT)",
-	10, fill_replication,
+	"replay_lsn TEXT, lag_bytes INTEGER, lag_ms REAL, sync_state TEXT, retained_bytes INTEGER)",
+	11, fill_replication,
 };
 
 static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)

@@ -60,6 +60,7 @@ struct follower {
 	uint64_t link_gen; /* the link that owns it now */
 	int fd;            /* that link's socket, -1 when none */
 	bool caught_up;
+	int64_t disconnected_ms; /* monotonic, when its last link ended */
 	uint64_t handover_end; /* send PROMOTE at this LSN (0: no handover) */
 	bool handover_sent;
 	uint64_t last_lag_us;  /* commit to replay acknowledgement, last measured */
@@ -153,6 +154,7 @@ static void follower_release(struct peers *p, struct follower *f, struct link *l
 	pthread_mutex_lock(&p->mu);
 	if (f->link_gen == ln->gen) {
 		f->fd = -1;
+		f->disconnected_ms = sl_monotonic_ms();
 		f->info.state = "disconnected";
 		follower_report(p, f);
 	}
@@ -216,6 +218,8 @@ int peers_followers(struct peers *p, struct follower_info *out, int max)
 		    (double)(now - f->ring[f->head].ts) / 1000.0 > out[n].lag_ms)
 			out[n].lag_ms = (double)(now - f->ring[f->head].ts) / 1000.0;
 		out[n].sync_state = syncrep_state(p->sr, f->info.name);
+		/* retention keeps the log from its flushed position on */
+		out[n].retained_bytes = end > f->info.flush_lsn ? (int64_t)(end - f->info.flush_lsn) : 0;
 		n++;
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -671,6 +675,56 @@ out:
 	return NULL;
 }
 
+/* ------------------------------------------------------ forgetting */
+
+/* p->mu held: f leaves the registry and holds no log any more. */
+static void follower_forget(struct peers *p, struct follower *f, const char *why)
+{
+	log_info("peers", "follower forgotten, it no longer holds the log name=%s reason=\"%s\"", f->info.name, why);
+	replog_retain(p->log, f->info.name, UINT64_MAX);
+	f->info.state = "dropped";
+	follower_report(p, f); /* synchronous commit counts it out */
+	f->used = false;
+}
+
+int peers_drop_follower(struct peers *p, const char *name)
+{
+	int rc = SL_ENOTFOUND;
+	pthread_mutex_lock(&p->mu);
+	for (int i = 0; i < MAX_FOLLOWERS; i++) {
+		struct follower *f = &p->followers[i];
+		if (!f->used || strcmp(f->info.name, name) != 0)
+			continue;
+		rc = f->fd >= 0 ? SL_EAGAIN : 0;
+		if (rc == 0)
+			follower_forget(p, f, "sluice_drop_follower");
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (rc == 0)
+		replog_trim(p->log);
+	return rc;
+}
+
+/* Accept thread, about once a second: follower_retention_timeout. */
+static void forget_stale(struct peers *p)
+{
+	int64_t limit = p->cfg->follower_retention_timeout_ms, now = sl_monotonic_ms();
+	if (limit <= 0)
+		return;
+	int forgot = 0;
+	pthread_mutex_lock(&p->mu);
+	for (int i = 0; i < MAX_FOLLOWERS; i++) {
+		struct follower *f = &p->followers[i];
+		if (f->used && f->fd < 0 && f->disconnected_ms && now - f->disconnected_ms > limit) {
+			follower_forget(p, f, "disconnected longer than follower_retention_timeout");
+			forgot++;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (forgot)
+		replog_trim(p->log);
+}
+
 /* ------------------------------------------------------------ handover */
 
 void peers_on_switchover(struct peers *p, void (*fn)(void *arg, const char *name, const char *peer_addr), void *arg)
@@ -740,6 +794,7 @@ static void *accept_main(void *arg)
 		if (poll(fds, 2, 1000) < 0 && errno != EINTR)
 			break;
 		reap_links(p, false);
+		forget_stale(p);
 		if (!(fds[0].revents & POLLIN))
 			continue;
 		struct sockaddr_storage ss;

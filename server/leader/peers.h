@@ -36,6 +36,7 @@ struct follower_info {
 	 * acknowledgement */
 	double lag_ms;
 	const char *sync_state; /* "async", "potential", "sync", "quorum" (syncrep.h) */
+	int64_t retained_bytes; /* log kept for it: from its flushed position to the end */
 };
 
 /*
@@ -59,6 +60,13 @@ void peers_stop(struct peers *p);
 void peers_on_switchover(struct peers *p, void (*fn)(void *arg, const char *name, const char *peer_addr), void *arg);
 int peers_handover(struct peers *p, const char *name, uint64_t end);
 bool peers_handover_sent(struct peers *p, const char *name);
+
+/*
+ * Forgets a follower that is not connected: it leaves sluice_replication
+ * and holds no log any more. 0, SL_ENOTFOUND, or SL_EAGAIN while it is
+ * connected.
+ */
+int peers_drop_follower(struct peers *p, const char *name);
 
 /* The followers seen since start, at most max; returns how many. */
 int peers_followers(struct peers *p, struct follower_info *out, int max);

@@ -180,7 +180,7 @@ log_mark() { if [ -f "${NODE_LOG[$1]}" ]; then wc -l <"${NODE_LOG[$1]}"; else ec
 # log_since NODE MARK: the lines after MARK.
 log_since() { sed -n "$(($2 + 1)),\$p" "${NODE_LOG[$1]}"; }
 # run_log NODE: the lines of the node's current (last started) run.
-run_log() { tac "${NODE_LOG[$1]}" | sed '/^=== /q' | tac; }
+run_log() { awk '/^=== /{n=0} {l[n++]=$0} END{for (i = 0; i < n; i++) print l[i]}' "${NODE_LOG[$1]}"; }
 # bootstrap_lines NODE: lines of the current run reporting a bootstrap.
 bootstrap_lines() { run_log "$1" | grep -v '^=== ' | grep -iE -- "$BOOTSTRAP_RE" || true; }
 # bootstrap_count NODE

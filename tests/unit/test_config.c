@@ -562,12 +562,13 @@ static void test_show_roundtrip(void **state)
 	expect_set(&a, "admin_users", "alice, bob");
 	expect_set(&a, "peers", "n1@127.0.0.1:7001, n2@127.0.0.1:7002");
 	expect_set(&a, "switchover_timeout", "4s");
+	expect_set(&a, "follower_retention_timeout", "1h");
 
 	/* b starts from defaults, so every setting differs until copied. */
 	config_defaults(&b);
 	struct collect c = { .into = &b };
 	config_foreach(&a, collect_fn, &c);
-	assert_int_equal(c.count, 39);
+	assert_int_equal(c.count, 40);
 	assert_memory_equal(&a, &b, sizeof(a));
 	assert_string_equal(c.names[0], "listen_address");
 	assert_string_equal(c.names[9], "log_mode");
@@ -576,6 +577,7 @@ static void test_show_roundtrip(void **state)
 	assert_string_equal(c.names[27], "peers");
 	assert_string_equal(c.names[29], "cluster_secret");
 	assert_string_equal(c.names[37], "switchover_timeout");
+	assert_string_equal(c.names[38], "follower_retention_timeout");
 
 	/* a secret is never shown */
 	char shown[64];
