@@ -391,29 +391,46 @@ static void change_failed(struct server *srv, const char *err)
 	ev_break(srv->loop, EVBREAK_ALL);
 }
 
+/* A change of role begins: connections wait, the executor finishes what
+ * it has, sessions in a transaction block end (saying why). */
+static void change_begin(struct server *srv, enum node_role via, const char *why)
+{
+	set_role(srv, via);
+	srv->switching = true;
+	executor_stop(srv->ex);
+	srv->ex = NULL;
+	sessions_end_blocks(srv, why);
+}
+
+/* ... and ends: the old runtime stops, the new one starts, sessions are
+ * told. False when the node stopped instead (change_failed). */
+static bool change_end(struct server *srv, enum node_role to)
+{
+	char err[512] = "";
+	runtime_stop(srv);
+	if (runtime_start(srv, to, err, sizeof(err)) != 0) {
+		change_failed(srv, err);
+		return false;
+	}
+	set_role(srv, to);
+	srv->switching = false;
+	sessions_resume(srv);
+	return true;
+}
+
 void server_promote(struct server *srv)
 {
 	if (server_role(srv) != NODE_FOLLOWER)
 		return;
 	int64_t t0 = sl_monotonic_ms();
 	char err[512] = "";
-	set_role(srv, NODE_PROMOTING);
-	srv->switching = true;
-	executor_stop(srv->ex);
-	srv->ex = NULL;
-	sessions_end_blocks(srv, "terminating connection because this node was promoted to leader");
+	change_begin(srv, NODE_PROMOTING, "terminating connection because this node was promoted to leader");
 	if (replica_finish(srv->replica, PROMOTE_APPLY_TIMEOUT_MS, err, sizeof(err)) != 0) {
 		change_failed(srv, err);
 		return;
 	}
-	runtime_stop(srv);
-	if (runtime_start(srv, NODE_LEADER, err, sizeof(err)) != 0) {
-		change_failed(srv, err);
+	if (!change_end(srv, NODE_LEADER))
 		return;
-	}
-	set_role(srv, NODE_LEADER);
-	srv->switching = false;
-	sessions_resume(srv);
 	uint64_t epoch = srv->commitlog ? commitlog_epoch(srv->commitlog) : 0;
 	log_info("server", "promoted to leader epoch=%" PRIu64 " ms=%" PRId64, epoch, sl_monotonic_ms() - t0);
 }
@@ -423,21 +440,10 @@ void server_step_down(struct server *srv, const char *leader_peer)
 	if (server_role(srv) != NODE_LEADER)
 		return;
 	int64_t t0 = sl_monotonic_ms();
-	char err[512] = "";
-	set_role(srv, NODE_DEMOTING);
-	srv->switching = true;
 	syncrep_depose(srv->syncrep); /* waiting commits: 40003, never success */
-	executor_stop(srv->ex);
-	srv->ex = NULL;
-	sessions_end_blocks(srv, "terminating connection because this node stepped down as leader");
-	runtime_stop(srv);
+	change_begin(srv, NODE_DEMOTING, "terminating connection because this node stepped down as leader");
 	snprintf(srv->leader_peer, sizeof(srv->leader_peer), "%s", leader_peer);
-	if (runtime_start(srv, NODE_FOLLOWER, err, sizeof(err)) != 0) {
-		change_failed(srv, err);
-		return;
-	}
-	set_role(srv, NODE_FOLLOWER);
-	srv->switching = false;
-	sessions_resume(srv);
-	log_info("server", "stepped down, following leader=%s ms=%" PRId64, leader_peer, sl_monotonic_ms() - t0);
+	if (change_end(srv, NODE_FOLLOWER))
+		log_info("server", "stepped down, following leader=%s ms=%" PRId64, leader_peer,
+			 sl_monotonic_ms() - t0);
 }

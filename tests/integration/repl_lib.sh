@@ -19,13 +19,16 @@
 #
 # Logs: `log_mark NODE` gives the current length of a node's log,
 # `log_since NODE MARK` the lines after it, `run_log NODE` the lines of the
-# node's current run (since its last "=== starting" line), and
+# node's current run (since its last "=== starting" line), `run_log_has
+# NODE REGEX` whether that run logged such a line, and
 # `bootstrap_lines NODE` the lines of the current run about a snapshot
 # bootstrap (BOOTSTRAP_RE: begun, failed or done), `bootstraps_done NODE`
 # how many bootstraps it finished (BOOTSTRAP_DONE_RE).
 #
 # Contents: `compare_stopped LEADER FOLLOWER [cmp]` compares two stopped
-# nodes' databases with dbsum (and byte for byte with cmp).
+# nodes' databases with dbsum (and byte for byte with cmp);
+# `discarded_txns NODE` counts the transactions a node set aside on
+# rejoining another history (it needs $SLUICE).
 
 : "${DBSUM:?DBSUM must name tests/integration/dbsum}"
 
@@ -179,6 +182,24 @@ wait_row() {
 log_mark() { if [ -f "${NODE_LOG[$1]}" ]; then wc -l <"${NODE_LOG[$1]}"; else echo 0; fi; }
 # log_since NODE MARK: the lines after MARK.
 log_since() { sed -n "$(($2 + 1)),\$p" "${NODE_LOG[$1]}"; }
+# run_log_has NODE REGEX: the node's current run logged a line matching REGEX.
+run_log_has() {
+	local lines
+	lines=$(run_log "$1")
+	grep -qE -- "$2" <<<"$lines"
+}
+
+# discarded_txns NODE: the TXN records (sluice log dump) in the one
+# directory of transactions NODE discarded on rejoining (DATA/discarded/).
+discarded_txns() {
+	local d=${NODE_DIR[$1]}/data/discarded dirs out
+	dirs=$(find "$d" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)
+	expect_eq "$dirs" 1 "directories in $1's discarded/"
+	out=$("$SLUICE" log dump "$(find "$d" -mindepth 1 -maxdepth 1 -type d)" 2>&1) ||
+		fail "sluice log dump of $1's discarded transactions: $out"
+	grep -c 'type: TXN' <<<"$out" || true
+}
+
 # run_log NODE: the lines of the node's current (last started) run.
 run_log() { awk '/^=== /{n=0} {l[n++]=$0} END{for (i = 0; i < n; i++) print l[i]}' "${NODE_LOG[$1]}"; }
 # bootstrap_lines NODE: lines of the current run reporting a bootstrap.

@@ -34,21 +34,6 @@ source "$TOP_SRCDIR/tests/integration/repl_lib.sh"
 
 count() { q "$1" "SELECT count(*) FROM t"; }
 
-run_log_has() {
-	local lines
-	lines=$(run_log "$1")
-	grep -qE -- "$2" <<<"$lines"
-}
-
-# discarded_txns NODE: TXN records in the node's one discarded/ directory.
-discarded_txns() {
-	local d=${NODE_DIR[$1]}/data/discarded dirs out
-	dirs=$(find "$d" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)
-	expect_eq "$dirs" 1 "directories in $1's discarded/"
-	out=$("$SLUICE" log dump "$(find "$d" -mindepth 1 -maxdepth 1 -type d)" 2>&1) || fail "log dump of $1's discarded: $out"
-	grep -c 'type: TXN' <<<"$out" || true
-}
-
 # restart_follower NODE LEADER: stop (if running) and start NODE as a
 # follower of LEADER with a peer port of its own.
 restart_follower() {

@@ -28,31 +28,8 @@ source "$TOP_SRCDIR/tests/integration/repl_lib.sh"
 
 count() { q "$1" "SELECT count(*) FROM t"; }
 
-# run_log_has NODE REGEX: the node's current run logged a line matching REGEX.
-run_log_has() {
-	local lines
-	lines=$(run_log "$1")
-	grep -qE -- "$2" <<<"$lines"
-}
-
-# txn_records DIR: TXN records in the log directory DIR (sluice log dump).
-txn_records() {
-	local out
-	out=$("$SLUICE" log dump "$1" 2>&1) || fail "sluice log dump $1 failed: $out"
-	grep -c 'type: TXN' <<<"$out" || true
-}
-
-# discarded_dir NODE: the one directory of discarded transactions.
-discarded_dir() {
-	local d=${NODE_DIR[$1]}/data/discarded n
-	[ -d "$d" ] || fail "$1 has no $d"
-	n=$(find "$d" -mindepth 1 -maxdepth 1 -type d | wc -l)
-	expect_eq "$n" 1 "directories in $1's discarded/"
-	find "$d" -mindepth 1 -maxdepth 1 -type d
-}
-
 scenario_restart_as_leader() {
-	local mode=$1 L=L$1 F1=F1$1 F2=F2$1 dir
+	local mode=$1 L=L$1 F1=F1$1 F2=F2$1
 	log "--- $mode: a former follower restarted as leader"
 	leader_start "$L" "--log_mode=$mode"
 	follower_start "$F1" "$L"
@@ -87,12 +64,11 @@ scenario_restart_as_leader() {
 	node_stop "$F1"
 	node_stop "$F2"
 	compare_stopped "$F1" "$F2"
-	dir=$(discarded_dir "$F2")
-	expect_eq "$(txn_records "$dir")" 5 "TXN records in $dir"
+	expect_eq "$(discarded_txns "$F2")" 5 "transactions $F2 discarded"
 }
 
 scenario_unapplied_suffix() {
-	local L=L3 F1=F13 F2=F23 i applied flushed dir
+	local L=L3 F1=F13 F2=F23 i applied flushed
 	log "--- a follower holding records the leader never showed"
 	leader_start "$L" "--synchronous_standbys=FIRST 1 ($F1)"
 	follower_start "$F1" "$L"
@@ -137,8 +113,7 @@ scenario_unapplied_suffix() {
 	node_stop "$F1"
 	node_stop "$F2"
 	compare_stopped "$F1" "$F2"
-	dir=$(discarded_dir "$F2")
-	expect_eq "$(txn_records "$dir")" 1 "TXN records in $dir"
+	expect_eq "$(discarded_txns "$F2")" 1 "transactions $F2 discarded"
 }
 
 scenario_restart_as_leader physical
