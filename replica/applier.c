@@ -340,7 +340,7 @@ static void *sync_main(void *arg)
 			/* a disk that fails an fsync is not written again (fail-stop) */
 			log_error("replica", "apply stopped: %s", err);
 			replica_set_error(r, "%s", err);
-			replica_set_state(r, "stopped");
+			replica_set_state(r, REPLICA_STOPPED);
 			atomic_store(&r->apply_stop, true);
 			replog_wakeup(r->log);
 		}
@@ -466,7 +466,7 @@ static void *apply_main(void *arg)
 		if (rc != 0 && !atomic_load(&r->apply_stop)) {
 			log_error("replica", "apply stopped: %s", err);
 			replica_set_error(r, "%s", err);
-			replica_set_state(r, "stopped");
+			replica_set_state(r, REPLICA_STOPPED);
 			break;
 		}
 	}

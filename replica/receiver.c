@@ -161,9 +161,10 @@ static void note_leader_end(struct replica *r, uint64_t end)
 	pthread_mutex_lock(&r->mu);
 	r->st.leader_end = end;
 	bool caught_up = r->st.flushed_lsn >= end;
-	if (caught_up && strcmp(r->st.state, "stopped") != 0)
-		snprintf(r->st.state, sizeof(r->st.state), "streaming");
 	pthread_mutex_unlock(&r->mu);
+	/* not when apply stopped meanwhile */
+	if (caught_up)
+		replica_set_state_from(r, REPLICA_CATCHUP, REPLICA_STREAMING);
 }
 
 /* The leader's readers see every commit up to visible: ours may too. */
@@ -218,7 +219,7 @@ static enum follow_end follow(struct replica *r, struct peerlink *pl, uint64_t *
 	set_link(r, pl, true); /* the applier may acknowledge now */
 	char from_text[LSN_TEXT_MAX];
 	log_info("replica", "streaming from the leader from=%s leader=%s", lsn_format(from, from_text), pl->peer);
-	replica_set_state(r, "catchup");
+	replica_set_state(r, REPLICA_CATCHUP);
 	pthread_mutex_lock(&r->mu);
 	r->st.last_error[0] = '\0';
 	pthread_mutex_unlock(&r->mu);
@@ -291,7 +292,7 @@ static enum follow_end follow(struct replica *r, struct peerlink *pl, uint64_t *
 static void rebootstrap(struct replica *r)
 {
 	applier_stop(r);
-	replica_set_state(r, "bootstrapping");
+	replica_set_state(r, REPLICA_BOOTSTRAPPING);
 	char err[512];
 	for (int delay = RETRY_MIN_MS; !atomic_load(&r->stop);) {
 		struct peerlink pl;
@@ -318,7 +319,7 @@ static void rebootstrap(struct replica *r)
 	uint64_t applied = r->st.applied_lsn;
 	pthread_mutex_unlock(&r->mu);
 	if (!atomic_load(&r->stop) && applier_start(r, applied) != 0)
-		replica_set_state(r, "stopped");
+		replica_set_state(r, REPLICA_STOPPED);
 }
 
 static void *recv_main(void *arg)
@@ -350,7 +351,7 @@ static void *recv_main(void *arg)
 				last_warn = now;
 			}
 			snprintf(last_err, sizeof(last_err), "%s", err);
-			replica_set_state(r, "connecting");
+			replica_set_state(r, REPLICA_CONNECTING);
 			replica_set_error(r, "%s", err);
 			replica_next_leader(r);
 			sl_sleep_ms(delay);
@@ -395,7 +396,7 @@ static void *recv_main(void *arg)
 			delay = RETRY_MIN_MS;
 			continue;
 		}
-		replica_set_state(r, "connecting");
+		replica_set_state(r, REPLICA_CONNECTING);
 		sl_sleep_ms(delay);
 		delay = RETRY_MIN_MS;
 	}

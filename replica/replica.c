@@ -23,16 +23,47 @@
 #include "lsn.h"
 #include "peerauth.h"
 #include "recovery.h"
+#include "sl_assert.h"
 #include "sl_error.h"
 #include "sl_time.h"
 
 #define DIAL_TIMEOUT_MS 5000
 
-void replica_set_state(struct replica *r, const char *state)
+/* r->mu held: moves the state, checked against the table; returns the
+ * state it left. */
+static enum replica_state state_move(struct replica *r, enum replica_state to)
+{
+	enum replica_state from = r->st.state;
+	SL_ASSERT(replica_state_can_move(from, to));
+	r->st.state = to;
+	return from;
+}
+
+static void state_log(enum replica_state from, enum replica_state to)
+{
+	if (from != to)
+		log_debug("replica", "state changed from=%s to=%s", replica_state_name(from),
+			  replica_state_name(to));
+}
+
+void replica_set_state(struct replica *r, enum replica_state to)
 {
 	pthread_mutex_lock(&r->mu);
-	snprintf(r->st.state, sizeof(r->st.state), "%s", state);
+	enum replica_state from = state_move(r, to);
 	pthread_mutex_unlock(&r->mu);
+	state_log(from, to);
+}
+
+bool replica_set_state_from(struct replica *r, enum replica_state from, enum replica_state to)
+{
+	pthread_mutex_lock(&r->mu);
+	bool moves = r->st.state == from;
+	if (moves)
+		state_move(r, to);
+	pthread_mutex_unlock(&r->mu);
+	if (moves)
+		state_log(from, to);
+	return moves;
 }
 
 void replica_set_error(struct replica *r, const char *fmt, ...)
@@ -250,7 +281,7 @@ fail:
 static int bootstrap_until_done(struct replica *r, char *err, size_t errlen)
 {
 	int delay = 200;
-	replica_set_state(r, "bootstrapping");
+	replica_set_state(r, REPLICA_BOOTSTRAPPING);
 	for (int attempt = 1;; attempt++) {
 		struct peerlink pl;
 		struct peer_welcome w;
@@ -310,7 +341,7 @@ int replica_open(struct replica **out, const struct config *cfg, const char *lea
 	snprintf(r->partial_path, sizeof(r->partial_path), "%s/bootstrap.partial", cfg->data_dir);
 	snprintf(r->visible_path, sizeof(r->visible_path), "%s/log/visible", cfg->data_dir);
 	snprintf(r->client_addr, sizeof(r->client_addr), "%s", client_addr);
-	snprintf(r->st.state, sizeof(r->st.state), "connecting");
+	r->st.state = REPLICA_CONNECTING;
 	if (mkdir(r->log_dir, 0755) != 0 && errno != EEXIST) {
 		snprintf(err, errlen, "could not create \"%s\": %s", r->log_dir, strerror(errno));
 		return SL_EIO;
@@ -388,7 +419,7 @@ int replica_finish(struct replica *r, int timeout_ms, char *err, size_t errlen)
 		pthread_mutex_lock(&r->mu);
 		st = r->st;
 		pthread_mutex_unlock(&r->mu);
-		if (st.applied_lsn >= end || strcmp(st.state, "stopped") == 0 || sl_monotonic_ms() > deadline)
+		if (st.applied_lsn >= end || st.state == REPLICA_STOPPED || sl_monotonic_ms() > deadline)
 			break;
 		sl_sleep_ms(5);
 	}

@@ -29,8 +29,25 @@
 
 struct replica;
 
+/* Where the follower's link and apply stand; moves: replica_state.c's
+ * table, by one function (replica_set_state). */
+enum replica_state {
+	REPLICA_CONNECTING,    /* looking for the leader (the state at start) */
+	REPLICA_BOOTSTRAPPING, /* fetching and installing a snapshot */
+	REPLICA_CATCHUP,       /* streaming, behind the leader's durable end */
+	REPLICA_STREAMING,     /* streaming, has had the leader's durable end */
+	REPLICA_STOPPED,       /* apply failed (fail-stop) */
+	REPLICA_STATE_COUNT,
+};
+
+/* The name shown in sluice_status.state: "connecting", "bootstrapping",
+ * "catchup", "streaming", "stopped". */
+const char *replica_state_name(enum replica_state state);
+/* Whether the table allows the move (pure: for tests and the checked move). */
+bool replica_state_can_move(enum replica_state from, enum replica_state to);
+
 struct replica_status {
-	char state[32]; /* bootstrapping, connecting, catchup, streaming, stopped */
+	enum replica_state state;
 	uint64_t epoch;
 	uint64_t flushed_lsn; /* end of the records received and made durable */
 	uint64_t applied_lsn;

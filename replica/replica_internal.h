@@ -97,7 +97,12 @@ struct replica {
 };
 
 /* replica.c */
-void replica_set_state(struct replica *r, const char *state);
+/* Moves the follower's state (any thread): the move is checked against
+ * replica_state.c's table (a move it does not allow aborts) and logged at
+ * debug level. replica_set_state_from moves only from `from`, and says
+ * whether it did. */
+void replica_set_state(struct replica *r, enum replica_state to);
+bool replica_set_state_from(struct replica *r, enum replica_state from, enum replica_state to);
 void replica_set_error(struct replica *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Opens the log and history (after a bootstrap: a fresh log from lsn). */
 int replica_reset_log(struct replica *r, uint64_t lsn, const struct peer_welcome *w, char *err, size_t errlen);

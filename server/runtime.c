@@ -118,7 +118,7 @@ static void node_info(void *arg, struct node_info *out)
 		out->lag_bytes = end > st.applied_lsn ? (int64_t)(end - st.applied_lsn) : 0;
 		out->lag_ms = st.lag_ms;
 		out->staleness_ms = st.staleness_ms;
-		snprintf(out->state, sizeof(out->state), "%s", st.state);
+		snprintf(out->state, sizeof(out->state), "%s", replica_state_name(st.state));
 		snprintf(out->leader, sizeof(out->leader), "%s", st.leader_peer);
 		snprintf(out->leader_client, sizeof(out->leader_client), "%s", st.leader_client);
 		snprintf(out->last_error, sizeof(out->last_error), "%s", st.last_error);
@@ -163,7 +163,7 @@ static bool leader_reachable(struct server *srv)
 {
 	struct replica_status st;
 	replica_status(srv->replica, &st);
-	return (strcmp(st.state, "streaming") == 0 || strcmp(st.state, "catchup") == 0) &&
+	return (st.state == REPLICA_STREAMING || st.state == REPLICA_CATCHUP) &&
 	       st.staleness_ms < (double)srv->cfg->replication_timeout_ms;
 }
 
