@@ -66,7 +66,7 @@ static bool follower_flushed(struct server *srv, const char *name, uint64_t *flu
 		if (strcmp(v[i].name, name) != 0)
 			continue;
 		*flush = v[i].flush_lsn;
-		return strcmp(v[i].state, "disconnected") != 0;
+		return v[i].state != FOLLOWER_DISCONNECTED;
 	}
 	return false;
 }

@@ -126,7 +126,7 @@ static int fill_replication(struct cell (*rows)[MAX_COLS], int max)
 		struct cell *r = rows[i];
 		text(&r[0], f[i].name);
 		text(&r[1], f[i].address);
-		text(&r[2], f[i].state);
+		text(&r[2], follower_state_name(f[i].state));
 		lsn(&r[3], f[i].sent_lsn);
 		lsn(&r[4], f[i].write_lsn);
 		lsn(&r[5], f[i].flush_lsn);

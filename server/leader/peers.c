@@ -37,6 +37,7 @@
 #include "peerauth.h"
 #include "peerlink.h"
 #include "record.h"
+#include "sl_assert.h"
 #include "sl_error.h"
 #include "sl_time.h"
 #include "snapshot.h"
@@ -107,6 +108,18 @@ struct peers {
 
 /* ---------------------------------------------------------- the registry */
 
+/* p->mu held: the follower's state moves, checked against
+ * follower_state.c's table. */
+static void follower_move(struct follower *f, enum follower_state to)
+{
+	enum follower_state from = f->info.state;
+	SL_ASSERT(follower_state_can_move(from, to));
+	f->info.state = to;
+	if (from != to)
+		log_debug("peers", "follower state changed name=%s from=%s to=%s", f->info.name,
+			  follower_state_name(from), follower_state_name(to));
+}
+
 /* p->mu held: tells synchronous commit what the follower has now. */
 static void follower_report(struct peers *p, const struct follower *f)
 {
@@ -129,6 +142,7 @@ static struct follower *follower_claim(struct peers *p, const struct peer_hello 
 		memset(f, 0, sizeof(*f));
 		f->used = true;
 		f->fd = -1;
+		f->info.state = FOLLOWER_STARTUP; /* the state a new follower starts in */
 		snprintf(f->info.name, sizeof(f->info.name), "%s", h->node_name);
 	}
 	if (f) {
@@ -141,7 +155,7 @@ static struct follower *follower_claim(struct peers *p, const struct peer_hello 
 		f->caught_up = false;
 		f->head = f->count = 0;
 		f->last_lag_at = 0;
-		f->info.state = "startup";
+		follower_move(f, FOLLOWER_STARTUP);
 		snprintf(f->info.address, sizeof(f->info.address), "%s", h->client_addr);
 		follower_report(p, f);
 	}
@@ -155,7 +169,7 @@ static void follower_release(struct peers *p, struct follower *f, struct link *l
 	if (f->link_gen == ln->gen) {
 		f->fd = -1;
 		f->disconnected_ms = sl_monotonic_ms();
-		f->info.state = "disconnected";
+		follower_move(f, FOLLOWER_DISCONNECTED);
 		follower_report(p, f);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -503,7 +517,9 @@ static void *ack_main(void *arg)
 	return NULL;
 }
 
-static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uint64_t from)
+/* Streams to f on the link of generation gen (f->link_gen while it
+ * serves f). */
+static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uint64_t gen, uint64_t from)
 {
 	int tmo = (int)p->cfg->replication_timeout_ms;
 	struct replog_reader *r = NULL;
@@ -523,7 +539,8 @@ static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uin
 		goto out;
 	replog_retain(p->log, f->info.name, from);
 	pthread_mutex_lock(&p->mu);
-	f->info.state = "catchup";
+	if (f->link_gen == gen) /* not replaced by a newer link meanwhile */
+		follower_move(f, FOLLOWER_CATCHUP);
 	f->info.sent_lsn = from;
 	pthread_mutex_unlock(&p->mu);
 	char a[LSN_TEXT_MAX];
@@ -597,7 +614,8 @@ static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uin
 		if (idle && !f->caught_up) {
 			pthread_mutex_lock(&p->mu);
 			f->caught_up = true;
-			f->info.state = "streaming";
+			if (f->link_gen == gen)
+				follower_move(f, FOLLOWER_STREAMING);
 			follower_report(p, f);
 			pthread_mutex_unlock(&p->mu);
 		}
@@ -656,10 +674,10 @@ static void *link_main(void *arg)
 		log_warn("peers", "follower link closed name=%s reason=\"%s\"", h.node_name, recv_problem(&pl, rc));
 	} else if (type == PEER_SNAPSHOT_REQ) {
 		if (send_snapshot(p, &pl, f, &from) == 0)
-			stream(p, &pl, f, from);
+			stream(p, &pl, f, ln->gen, from);
 	} else if (type == PEER_FOLLOW && peer_follow_get(pl.payload.data, pl.payload.len, &fw) == 0) {
 		if (check_position(p, &pl, f, &fw, &from) == 0)
-			stream(p, &pl, f, from);
+			stream(p, &pl, f, ln->gen, from);
 	} else {
 		refuse(&pl, tmo, "expected FOLLOW or SNAPSHOT_REQ", NULL);
 	}
@@ -682,7 +700,7 @@ static void follower_forget(struct peers *p, struct follower *f, const char *why
 {
 	log_info("peers", "follower forgotten, it no longer holds the log name=%s reason=\"%s\"", f->info.name, why);
 	replog_retain(p->log, f->info.name, UINT64_MAX);
-	f->info.state = "dropped";
+	follower_move(f, FOLLOWER_DROPPED);
 	follower_report(p, f); /* synchronous commit counts it out */
 	f->used = false;
 }

@@ -23,11 +23,28 @@
 
 struct peers;
 
+/* A follower's link as the leader sees it; moves: follower_state.c's
+ * table, made and checked in peers.c (follower_move). */
+enum follower_state {
+	FOLLOWER_STARTUP,      /* linked: handshake, snapshot, FOLLOW (a new follower starts here) */
+	FOLLOWER_CATCHUP,      /* streaming, not yet sent the whole log */
+	FOLLOWER_STREAMING,    /* streaming, has been sent the whole log once */
+	FOLLOWER_DISCONNECTED, /* no link: its log is kept for it */
+	FOLLOWER_DROPPED,      /* forgotten (it leaves sluice_replication) */
+	FOLLOWER_STATE_COUNT,
+};
+
+/* The name shown in sluice_replication.state: "startup", "catchup",
+ * "streaming", "disconnected", "dropped". */
+const char *follower_state_name(enum follower_state state);
+/* Whether the table allows the move (pure: for tests and the checked move). */
+bool follower_state_can_move(enum follower_state from, enum follower_state to);
+
 /* One follower as the leader sees it. */
 struct follower_info {
 	char name[PEER_STR_MAX];
 	char address[PEER_STR_MAX]; /* where it serves clients */
-	const char *state;          /* "startup", "catchup", "streaming", "disconnected" */
+	enum follower_state state;
 	uint64_t sent_lsn, write_lsn, flush_lsn, replay_lsn;
 	int64_t lag_bytes;
 	/* how far behind in time, as PostgreSQL's replay_lag: the age of the
