@@ -8,7 +8,7 @@
  * read-only pool and the executor. The listening socket and the client
  * connections belong to the node, not to a role: they outlive a change.
  *
- * Roles move by one table (role_moves): follower → promoting → leader,
+ * Roles move by one table (node_role.c): follower → promoting → leader,
  * and leader → demoting → follower.
  * A promotion runs on the loop thread, which keeps the connections still
  * meanwhile (pgconn submits nothing while srv->switching):
@@ -55,33 +55,12 @@
 /* How long a promoted follower may take to apply what it received. */
 #define PROMOTE_APPLY_TIMEOUT_MS 60000
 
-static const char *const role_names[NODE_ROLE_COUNT] = {
-	[NODE_FOLLOWER] = "follower",
-	[NODE_PROMOTING] = "promoting",
-	[NODE_LEADER] = "leader",
-	[NODE_DEMOTING] = "demoting",
-};
-
-/* role_moves[from][to]: the moves a node's role may make. */
-static const bool role_moves[NODE_ROLE_COUNT][NODE_ROLE_COUNT] = {
-	[NODE_FOLLOWER][NODE_PROMOTING] = true,
-	[NODE_PROMOTING][NODE_LEADER] = true,
-	[NODE_LEADER][NODE_DEMOTING] = true,
-	[NODE_DEMOTING][NODE_FOLLOWER] = true,
-};
-
-const char *node_role_name(enum node_role role)
-{
-	SL_ASSERT(role >= 0 && role < NODE_ROLE_COUNT);
-	return role_names[role];
-}
-
 enum node_role server_role(const struct server *srv) { return (enum node_role)atomic_load(&srv->role); }
 
 static void set_role(struct server *srv, enum node_role to)
 {
 	enum node_role from = server_role(srv);
-	SL_ASSERT(role_moves[from][to]);
+	SL_ASSERT(node_role_can_move(from, to));
 	atomic_store(&srv->role, to);
 	log_info("server", "role changed from=%s to=%s", node_role_name(from), node_role_name(to));
 }

@@ -2,7 +2,8 @@
  * server.h — one sluiced node: the listening socket, the client
  * connections, cancel keys, and orderly shutdown (server.c); the runtime
  * of its role, leader or follower, and the moves between roles
- * (runtime.c). Loop thread only, but for server_role().
+ * (runtime.c, by node_role.c's table). Loop thread only, but for
+ * server_role() and the node_role_ functions.
  */
 #ifndef SL_SERVER_H
 #define SL_SERVER_H
@@ -23,7 +24,8 @@
 struct pgconn;
 
 /* The node's role now: a value of the running process (config's role is
- * only the one it starts in). Moves: runtime.c's table. */
+ * only the one it starts in). Moves: node_role.c's table, made by
+ * runtime.c. */
 enum node_role {
 	NODE_FOLLOWER,
 	NODE_PROMOTING, /* between follower and leader: connections wait */
@@ -80,7 +82,10 @@ void server_free(struct server *srv);
 
 /* The role now; any thread. */
 enum node_role server_role(const struct server *srv);
+/* node_role.c: the role's name ("follower", "promoting", "leader",
+ * "demoting"), and whether the table allows a move (pure). */
 const char *node_role_name(enum node_role role);
+bool node_role_can_move(enum node_role from, enum node_role to);
 
 /* runtime.c: starts (after the client port is bound) or stops what the
  * role runs; 0, or -1 with err. */
