@@ -191,6 +191,7 @@ const char *peer_type_name(uint8_t type)
 		[PEER_TRUNCATE] = "TRUNCATE",
 		[PEER_SWITCHOVER] = "SWITCHOVER",
 		[PEER_PROMOTE] = "PROMOTE",
+		[PEER_NOT_LEADER] = "NOT_LEADER",
 	};
 	if (type < sizeof(names) / sizeof(names[0]) && names[type])
 		return names[type];

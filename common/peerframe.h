@@ -40,7 +40,8 @@ enum peer_type {
 	PEER_TRUNCATE = 17,    /* leader: the histories part here; cut the log back to it */
 	PEER_SWITCHOVER = 18,  /* follower: make me the leader; my peer address */
 	PEER_PROMOTE = 19,     /* leader: you have all up to this LSN; lead now */
-	PEER_TYPE_LAST = PEER_PROMOTE,
+	PEER_NOT_LEADER = 20,  /* a follower, instead of WELCOME: the leader it follows */
+	PEER_TYPE_LAST = PEER_NOT_LEADER,
 };
 
 struct peer_frame {

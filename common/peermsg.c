@@ -12,8 +12,11 @@
  *                 u64 start_lsn, str leader)
  *   ERROR,
  *   REBOOTSTRAP,
- *   SWITCHOVER    u16 L (below 2 * PEER_STR_MAX), L bytes of text (for
- *                 SWITCHOVER: the follower's peer address, host:port)
+ *   SWITCHOVER,
+ *   NOT_LEADER    u16 L (below 2 * PEER_STR_MAX), L bytes of text (for
+ *                 SWITCHOVER: the follower's peer address, host:port;
+ *                 for NOT_LEADER: the peer address of the leader the
+ *                 answering follower hears from, or nothing)
  *   FOLLOW        u64 epoch, u64 end_lsn, u64 applied_lsn
  *   SNAP_BEGIN    u64 lsn, u64 size, u32 page_size
  *   SNAP_DATA     u64 offset, then the data to the end of the payload

@@ -84,8 +84,8 @@ int peer_auth_get(const uint8_t *p, size_t len, uint8_t proof[PEER_PROOF_SIZE]);
 void peer_welcome_put(struct buf *b, const struct peer_welcome *m);
 int peer_welcome_get(const uint8_t *p, size_t len, struct peer_welcome *m);
 void peer_welcome_free(struct peer_welcome *m);
-/* ERROR and REBOOTSTRAP: one line of text saying why; SWITCHOVER: an
- * address. */
+/* ERROR and REBOOTSTRAP: one line of text saying why; SWITCHOVER and
+ * NOT_LEADER: an address. */
 void peer_text_put(struct buf *b, const char *text);
 int peer_text_get(const uint8_t *p, size_t len, char out[PEER_STR_MAX * 2]);
 void peer_follow_put(struct buf *b, const struct peer_follow *m);

@@ -191,11 +191,14 @@ uint64_t replica_last_epoch(struct replica *r)
 	return 0;
 }
 
-static int expect(struct peerlink *pl, uint8_t want, int tmo, char *err, size_t errlen)
+/* Receives the frame due (want); -1 with err otherwise, and the type
+ * that came in *got (0 when none did). */
+static int expect(struct peerlink *pl, uint8_t want, uint8_t *got, int tmo, char *err, size_t errlen)
 {
-	uint8_t type;
+	uint8_t type = 0;
 	uint64_t epoch;
 	int rc = peerlink_recv(pl, &type, &epoch, tmo);
+	*got = rc == 0 ? type : 0;
 	if (rc != 0) {
 		snprintf(err, errlen, "leader link failed: %s",
 			 rc == SL_EPROTO ? (pl->why ? pl->why : "malformed frame")
@@ -239,7 +242,8 @@ int replica_connect(struct replica *r, struct peerlink *pl, struct peer_welcome 
 	buf_reset(&b);
 	struct peer_challenge ch;
 	uint8_t want[PEER_PROOF_SIZE], proof[PEER_PROOF_SIZE];
-	if (rc != 0 || expect(pl, PEER_CHALLENGE, tmo, err, errlen) != 0)
+	uint8_t got;
+	if (rc != 0 || expect(pl, PEER_CHALLENGE, &got, tmo, err, errlen) != 0)
 		goto fail;
 	if (peer_challenge_get(pl->payload.data, pl->payload.len, &ch) != 0) {
 		snprintf(err, errlen, "malformed CHALLENGE from the leader");
@@ -254,8 +258,19 @@ int replica_connect(struct replica *r, struct peerlink *pl, struct peer_welcome 
 	}
 	peerauth_follower_proof(cfg->cluster_secret, h.node_name, ch.nonce, h.nonce, proof);
 	peer_auth_put(&b, proof);
-	if (peerlink_send(pl, PEER_AUTH, b.data, b.len, tmo) != 0 || expect(pl, PEER_WELCOME, tmo, err, errlen) != 0)
+	if (peerlink_send(pl, PEER_AUTH, b.data, b.len, tmo) != 0)
 		goto fail;
+	if (expect(pl, PEER_WELCOME, &got, tmo, err, errlen) != 0) {
+		char leader[PEER_STR_MAX * 2];
+		if (got == PEER_NOT_LEADER && peer_text_get(pl->payload.data, pl->payload.len, leader) == 0) {
+			/* a follower answered: go where it says the leader is */
+			snprintf(err, errlen, "%s is not the leader%s%s", r->leader, leader[0] ? "; it follows " : "",
+				 leader);
+			if (leader[0] && strlen(leader) < sizeof(r->redirect))
+				snprintf(r->redirect, sizeof(r->redirect), "%s", leader);
+		}
+		goto fail;
+	}
 	if (peer_welcome_get(pl->payload.data, pl->payload.len, w) != 0) {
 		snprintf(err, errlen, "malformed WELCOME from the leader");
 		goto fail;
@@ -442,6 +457,14 @@ int replica_finish(struct replica *r, int timeout_ms, char *err, size_t errlen)
 
 void replica_next_leader(struct replica *r)
 {
+	if (r->redirect[0]) { /* a follower named the leader */
+		snprintf(r->leader, sizeof(r->leader), "%s", r->redirect);
+		r->redirect[0] = '\0';
+		pthread_mutex_lock(&r->mu);
+		snprintf(r->st.leader_peer, sizeof(r->st.leader_peer), "%s", r->leader);
+		pthread_mutex_unlock(&r->mu);
+		return;
+	}
 	const struct members *m = &r->members;
 	int at = -1;
 	for (int i = 0; i < m->n; i++)

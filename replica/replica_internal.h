@@ -47,6 +47,7 @@ struct replica {
 	char client_addr[PEER_STR_MAX];
 	char leader[PEER_STR_MAX]; /* the leader's peer address (receiver thread; st has a copy) */
 	struct members members;    /* peers: where else to look for the leader */
+	char redirect[PEER_STR_MAX]; /* a follower said the leader is there (NOT_LEADER) */
 	void (*promote_cb)(void *arg); /* the leader handed over (PROMOTE) */
 	void *promote_arg;
 	struct replog *log;

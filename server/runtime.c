@@ -289,11 +289,27 @@ static void on_handed_over(void *arg)
 	ev_async_send(srv->loop, &srv->admin_async);
 }
 
+/* A follower's peer port: the leader it hears from (peers.h). */
+static void leader_of(void *arg, char *out, size_t outlen)
+{
+	struct server *srv = arg;
+	struct replica_status st;
+	replica_status(srv->replica, &st);
+	bool hears = st.state == REPLICA_CATCHUP || st.state == REPLICA_STREAMING;
+	snprintf(out, outlen, "%s", hears ? st.leader_peer : "");
+}
+
 static int start_follower(struct server *srv, const char *db_path, char *err, size_t errlen)
 {
 	const struct config *cfg = srv->cfg;
 	if (replica_open(&srv->replica, cfg, srv->leader_peer, db_path, srv->client_addr, err, errlen) != 0)
 		return -1;
+	/* every node listens: a peer that dials this one learns the leader */
+	if (cfg->peer_listen[0]) {
+		if (peers_start(&srv->peers, cfg, NULL, NULL, db_path, srv->client_addr, err, errlen) != 0)
+			return -1;
+		peers_on_redirect(srv->peers, leader_of, srv);
+	}
 	replica_on_promote(srv->replica, on_handed_over, srv);
 	if (dbpool_open(db_path, true, cfg->checkpoint_wal_size, NULL, srv->session_setting, &srv->pool, err,
 			errlen) != 0)
@@ -309,7 +325,7 @@ int runtime_start(struct server *srv, enum node_role role, char *err, size_t err
 	int rc = role == NODE_LEADER ? start_leader(srv, path, err, errlen) : start_follower(srv, path, err, errlen);
 	if (rc != 0)
 		return -1;
-	nodestatus_set(node_info, srv->peers, srv);
+	nodestatus_set(node_info, srv->commitlog ? srv->peers : NULL, srv); /* a leader's followers */
 	struct admin_ops ops = { is_admin, request_promote, drop_follower, srv };
 	admin_set(&ops);
 	if (executor_start(&srv->ex, srv->pool, srv->cfg, srv->syncrep, srv->loop, pgconn_job_done) != 0) {

@@ -101,6 +101,9 @@ struct peers {
 	uint64_t next_gen;
 	struct follower followers[MAX_FOLLOWERS];
 	pthread_mutex_t snap_mu; /* one snapshot in memory at a time */
+	/* on a follower (cl NULL): where its leader is, told to those who dial */
+	void (*leader_of)(void *arg, char *out, size_t outlen);
+	void *leader_of_arg;
 	/* a follower asked for the leadership (SWITCHOVER) */
 	void (*on_switchover)(void *arg, const char *name, const char *peer_addr);
 	void *switchover_arg;
@@ -215,6 +218,8 @@ static void follower_acked(struct peers *p, struct follower *f, const struct pee
 
 int peers_followers(struct peers *p, struct follower_info *out, int max)
 {
+	if (!p->cl)
+		return 0;
 	int n = 0;
 	uint64_t end = replog_durable_lsn(p->log);
 	uint64_t now = sl_wall_us();
@@ -327,6 +332,20 @@ static int handshake(struct peers *p, struct peerlink *pl, struct peer_hello *h)
 	    !peerauth_equal(proof, want)) {
 		buf_free(&b);
 		return refuse(pl, tmo, "authentication failed", "wrong cluster secret");
+	}
+	if (!p->cl) { /* not the leader: say which node is */
+		char leader[PEER_STR_MAX] = "";
+		pthread_mutex_lock(&p->mu);
+		void (*leader_of)(void *, char *, size_t) = p->leader_of;
+		void *arg = p->leader_of_arg;
+		pthread_mutex_unlock(&p->mu);
+		if (leader_of)
+			leader_of(arg, leader, sizeof(leader));
+		peer_text_put(&b, leader);
+		if (!b.oom)
+			peerlink_send(pl, PEER_NOT_LEADER, b.data, b.len, tmo);
+		buf_free(&b);
+		return -1;
 	}
 	const struct epochs *hist = commitlog_history(p->cl);
 	struct peer_welcome w = { .log_mode = (uint8_t)commitlog_mode(p->cl) };
@@ -652,7 +671,7 @@ static void *link_main(void *arg)
 	int tmo = (int)p->cfg->replication_timeout_ms;
 	struct peerlink pl;
 	peerlink_init(&pl, ln->fd, ln->addr);
-	pl.epoch = commitlog_epoch(p->cl);
+	pl.epoch = p->cl ? commitlog_epoch(p->cl) : 0;
 	pl.compress = p->cfg->stream_compression != 0;
 	pl.max_payload = PEER_HANDSHAKE_MAX; /* a stranger gets no large buffers */
 	struct peer_hello h;
@@ -744,6 +763,14 @@ static void forget_stale(struct peers *p)
 }
 
 /* ------------------------------------------------------------ handover */
+
+void peers_on_redirect(struct peers *p, void (*fn)(void *arg, char *out, size_t outlen), void *arg)
+{
+	pthread_mutex_lock(&p->mu);
+	p->leader_of = fn;
+	p->leader_of_arg = arg;
+	pthread_mutex_unlock(&p->mu);
+}
 
 void peers_on_switchover(struct peers *p, void (*fn)(void *arg, const char *name, const char *peer_addr), void *arg)
 {
@@ -916,7 +943,7 @@ int peers_start(struct peers **out, const struct config *cfg, struct commitlog *
 	p->cfg = cfg;
 	p->cl = cl;
 	p->sr = sr;
-	p->log = commitlog_replog(cl);
+	p->log = cl ? commitlog_replog(cl) : NULL;
 	p->listen_fd = p->wake[0] = p->wake[1] = -1;
 	snprintf(p->db_path, sizeof(p->db_path), "%s", db_path);
 	snprintf(p->client_addr, sizeof(p->client_addr), "%s", client_addr);
@@ -952,7 +979,8 @@ void peers_stop(struct peers *p)
 		if (ln->fd >= 0)
 			shutdown(ln->fd, SHUT_RDWR);
 	pthread_mutex_unlock(&p->mu);
-	replog_wakeup(p->log);
+	if (p->log)
+		replog_wakeup(p->log);
 	reap_links(p, true);
 	if (p->listen_fd >= 0)
 		close(p->listen_fd);

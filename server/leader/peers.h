@@ -58,7 +58,9 @@ struct follower_info {
 
 /*
  * Listens on cfg->peer_listen and serves followers from the log of cl,
- * telling sr what each acknowledges.
+ * telling sr what each acknowledges. On a follower (cl and sr NULL) the
+ * port answers a peer that authenticates with NOT_LEADER, naming the
+ * leader peers_on_redirect's function gives, so every node listens.
  * client_addr is where this node serves clients (told to followers).
  * 0, or -1 with err.
  */
@@ -74,6 +76,9 @@ void peers_stop(struct peers *p);
  * that follower's sender send PROMOTE(end) as soon as it has sent it all;
  * peers_handover_sent says when it went.
  */
+/* Follower mode: fn(arg, out, outlen) writes the leader's peer address
+ * ("" when it hears from none). Any thread. */
+void peers_on_redirect(struct peers *p, void (*fn)(void *arg, char *out, size_t outlen), void *arg);
 void peers_on_switchover(struct peers *p, void (*fn)(void *arg, const char *name, const char *peer_addr), void *arg);
 int peers_handover(struct peers *p, const char *name, uint64_t end);
 bool peers_handover_sent(struct peers *p, const char *name);

@@ -319,6 +319,7 @@ static void follower_frame(struct follower *fl, uint8_t type, const uint8_t *p, 
 		break;
 	case PEER_ERROR:
 	case PEER_REBOOTSTRAP:
+	case PEER_NOT_LEADER:
 		/* the reason is logged; either way this link is over */
 		if (peer_text_get(p, n, text) == 0)
 			CHECK(strlen(text) < sizeof(text));

@@ -20,7 +20,7 @@ MAGIC = 0x534C5031
 MAX_PAYLOAD = (1 << 30) + (1 << 20)
 COMPRESSED = 0x01
 (HELLO, CHALLENGE, AUTH, WELCOME, ERROR, FOLLOW, SNAPSHOT_REQ, SNAP_BEGIN, SNAP_DATA, SNAP_END,
- STREAM_START, RECORDS, HEARTBEAT, ACK, REBOOTSTRAP, VISIBLE, TRUNCATE, SWITCHOVER, PROMOTE) = range(1, 20)
+ STREAM_START, RECORDS, HEARTBEAT, ACK, REBOOTSTRAP, VISIBLE, TRUNCATE, SWITCHOVER, PROMOTE, NOT_LEADER) = range(1, 21)
 
 
 def u8(n): return struct.pack(">B", n & 0xFF)
@@ -168,6 +168,8 @@ SEEDS = {
     "truncate": frame(TRUNCATE, u64(SNAP_LSN)),
     "switchover": frame(SWITCHOVER, pstr("127.0.0.1:7002"), epoch=0),
     "promote": frame(PROMOTE, u64(SNAP_LSN)),
+    "not_leader": frame(NOT_LEADER, pstr("127.0.0.1:7001")),
+    "not_leader_unknown": frame(NOT_LEADER, pstr("")),
     "ack": frame(ACK, ack(30, 20, 10), epoch=0),
     "rebootstrap": frame(REBOOTSTRAP, pstr("log before 0/1000 is gone")),
     "epoch_max": frame(HEARTBEAT, heartbeat(1), epoch=(1 << 64) - 1),

@@ -11,7 +11,7 @@
 # 2. follower_retention_timeout=1s: a stopped follower f2 leaves
 #    sluice_replication by itself (and the log says why).
 # 3. An abandoned switchover: a peer that authenticates as follower "slow"
-#    (a Python client of the peer protocol) streams from the leader but
+#    (tests/integration/peerproto.py) streams from the leader but
 #    acknowledges nothing, then asks for the leadership (SWITCHOVER). The
 #    leader fences writes (an INSERT meanwhile fails with 25006), and
 #    after switchover_timeout (1 s) abandons the switchover, says so in
@@ -76,57 +76,8 @@ log_since L "$mark" | grep -c 'follower forgotten.*name=f2 reason="disconnected 
 
 log "--- an abandoned switchover"
 mark=$(log_mark L)
-python3 - "${PEER_PORT[L]}" "$REPL_SECRET" >"$TEST_TMP/slow.out" 2>&1 <<'EOF' &
-import hashlib, hmac, os, socket, struct, sys, time, zlib
-port, secret = int(sys.argv[1]), sys.argv[2].encode()
-MAGIC = 0x534C5031
-HELLO, CHALLENGE, AUTH, WELCOME, ERROR, FOLLOW = 1, 2, 3, 4, 5, 6
-STREAM_START, SWITCHOVER, PROMOTE = 11, 18, 19
-def frame(t, body, epoch=0):
-    hdr = struct.pack("!IBBHQI", MAGIC, t, 0, 0, epoch, len(body))
-    return hdr + struct.pack("!I", zlib.crc32(hdr + body)) + body
-def pstr(s):
-    return struct.pack("!H", len(s)) + s
-s = socket.create_connection(("127.0.0.1", port), timeout=10)
-buf = b""
-def recv():
-    global buf
-    while True:
-        if len(buf) >= 24:
-            n = struct.unpack("!I", buf[16:20])[0]
-            if len(buf) >= 24 + n:
-                t, body, buf = buf[4], buf[24:24 + n], buf[24 + n:]
-                return t, body
-        chunk = s.recv(1 << 16)
-        if not chunk:
-            raise SystemExit("closed")
-        buf += chunk
-nf = os.urandom(32)
-s.sendall(frame(HELLO, struct.pack("!H", 2) + pstr(b"sluice") + pstr(b"slow") + pstr(b"127.0.0.1:1") + nf))
-t, body = recv()
-assert t == CHALLENGE, t
-nl = body[:32]
-proof = hmac.new(secret, b"follower" + nl + nf + b"slow", hashlib.sha256).digest()
-s.sendall(frame(AUTH, proof))
-t, body = recv()
-assert t == WELCOME, t
-s.sendall(frame(FOLLOW, struct.pack("!QQQ", 0, 0, 0)))
-t, body = recv()
-assert t == STREAM_START, t
-s.sendall(frame(SWITCHOVER, pstr(b"127.0.0.1:1")))
-print("asked", flush=True)
-end = time.time() + 8
-s.settimeout(0.5)
-while time.time() < end:
-    try:
-        t, body = recv()
-    except socket.timeout:
-        continue
-    if t == PROMOTE:
-        print("PROMOTE received", flush=True)
-        break
-print("done", flush=True)
-EOF
+python3 "$TOP_SRCDIR/tests/integration/peerproto.py" switchover "${PEER_PORT[L]}" "$REPL_SECRET" slow 8 \
+	>"$TEST_TMP/slow.out" 2>&1 &
 slow=$!
 bg_track "$slow"
 wait_until "grep -q asked '$TEST_TMP/slow.out'" 10 || fail "the slow peer did not get to ask: $(cat "$TEST_TMP/slow.out")"

@@ -13,7 +13,9 @@
 # epoch, the old leader must follow the new one, and the third node must
 # find it by itself. Then: every acknowledged row is on the last leader,
 # the epoch is 1 + SWITCHOVERS everywhere, no node fetched a second
-# snapshot, and the three databases are identical (dbsum).
+# snapshot, and the three databases are identical (dbsum). Every node
+# listens: a follower's peer port answers a peer that authenticates with
+# NOT_LEADER and the leader's peer address (tests/integration/peerproto.py).
 set -euo pipefail
 source "$TOP_SRCDIR/tests/integration/lib.sh"
 
@@ -124,6 +126,16 @@ for ((i = 1; i <= switchovers; i++)); do
 	leader=$target
 	wait_cluster "$leader"
 	wait_until "[ \$(wc -l <'$acked') -gt $before ]" 30 || fail "no write acknowledged after switchover $i"
+done
+
+# every node listens: a follower's peer port names the leader
+for n in n1 n2 n3; do
+	[ "$n" = "$leader" ] && continue
+	pp=$(grep -oE "$n@127.0.0.1:[0-9]+" <<<"$PEERS" | cut -d: -f2)
+	lp=$(grep -oE "$leader@127.0.0.1:[0-9]+" <<<"$PEERS" | cut -d@ -f2)
+	out=$(python3 "$TOP_SRCDIR/tests/integration/peerproto.py" hello "$pp" "$REPL_SECRET" probe 2>&1) ||
+		fail "peer handshake with $n: $out"
+	expect_eq "$out" "NOT_LEADER $lp" "what $n's peer port answers"
 done
 
 touch "$stop"

@@ -495,7 +495,7 @@ static void test_type_names(void **state)
 	const char *names[] = { "HELLO", "CHALLENGE", "AUTH", "WELCOME", "ERROR", "FOLLOW", "SNAPSHOT_REQ",
 				"SNAP_BEGIN", "SNAP_DATA", "SNAP_END", "STREAM_START", "RECORDS", "HEARTBEAT",
 				"ACK", "REBOOTSTRAP", "VISIBLE", "TRUNCATE",
-				"SWITCHOVER", "PROMOTE" };
+				"SWITCHOVER", "PROMOTE", "NOT_LEADER" };
 	for (uint8_t t = PEER_HELLO; t <= PEER_TYPE_LAST; t++)
 		assert_string_equal(peer_type_name(t), names[t - 1]);
 	assert_string_equal(peer_type_name(0), "unknown");

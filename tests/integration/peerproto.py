@@ -1,0 +1,107 @@
+"""peerproto.py — a minimal client of sluice's peer protocol for the
+integration tests (frames: common/peerframe.c; bodies: common/peermsg.c;
+authentication: common/peerauth.h).
+
+    python3 peerproto.py hello PORT SECRET NAME
+        authenticates as follower NAME and prints what answers AUTH:
+        "WELCOME", "NOT_LEADER <address>" or "ERROR <text>".
+    python3 peerproto.py switchover PORT SECRET NAME SECONDS
+        authenticates, FOLLOWs from the start of the log without ever
+        acknowledging, asks for the leadership (SWITCHOVER), prints
+        "asked", then "PROMOTE received" if a PROMOTE comes within
+        SECONDS, and "done".
+"""
+import hashlib
+import hmac
+import os
+import socket
+import struct
+import sys
+import time
+import zlib
+
+MAGIC = 0x534C5031
+HELLO, CHALLENGE, AUTH, WELCOME, ERROR, FOLLOW = 1, 2, 3, 4, 5, 6
+STREAM_START, SWITCHOVER, PROMOTE, NOT_LEADER = 11, 18, 19, 20
+VERSION = 2
+
+
+def frame(t, body, epoch=0):
+    hdr = struct.pack("!IBBHQI", MAGIC, t, 0, 0, epoch, len(body))
+    return hdr + struct.pack("!I", zlib.crc32(hdr + body)) + body
+
+
+def pstr(s):
+    return struct.pack("!H", len(s)) + s
+
+
+class Link:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+
+    def send(self, t, body=b""):
+        self.s.sendall(frame(t, body))
+
+    def recv(self):
+        while True:
+            if len(self.buf) >= 24:
+                n = struct.unpack("!I", self.buf[16:20])[0]
+                if len(self.buf) >= 24 + n:
+                    t, body = self.buf[4], self.buf[24:24 + n]
+                    self.buf = self.buf[24 + n:]
+                    return t, body
+            chunk = self.s.recv(1 << 16)
+            if not chunk:
+                raise SystemExit("closed")
+            self.buf += chunk
+
+
+def text(body):
+    n = struct.unpack("!H", body[:2])[0]
+    return body[2:2 + n].decode()
+
+
+def authenticate(port, secret, name):
+    """Returns the link and the frame that answered AUTH."""
+    link = Link(port)
+    nf = os.urandom(32)
+    link.send(HELLO, struct.pack("!H", VERSION) + pstr(b"sluice") + pstr(name) + pstr(b"127.0.0.1:1") + nf)
+    t, body = link.recv()
+    if t != CHALLENGE:
+        raise SystemExit("expected CHALLENGE, got %d" % t)
+    proof = hmac.new(secret, b"follower" + body[:32] + nf + name, hashlib.sha256).digest()
+    link.send(AUTH, proof)
+    return link, link.recv()
+
+
+def main():
+    cmd, port, secret, name = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode(), sys.argv[4].encode()
+    link, (t, body) = authenticate(port, secret, name)
+    if cmd == "hello":
+        print({WELCOME: "WELCOME", NOT_LEADER: "NOT_LEADER " + text(body) if t == NOT_LEADER else "",
+               ERROR: "ERROR " + text(body) if t == ERROR else ""}.get(t, "type %d" % t), flush=True)
+        return
+    if t != WELCOME:
+        raise SystemExit("expected WELCOME, got %d" % t)
+    link.send(FOLLOW, struct.pack("!QQQ", 0, 0, 0))
+    t, body = link.recv()
+    if t != STREAM_START:
+        raise SystemExit("expected STREAM_START, got %d" % t)
+    link.send(SWITCHOVER, pstr(b"127.0.0.1:1"))
+    print("asked", flush=True)
+    end = time.time() + float(sys.argv[5])
+    link.s.settimeout(0.5)
+    while time.time() < end:
+        try:
+            t, body = link.recv()
+        except socket.timeout:
+            continue
+        if t == PROMOTE:
+            print("PROMOTE received", flush=True)
+            break
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
