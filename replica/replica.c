@@ -49,9 +49,15 @@ static void state_log(enum replica_state from, enum replica_state to)
 void replica_set_state(struct replica *r, enum replica_state to)
 {
 	pthread_mutex_lock(&r->mu);
-	enum replica_state from = state_move(r, to);
+	enum replica_state from = r->st.state;
+	/* once apply has stopped, the link coming and going does not hide
+	 * it: only a new snapshot, which restarts apply, moves on */
+	bool stays = from == REPLICA_STOPPED && (to == REPLICA_CONNECTING || to == REPLICA_CATCHUP);
+	if (!stays)
+		state_move(r, to);
 	pthread_mutex_unlock(&r->mu);
-	state_log(from, to);
+	if (!stays)
+		state_log(from, to);
 }
 
 bool replica_set_state_from(struct replica *r, enum replica_state from, enum replica_state to)

@@ -43,8 +43,6 @@ static const bool state_moves[REPLICA_STATE_COUNT][REPLICA_STATE_COUNT] = {
 	[REPLICA_STREAMING][REPLICA_STOPPED] = true,
 	/* the receiver after apply failed (see above); stopped twice when
 	 * apply and its fsync thread fail together */
-	[REPLICA_STOPPED][REPLICA_CONNECTING] = true,
-	[REPLICA_STOPPED][REPLICA_CATCHUP] = true,
 	[REPLICA_STOPPED][REPLICA_BOOTSTRAPPING] = true,
 	[REPLICA_STOPPED][REPLICA_STOPPED] = true,
 };
