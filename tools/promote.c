@@ -6,10 +6,13 @@
  * status` does, and NODE in it by node_name or client address. H:P may be
  * a comma-separated list (like libpq's multi-host strings): with the
  * leader gone, a follower knows no siblings, so each node worth counting
- * for a forced promotion is named there. Then it
- * runs SELECT sluice_promote() on NODE (sluice_promote(force => true) with
- * --force) and waits, up to PROMOTE_WAIT_MS, until NODE's sluice_status
- * says it leads, and prints its new epoch and how long it took.
+ * for a forced promotion is named there. Then it runs SELECT
+ * sluice_promote() on NODE (sluice_promote(force => true) with --force)
+ * and waits, up to PROMOTE_WAIT_MS, until NODE's sluice_status says it
+ * leads, and prints its new epoch and how long it took. Without --force
+ * that is a planned switchover (NODE asks its leader to hand over, see
+ * server/handover.c); if the leader abandons it, NODE does not lead and
+ * the command says so after the wait.
  *
  * --force is for when the leader is gone. Before it asks NODE, it prints
  * what may be lost: the end of NODE's log against the highest LSN any
