@@ -104,7 +104,9 @@ static void node_info(void *arg, struct node_info *out)
 		return;
 	}
 	out->role = "leader";
-	snprintf(out->state, sizeof(out->state), "leading");
+	/* fenced: a planned switchover waits for the new leader (handover.c) */
+	snprintf(out->state, sizeof(out->state), "%s",
+		 srv->commitlog && commitlog_fenced(srv->commitlog) ? "handing over" : "leading");
 	snprintf(out->leader_client, sizeof(out->leader_client), "%s", srv->client_addr);
 	out->synchronous = !syncrep_enabled(srv->syncrep) ? "off" : syncrep_degraded(srv->syncrep) ? "degraded" : "on";
 	if (srv->commitlog) {

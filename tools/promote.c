@@ -11,8 +11,9 @@
  * and waits, up to PROMOTE_WAIT_MS, until NODE's sluice_status says it
  * leads, and prints its new epoch and how long it took. Without --force
  * that is a planned switchover (NODE asks its leader to hand over, see
- * server/handover.c); if the leader abandons it, NODE does not lead and
- * the command says so after the wait.
+ * server/handover.c); while it waits it also watches the leader, whose
+ * sluice_status.state is "handing over" while writes are fenced: back to
+ * "leading" means the switchover was abandoned, and the command says so.
  *
  * --force is for when the leader is gone. Before it asks NODE, it prints
  * what may be lost: the end of NODE's log against the highest LSN any
@@ -117,7 +118,23 @@ static int read_role(PGconn *conn, char *role, size_t rolelen, char *epoch, size
 	return rc;
 }
 
-static int ask(const struct status_node *target, bool force)
+/* The leader's state now ("leading", "handing over"), or "" if unknown. */
+static void leader_state(const char *address, char *out, size_t outlen)
+{
+	char err[512];
+	out[0] = '\0';
+	PGconn *conn = status_connect(address, err, sizeof(err));
+	if (!conn)
+		return;
+	PGresult *res = PQexec(conn, "SELECT role, state FROM sluice_status");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "leader") == 0)
+		snprintf(out, outlen, "%s", PQgetvalue(res, 0, 1));
+	PQclear(res);
+	PQfinish(conn);
+}
+
+/* leader: for a planned switchover, the leader's entry (NULL if unknown). */
+static int ask(const struct status_node *target, const struct status_node *leader, bool force)
 {
 	char err[512];
 	PGconn *conn = status_connect(target->address, err, sizeof(err));
@@ -136,8 +153,11 @@ static int ask(const struct status_node *target, bool force)
 	}
 	PQclear(res);
 	PQfinish(conn);
-	/* the node changes role on its own thread: ask until it leads */
-	char role[32] = "", epoch[32] = "";
+	/* the node changes role on its own thread: ask until it leads; in a
+	 * planned switchover, the leader that stops handing over and leads on
+	 * has abandoned it */
+	char role[32] = "", epoch[32] = "", state[32];
+	bool handing_over = false;
 	while (mono_ms() - t0 < PROMOTE_WAIT_MS) {
 		conn = status_connect(target->address, err, sizeof(err));
 		if (conn && read_role(conn, role, sizeof(role), epoch, sizeof(epoch)) == 0 &&
@@ -149,6 +169,15 @@ static int ask(const struct status_node *target, bool force)
 		}
 		if (conn)
 			PQfinish(conn);
+		if (leader && !force) {
+			leader_state(leader->address, state, sizeof(state));
+			if (strcmp(state, "handing over") == 0)
+				handing_over = true;
+			else if (handing_over && strcmp(state, "leading") == 0)
+				return tool_error("the switchover was abandoned: %s did not have the whole log within the "
+						  "leader's switchover_timeout; %s leads on",
+						  target->name, leader->name);
+		}
 		usleep(PROMOTE_POLL_MS * 1000);
 	}
 	return tool_error("%s did not become the leader within %d s (its role: %s)", target->name,
@@ -212,7 +241,11 @@ int promote_run(const char *node, const char *addresses, bool force, bool yes)
 	} else if (strcmp(target->role, "follower") != 0) {
 		tool_error("%s is not a follower (its role: %s, epoch %s)", target->name, target->role, target->epoch);
 	} else if (!force || (report_risk(v, n, target) == 0 && confirm(target->name, yes))) {
-		rc = ask(target, force);
+		const struct status_node *leader = NULL;
+		for (size_t i = 0; i < n; i++)
+			if (v[i].ok && strcmp(v[i].role, "leader") == 0)
+				leader = &v[i];
+		rc = ask(target, leader, force);
 	}
 	free(v);
 	return rc;

@@ -13,7 +13,8 @@
 # 3. An abandoned switchover: a peer that authenticates as follower "slow"
 #    (tests/integration/peerproto.py) streams from the leader but
 #    acknowledges nothing, then asks for the leadership (SWITCHOVER). The
-#    leader fences writes (an INSERT meanwhile fails with 25006), and
+#    leader fences writes (sluice_status.state says "handing over", an
+#    INSERT meanwhile fails with 25006), and
 #    after switchover_timeout (1 s) abandons the switchover, says so in
 #    its log, and takes writes again; it never sends PROMOTE.
 set -euo pipefail
@@ -82,11 +83,13 @@ slow=$!
 bg_track "$slow"
 wait_until "grep -q asked '$TEST_TMP/slow.out'" 10 || fail "the slow peer did not get to ask: $(cat "$TEST_TMP/slow.out")"
 wait_until "log_since L $mark | grep -q 'switchover begun'" 10 || fail "the leader did not begin the switchover"
+expect_eq "$(q L "SELECT state FROM sluice_status")" "handing over" "L's state while fenced"
 out=$(q_raw L "INSERT INTO t VALUES (100, 'fenced')") || true
 expect_match "$out" "25006.*leadership moves to another node" "a write while fenced"
 wait_until "log_since L $mark | grep -q 'switchover abandoned'" 10 || fail "the switchover was not abandoned"
 expect_eq "$(q L "INSERT INTO t VALUES (101, 'after')")" "INSERT 0 1" "a write after the abandoned switchover"
 expect_eq "$(node_status L role)" leader "L's role"
+expect_eq "$(node_status L state)" leading "L's state after the abandoned switchover"
 wait_pid_exit "$slow" 15 || true
 grep -q "PROMOTE received" "$TEST_TMP/slow.out" && fail "the leader sent PROMOTE to a follower that lacked the log"
 node_stop L
