@@ -11,7 +11,7 @@
  */
 #include "replica.h"
 
-#include "sl_assert.h"
+#include "state_table.h"
 
 static const char *const state_names[REPLICA_STATE_COUNT] = {
 	[REPLICA_CONNECTING] = "connecting",
@@ -47,15 +47,14 @@ static const bool state_moves[REPLICA_STATE_COUNT][REPLICA_STATE_COUNT] = {
 	[REPLICA_STOPPED][REPLICA_STOPPED] = true,
 };
 
-static bool state_valid(enum replica_state s) { return (unsigned)s < REPLICA_STATE_COUNT; }
+static const struct state_table table = { REPLICA_STATE_COUNT, state_names, &state_moves[0][0] };
 
 const char *replica_state_name(enum replica_state state)
 {
-	SL_ASSERT(state_valid(state));
-	return state_names[state];
+	return state_table_name(&table, (int)state);
 }
 
 bool replica_state_can_move(enum replica_state from, enum replica_state to)
 {
-	return state_valid(from) && state_valid(to) && state_moves[from][to];
+	return state_table_can_move(&table, (int)from, (int)to);
 }

@@ -5,7 +5,7 @@
  */
 #include "server.h"
 
-#include "sl_assert.h"
+#include "state_table.h"
 
 static const char *const role_names[NODE_ROLE_COUNT] = {
 	[NODE_FOLLOWER] = "follower",
@@ -22,15 +22,14 @@ static const bool role_moves[NODE_ROLE_COUNT][NODE_ROLE_COUNT] = {
 	[NODE_DEMOTING][NODE_FOLLOWER] = true,
 };
 
-static bool role_valid(enum node_role role) { return (unsigned)role < NODE_ROLE_COUNT; }
+static const struct state_table table = { NODE_ROLE_COUNT, role_names, &role_moves[0][0] };
 
 const char *node_role_name(enum node_role role)
 {
-	SL_ASSERT(role_valid(role));
-	return role_names[role];
+	return state_table_name(&table, (int)role);
 }
 
 bool node_role_can_move(enum node_role from, enum node_role to)
 {
-	return role_valid(from) && role_valid(to) && role_moves[from][to];
+	return state_table_can_move(&table, (int)from, (int)to);
 }

@@ -14,7 +14,7 @@
  */
 #include "peers.h"
 
-#include "sl_assert.h"
+#include "state_table.h"
 
 static const char *const state_names[FOLLOWER_STATE_COUNT] = {
 	[FOLLOWER_STARTUP] = "startup",
@@ -38,15 +38,14 @@ static const bool state_moves[FOLLOWER_STATE_COUNT][FOLLOWER_STATE_COUNT] = {
 	[FOLLOWER_DISCONNECTED][FOLLOWER_DROPPED] = true,  /* forgotten */
 };
 
-static bool state_valid(enum follower_state s) { return (unsigned)s < FOLLOWER_STATE_COUNT; }
+static const struct state_table table = { FOLLOWER_STATE_COUNT, state_names, &state_moves[0][0] };
 
 const char *follower_state_name(enum follower_state state)
 {
-	SL_ASSERT(state_valid(state));
-	return state_names[state];
+	return state_table_name(&table, (int)state);
 }
 
 bool follower_state_can_move(enum follower_state from, enum follower_state to)
 {
-	return state_valid(from) && state_valid(to) && state_moves[from][to];
+	return state_table_can_move(&table, (int)from, (int)to);
 }
