@@ -66,71 +66,66 @@ static void set_link(struct replica *r, struct peerlink *pl, bool streaming)
 }
 
 /*
- * A record from the leader must belong to an epoch this follower knows
- * (from WELCOME, or an EPOCH record before it) and not to one older than
- * the log's last record. An EPOCH record names its epoch and leader; one
- * this follower has not heard of joins the history (durably) before it is
- * kept. 0, or -1 with err.
+ * A record from the leader (rec, decoded) must belong to an epoch this
+ * follower knows (from WELCOME, or an EPOCH record before it) and not to
+ * one older than the log's last record. An EPOCH record names its epoch
+ * and leader; one this follower has not heard of joins the history
+ * (durably) before it is kept. 0, or -1 with err.
  */
-static int check_record_epoch(struct replica *r, const uint8_t *p, size_t len, char *err, size_t errlen)
+static int check_record_epoch(struct replica *r, const struct record *rec, char *err, size_t errlen)
 {
-	struct record rec;
-	size_t used;
-	uint64_t end = replog_end_lsn(r->log);
 	char at[LSN_TEXT_MAX];
-	if (record_decode(p, len, end, &rec, &used) != 0)
-		return 0; /* replog_append_encoded says what is wrong */
+	lsn_format(rec->lsn, at);
 	uint64_t known = epochs_current(&r->history), last = replog_last_epoch(r->log);
-	if (rec.type == RECORD_EPOCH) {
-		struct buf payload;
-		struct epochrec e;
-		buf_init(&payload);
-		int rc = record_payload(&rec, &payload);
-		if (rc == 0 && (payload.oom || epochrec_decode(payload.data, payload.len, &e) != 0))
-			rc = SL_ECORRUPT;
-		buf_free(&payload);
-		if (rc != 0 || e.epoch != rec.epoch || e.epoch <= last) {
-			snprintf(err, errlen, "bad EPOCH record from the leader at %s", lsn_format(end, at));
-			return -1;
-		}
-		if (e.epoch <= known)
+	if (rec->type != RECORD_EPOCH) {
+		if (rec->epoch <= known && rec->epoch >= last)
 			return 0;
-		pthread_mutex_lock(&r->mu);
-		rc = epochs_append(&r->history, e.epoch, rec.lsn, e.leader);
-		pthread_mutex_unlock(&r->mu);
-		if (rc != 0) {
-			snprintf(err, errlen, "could not add epoch %" PRIu64 " to the history: %s", e.epoch,
-				 sl_strerror(rc));
-			return -1;
-		}
-		log_info("replica", "new epoch epoch=%" PRIu64 " lsn=%s leader=%s", e.epoch, at, e.leader);
-		return 0;
-	}
-	if (rec.epoch > known || rec.epoch < last) {
-		snprintf(err, errlen, "record at %s from epoch %" PRIu64 ", expected %" PRIu64 " to %" PRIu64,
-			 lsn_format(end, at), rec.epoch, last, known);
+		snprintf(err, errlen, "record at %s from epoch %" PRIu64 ", expected %" PRIu64 " to %" PRIu64, at,
+			 rec->epoch, last, known);
 		return -1;
 	}
+	struct buf payload;
+	struct epochrec e;
+	buf_init(&payload);
+	int rc = record_payload(rec, &payload);
+	if (rc == 0 && (payload.oom || epochrec_decode(payload.data, payload.len, &e) != 0))
+		rc = SL_ECORRUPT;
+	buf_free(&payload);
+	if (rc != 0 || e.epoch != rec->epoch || e.epoch <= last) {
+		snprintf(err, errlen, "bad EPOCH record from the leader at %s", at);
+		return -1;
+	}
+	if (e.epoch <= known)
+		return 0;
+	pthread_mutex_lock(&r->mu);
+	rc = epochs_append(&r->history, e.epoch, rec->lsn, e.leader);
+	pthread_mutex_unlock(&r->mu);
+	if (rc != 0) {
+		snprintf(err, errlen, "could not add epoch %" PRIu64 " to the history: %s", e.epoch, sl_strerror(rc));
+		return -1;
+	}
+	log_info("replica", "new epoch epoch=%" PRIu64 " lsn=%s leader=%s", e.epoch, at, e.leader);
 	return 0;
 }
 
-/* Keeps the records of one RECORDS frame. 0 or -1 with err. */
+/* Keeps the records of one RECORDS frame, each decoded once. 0 or -1 with err. */
 static int keep_records(struct replica *r, const uint8_t *p, size_t len, char *err, size_t errlen)
 {
 	size_t off = 0;
 	while (off < len) {
 		struct record rec;
+		size_t used;
 		uint64_t end = replog_end_lsn(r->log);
 		char at[LSN_TEXT_MAX];
-		if (check_record_epoch(r, p + off, len - off, err, errlen) != 0)
-			return -1;
-		int rc = replog_append_encoded(r->log, p + off, len - off, &rec);
-		if (rc == SL_EINVAL) {
+		if (record_decode(p + off, len - off, end, &rec, &used) != 0) {
 			const char *why = record_diagnose(p + off, len - off, end);
 			snprintf(err, errlen, "bad record from the leader at %s: %s", lsn_format(end, at),
 				 why ? why : "?");
 			return -1;
 		}
+		if (check_record_epoch(r, &rec, err, errlen) != 0)
+			return -1;
+		int rc = replog_append_record(r->log, p + off, &rec);
 		if (rc != 0) {
 			snprintf(err, errlen, "could not keep a record at %s: %s", lsn_format(end, at), sl_strerror(rc));
 			return -1;

@@ -211,6 +211,9 @@ static int drop_follower(void *arg, const char *name, struct admin_refusal *why)
 
 /* ----------------------------------------------------------- runtimes */
 
+/* A session's setting, for SQL functions such as current_setting. */
+static const char *session_setting(void *session, const char *name) { return session_get(session, name); }
+
 /* The leader's replication log; reconciles the database with it first. */
 static int open_commitlog(struct server *srv, const char *db_path, char *err, size_t errlen)
 {
@@ -267,7 +270,7 @@ static int start_leader(struct server *srv, const char *db_path, char *err, size
 		return -1;
 	if (start_syncrep(srv, err, errlen) != 0)
 		return -1;
-	if (dbpool_open(db_path, false, cfg->checkpoint_wal_size, srv->commitlog, srv->session_setting, &srv->pool,
+	if (dbpool_open(db_path, false, cfg->checkpoint_wal_size, srv->commitlog, session_setting, &srv->pool,
 			err, errlen) != 0)
 		return -1;
 	if (cfg->peer_listen[0]) {
@@ -313,7 +316,7 @@ static int start_follower(struct server *srv, const char *db_path, char *err, si
 		peers_on_redirect(srv->peers, leader_of, srv);
 	}
 	replica_on_promote(srv->replica, on_handed_over, srv);
-	if (dbpool_open(db_path, true, cfg->checkpoint_wal_size, NULL, srv->session_setting, &srv->pool, err,
+	if (dbpool_open(db_path, true, cfg->checkpoint_wal_size, NULL, session_setting, &srv->pool, err,
 			errlen) != 0)
 		return -1;
 	struct replica_readers readers = { dbpool_cancel_snapshots, dbpool_gate, srv->pool };

@@ -26,11 +26,6 @@
 #include "pgwire.h"
 #include "sqlstate.h"
 
-static const char *session_setting(void *session, const char *name)
-{
-	return session_get(session, name);
-}
-
 static int bind_client_port(struct server *srv)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
@@ -194,7 +189,6 @@ int server_init(struct server *srv, const struct config *cfg, struct ev_loop *lo
 	srv->cfg = cfg;
 	srv->loop = loop;
 	srv->listen_fd = -1;
-	srv->session_setting = session_setting;
 	snprintf(srv->leader_peer, sizeof(srv->leader_peer), "%.255s", cfg->leader_peer);
 	handover_init(srv);
 	atomic_store(&srv->role, cfg->role == ROLE_FOLLOWER ? NODE_FOLLOWER : NODE_LEADER);

@@ -66,7 +66,6 @@ struct server {
 		int64_t started_ms, deadline_ms;
 		ev_timer timer;
 	} handover;
-	const char *(*session_setting)(void *session, const char *name);
 	struct pgconn *conns; /* every open client connection */
 	int nconns;           /* all connections, authenticated or not */
 	int nsessions;        /* connections past authentication */

@@ -26,24 +26,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
 
 #include "lsn.h"
 #include "sl_error.h"
+#include "sl_time.h"
 #include "sluice.h"
 
 #define PROMOTE_WAIT_MS 60000
 #define PROMOTE_POLL_MS 50
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const struct status_node *find_node(const struct status_node *v, size_t n, const char *name)
 {
@@ -140,7 +133,7 @@ static int ask(const struct status_node *target, const struct status_node *leade
 	PGconn *conn = status_connect(target->address, err, sizeof(err));
 	if (!conn)
 		return tool_error("could not connect to %s at %s: %s", target->name, target->address, err);
-	int64_t t0 = mono_ms();
+	int64_t t0 = sl_monotonic_ms();
 	PGresult *res = PQexec(conn, force ? "SELECT sluice_promote(force => true)" : "SELECT sluice_promote()");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -158,13 +151,13 @@ static int ask(const struct status_node *target, const struct status_node *leade
 	 * has abandoned it */
 	char role[32] = "", epoch[32] = "", state[32];
 	bool handing_over = false;
-	while (mono_ms() - t0 < PROMOTE_WAIT_MS) {
+	while (sl_monotonic_ms() - t0 < PROMOTE_WAIT_MS) {
 		conn = status_connect(target->address, err, sizeof(err));
 		if (conn && read_role(conn, role, sizeof(role), epoch, sizeof(epoch)) == 0 &&
 		    strcmp(role, "leader") == 0) {
 			PQfinish(conn);
 			printf("%s is the leader at epoch %s (was %s; took %" PRId64 " ms)\n", target->name, epoch,
-			       target->epoch, mono_ms() - t0);
+			       target->epoch, sl_monotonic_ms() - t0);
 			return fflush(stdout) == 0 ? TOOL_EXIT_OK : tool_error("could not write the output");
 		}
 		if (conn)

@@ -41,13 +41,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <libpq-fe.h>
 
 #include "buf.h"
 #include "json.h"
 #include "sl_error.h"
+#include "sl_time.h"
 #include "sluice.h"
 #include "table.h"
 
@@ -286,13 +286,6 @@ static void node_free(struct node *n)
 	free(n);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---------------------------------------------------------------- libpq */
 
 static PGconn *conn_open(struct node *n)
@@ -329,12 +322,12 @@ static PGresult *conn_query(PGconn *conn, struct node *n, const char *sql)
 {
 	char msg[NODE_ERROR_MAX];
 	PGresult *keep = NULL, *res;
-	int64_t deadline = now_ms() + STATUS_QUERY_TIMEOUT_MS;
+	int64_t deadline = sl_monotonic_ms() + STATUS_QUERY_TIMEOUT_MS;
 	if (!PQsendQuery(conn, sql))
 		goto conn_error;
 	for (;;) {
 		while (PQisBusy(conn)) {
-			int64_t left = deadline - now_ms();
+			int64_t left = deadline - sl_monotonic_ms();
 			if (left <= 0) {
 				node_fail(n, "%s: no answer within %d s", sql, STATUS_QUERY_TIMEOUT_MS / 1000);
 				goto fail;

@@ -540,23 +540,26 @@ fail:
 	return rc;
 }
 
-int replog_append_encoded(struct replog *l, const uint8_t *data, size_t len, struct record *rec)
+int replog_append_record(struct replog *l, const uint8_t *data, const struct record *rec)
 {
 	pthread_mutex_lock(&l->write_mu);
 	int rc = SL_EIO;
-	size_t used;
 	if (l->failed)
 		goto fail;
 	if (!l->spare_started)
 		spare_kick(l);
-	if (record_decode(data, len, l->end_lsn, rec, &used) != 0) {
-		rc = SL_EINVAL;
-		goto fail;
-	}
-	rc = append_locked(l, rec->lsn, rec->epoch, data, used);
+	rc = rec->lsn == l->end_lsn ? append_locked(l, rec->lsn, rec->epoch, data, record_size(rec)) : SL_EINVAL;
 fail:
 	pthread_mutex_unlock(&l->write_mu);
 	return rc;
+}
+
+int replog_append_encoded(struct replog *l, const uint8_t *data, size_t len, struct record *rec)
+{
+	size_t used;
+	if (record_decode(data, len, replog_end_lsn(l), rec, &used) != 0)
+		return replog_failed(l) ? SL_EIO : SL_EINVAL;
+	return replog_append_record(l, data, rec);
 }
 
 int replog_sync(struct replog *l)

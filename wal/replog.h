@@ -68,6 +68,9 @@ int replog_append(struct replog *l, uint64_t epoch, uint64_t commit_ts, uint8_t 
  * replog_append.
  */
 int replog_append_encoded(struct replog *l, const uint8_t *data, size_t len, struct record *rec);
+/* The same for a record its caller decoded already (record_decode at
+ * replog_end_lsn), data being where it starts: no second decode. */
+int replog_append_record(struct replog *l, const uint8_t *data, const struct record *rec);
 /* fdatasync of everything appended; then wakes waiting readers. A failure
  * fails the log for good (never retried) and returns SL_EIO. */
 int replog_sync(struct replog *l);
