@@ -1,37 +1,13 @@
 /*
- * runtime.c — the half of a node that depends on its role, and the moves
- * between roles (see server.h).
+ * runtime.c — the half of a node that depends on its role (see server.h).
  *
  * A leader runs its replication log (commitlog), synchronous standbys
  * (syncrep), its peer port (peers), a database pool with a writer and the
  * executor; a follower runs the replica (receiver and applier), a
- * read-only pool and the executor. The listening socket and the client
- * connections belong to the node, not to a role: they outlive a change.
- *
- * Roles move by one table (node_role.c): follower → promoting → leader,
- * and leader → demoting → follower.
- * A promotion runs on the loop thread, which keeps the connections still
- * meanwhile (pgconn submits nothing while srv->switching):
- *   1. the executor finishes the jobs in hand and stops;
- *   2. sessions inside a transaction block lose it: rolled back, and
- *      their connections end with FATAL 57P01 (the snapshot they read
- *      from belongs to the follower that is gone);
- *   3. the follower applies everything it received and stops
- *      (replica_finish), its pool closes;
- *   4. the leader's runtime starts on the same data directory: its log
- *      opens at the next epoch (commitlog.h: an EPOCH record, durable,
- *      before the first write), then syncrep, pool, peer port, executor;
- *   5. every session is told in_hot_standby = off and
- *      default_transaction_read_only = off (ParameterStatus), and the
- *      connections go on.
- * A step-down (handover.c, once the new leader has the whole log) is the
- * same the other way: commits still waiting for synchronous standbys fail
- * with 40003 (their outcome is unknown to their clients), the executor
- * stops, sessions in a block end, the leader's runtime stops, and the
- * follower's starts on the same data directory with the new leader's
- * address; sessions are told in_hot_standby = on.
- * A change that fails half-way stops the node (fail-stop): it exits with
- * status 1 and the log says why; a restart takes up the role configured.
+ * read-only pool, a peer port that names the leader, and the executor.
+ * The listening socket and the client connections belong to the node, not
+ * to a role: they outlive a change of role (rolechange.c). This file also
+ * answers sluice_status and the admin functions for the node.
  */
 #include "server.h"
 
@@ -52,18 +28,7 @@
 #include "sqlstate.h"
 #include "syncrep.h"
 
-/* How long a promoted follower may take to apply what it received. */
-#define PROMOTE_APPLY_TIMEOUT_MS 60000
-
 enum node_role server_role(const struct server *srv) { return (enum node_role)atomic_load(&srv->role); }
-
-static void set_role(struct server *srv, enum node_role to)
-{
-	enum node_role from = server_role(srv);
-	SL_ASSERT(node_role_can_move(from, to));
-	atomic_store(&srv->role, to);
-	log_info("server", "role changed from=%s to=%s", node_role_name(from), node_role_name(to));
-}
 
 /* -------------------------------------------------------------- status */
 
@@ -323,7 +288,7 @@ static int start_follower(struct server *srv, const char *db_path, char *err, si
 	return replica_start(srv->replica, &readers, err, errlen);
 }
 
-int runtime_start(struct server *srv, enum node_role role, char *err, size_t errlen)
+int runtime_start_role(struct server *srv, enum node_role role, char *err, size_t errlen)
 {
 	char path[CONFIG_STR_MAX + 32];
 	snprintf(path, sizeof(path), "%s/sluice.db", srv->cfg->data_dir);
@@ -333,7 +298,19 @@ int runtime_start(struct server *srv, enum node_role role, char *err, size_t err
 	nodestatus_set(node_info, srv->commitlog ? srv->peers : NULL, srv); /* a leader's followers */
 	struct admin_ops ops = { is_admin, request_promote, drop_follower, srv };
 	admin_set(&ops);
-	if (executor_start(&srv->ex, srv->pool, srv->cfg, srv->syncrep, srv->loop, pgconn_job_done) != 0) {
+	return 0;
+}
+
+int runtime_start_executor(struct server *srv)
+{
+	return executor_start(&srv->ex, srv->pool, srv->cfg, srv->syncrep, srv->loop, pgconn_job_done);
+}
+
+int runtime_start(struct server *srv, enum node_role role, char *err, size_t errlen)
+{
+	if (runtime_start_role(srv, role, err, errlen) != 0)
+		return -1;
+	if (runtime_start_executor(srv) != 0) {
 		snprintf(err, errlen, "could not start the executor");
 		return -1;
 	}
@@ -358,92 +335,4 @@ void runtime_stop(struct server *srv)
 	srv->commitlog = NULL;
 	syncrep_free(srv->syncrep);
 	srv->syncrep = NULL;
-}
-
-/* ----------------------------------------------------------- promotion */
-
-/* Steps 2 and 5 of a change of role, for every connection. */
-static void sessions_end_blocks(struct server *srv, const char *why)
-{
-	for (struct pgconn *c = srv->conns; c;) {
-		struct pgconn *next = c->next; /* c may be freed */
-		pgconn_end_block(c, srv->pool, why);
-		c = next;
-	}
-}
-
-static void sessions_resume(struct server *srv)
-{
-	bool read_only = server_role(srv) != NODE_LEADER;
-	for (struct pgconn *c = srv->conns; c;) {
-		struct pgconn *next = c->next;
-		pgconn_resume(c, read_only);
-		c = next;
-	}
-}
-
-/* Fail-stop: the node is half-way between roles. */
-static void change_failed(struct server *srv, const char *err)
-{
-	log_fatal("server", "change of role failed, stopping: %s", err);
-	srv->failed = true;
-	srv->switching = false;
-	ev_break(srv->loop, EVBREAK_ALL);
-}
-
-/* A change of role begins: connections wait, the executor finishes what
- * it has, sessions in a transaction block end (saying why). */
-static void change_begin(struct server *srv, enum node_role via, const char *why)
-{
-	set_role(srv, via);
-	srv->switching = true;
-	executor_stop(srv->ex);
-	srv->ex = NULL;
-	sessions_end_blocks(srv, why);
-}
-
-/* ... and ends: the old runtime stops, the new one starts, sessions are
- * told. False when the node stopped instead (change_failed). */
-static bool change_end(struct server *srv, enum node_role to)
-{
-	char err[512] = "";
-	runtime_stop(srv);
-	if (runtime_start(srv, to, err, sizeof(err)) != 0) {
-		change_failed(srv, err);
-		return false;
-	}
-	set_role(srv, to);
-	srv->switching = false;
-	sessions_resume(srv);
-	return true;
-}
-
-void server_promote(struct server *srv)
-{
-	if (server_role(srv) != NODE_FOLLOWER)
-		return;
-	int64_t t0 = sl_monotonic_ms();
-	char err[512] = "";
-	change_begin(srv, NODE_PROMOTING, "terminating connection because this node was promoted to leader");
-	if (replica_finish(srv->replica, PROMOTE_APPLY_TIMEOUT_MS, err, sizeof(err)) != 0) {
-		change_failed(srv, err);
-		return;
-	}
-	if (!change_end(srv, NODE_LEADER))
-		return;
-	uint64_t epoch = srv->commitlog ? commitlog_epoch(srv->commitlog) : 0;
-	log_info("server", "promoted to leader epoch=%" PRIu64 " ms=%" PRId64, epoch, sl_monotonic_ms() - t0);
-}
-
-void server_step_down(struct server *srv, const char *leader_peer)
-{
-	if (server_role(srv) != NODE_LEADER)
-		return;
-	int64_t t0 = sl_monotonic_ms();
-	syncrep_depose(srv->syncrep); /* waiting commits: 40003, never success */
-	change_begin(srv, NODE_DEMOTING, "terminating connection because this node stepped down as leader");
-	snprintf(srv->leader_peer, sizeof(srv->leader_peer), "%s", leader_peer);
-	if (change_end(srv, NODE_FOLLOWER))
-		log_info("server", "stepped down, following leader=%s ms=%" PRId64, leader_peer,
-			 sl_monotonic_ms() - t0);
 }

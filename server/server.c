@@ -191,6 +191,7 @@ int server_init(struct server *srv, const struct config *cfg, struct ev_loop *lo
 	srv->listen_fd = -1;
 	snprintf(srv->leader_peer, sizeof(srv->leader_peer), "%.255s", cfg->leader_peer);
 	handover_init(srv);
+	rolechange_init(srv);
 	atomic_store(&srv->role, cfg->role == ROLE_FOLLOWER ? NODE_FOLLOWER : NODE_LEADER);
 	uint32_t r = 0;
 	RAND_bytes((unsigned char *)&r, sizeof(r));
@@ -244,6 +245,7 @@ void server_run(struct server *srv) { ev_run(srv->loop, 0); }
 
 void server_free(struct server *srv)
 {
+	rolechange_close(srv);
 	runtime_stop(srv);
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);

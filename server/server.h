@@ -51,6 +51,17 @@ struct server {
 	ev_signal sigterm, sigint, sighup;
 	atomic_int role;      /* enum node_role: server_role() */
 	bool switching;       /* the role is changing: connections submit no job */
+	struct {              /* the change of role under way (rolechange.c) */
+		bool active;
+		enum node_role to;
+		const char *why;  /* said to sessions that lose their block */
+		int phase;        /* enum change_phase */
+		char err[512];    /* why the thread's phase failed */
+		int64_t started_ms;
+		pthread_t thread;
+		bool thread_running;
+		ev_async done;    /* the thread finished a phase */
+	} change;
 	bool failed;          /* stopped because a change of role failed */
 	ev_async admin_async; /* an admin function asked for a change of role */
 	atomic_bool promote_wanted;
@@ -87,14 +98,23 @@ const char *node_role_name(enum node_role role);
 bool node_role_can_move(enum node_role from, enum node_role to);
 
 /* runtime.c: starts (after the client port is bound) or stops what the
- * role runs; 0, or -1 with err. */
+ * role runs; 0, or -1 with err. runtime_start is runtime_start_role (any
+ * thread while no executor runs) and then runtime_start_executor (loop
+ * thread). runtime_stop stops it all. */
 int runtime_start(struct server *srv, enum node_role role, char *err, size_t errlen);
+int runtime_start_role(struct server *srv, enum node_role role, char *err, size_t errlen);
+int runtime_start_executor(struct server *srv);
 void runtime_stop(struct server *srv);
-/* Loop thread: a follower becomes the leader, at the next epoch. */
+
+/* rolechange.c, loop thread. server_promote: a follower becomes the
+ * leader, at the next epoch. server_step_down: a leader becomes a
+ * follower of the node at leader_peer (a peer address); commits waiting
+ * for standbys fail with 40003. Both return at once: the change goes on
+ * beside the loop. rolechange_close waits for a change under way. */
 void server_promote(struct server *srv);
-/* Loop thread: a leader becomes a follower of the node at leader_peer
- * (a peer address); commits waiting for standbys fail with 40003. */
 void server_step_down(struct server *srv, const char *leader_peer);
+void rolechange_init(struct server *srv);
+void rolechange_close(struct server *srv);
 
 /* handover.c: a planned switchover, from the leader's side. */
 void handover_init(struct server *srv);

@@ -72,6 +72,7 @@ struct executor {
 
 	pthread_t writer_thread;
 	bool have_writer;
+	bool drained; /* executor_drain ran: the threads are gone */
 	pthread_t *reader_threads;
 	int nreaders;
 };
@@ -601,8 +602,11 @@ fail:
 	return -1;
 }
 
-void executor_stop(struct executor *ex)
+void executor_drain(struct executor *ex)
 {
+	if (ex->drained)
+		return;
+	ex->drained = true;
 	pthread_mutex_lock(&ex->mu);
 	ex->stopping = true;
 	pthread_cond_broadcast(&ex->readers_cond);
@@ -616,6 +620,11 @@ void executor_stop(struct executor *ex)
 	applywait_stop(ex->apply);
 	if (ex->pool->cl)
 		commitlog_set_waiter(ex->pool->cl, NULL, NULL);
+}
+
+void executor_stop(struct executor *ex)
+{
+	executor_drain(ex);
 	ev_async_stop(ex->loop, &ex->done_async);
 	on_done_async(ex->loop, &ex->done_async, 0); /* hand back what finished last */
 	free(ex->reader_threads);

@@ -77,6 +77,12 @@ int executor_start(struct executor **out, struct dbpool *pool, const struct conf
 		   struct ev_loop *loop, executor_done_fn done);
 /* Stops the threads after the jobs in hand; call from the loop thread. */
 void executor_stop(struct executor *ex);
+/*
+ * Stops the threads after the jobs in hand, from any thread, while the
+ * loop goes on taking back what finishes (the loop must submit nothing
+ * meanwhile); executor_stop on the loop thread then frees the rest.
+ */
+void executor_drain(struct executor *ex);
 /* Loop thread: queue a job. */
 void executor_submit(struct executor *ex, struct job *job);
 /* Loop thread: ask the running or waiting job to stop. */

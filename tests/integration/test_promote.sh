@@ -22,7 +22,9 @@
 #    had (listed in discarded/), fetch a snapshot, and end with F1's
 #    content.
 # 3. A sibling on the new leader's history follows it without a snapshot:
-#    F1 is killed, F2 is promoted by force (nothing to lose) at epoch 3,
+#    F1 is killed, F2 is promoted by force (nothing to lose) at epoch 3
+#    while a 20 s read runs on it: the loop serves psql's cancel request
+#    meanwhile, so the promotion takes far less than 20 s,
 #    and L and F1, restarted as F2's followers, stream from where their
 #    logs end with no snapshot; every node converges (dbsum).
 set -euo pipefail
@@ -187,10 +189,22 @@ wait_caught_up L F1 30
 node_kill_hard F1
 wait_until "[ \"\$(status_try F2 'SELECT state FROM sluice_status')\" = connecting ]" 20 ||
 	fail "F2 did not notice that F1 is gone"
+# a 20 s read runs on F2: the promotion waits for it, but the loop goes on
+# serving, so psql's cancel request (SIGINT after 2 s) ends it and the
+# promotion with it
+timeout -s INT 2 psql -X -w -h 127.0.0.1 -p "$(node_port F2)" -U sluice -d sluice -v VERBOSITY=verbose \
+	-c "\\! touch $TEST_TMP/sleep.started" -c "SELECT pg_sleep(20)" >"$TEST_TMP/sleep.out" 2>&1 &
+sleeper=$!
+bg_track "$sleeper"
+wait_until "[ -e '$TEST_TMP/sleep.started' ]" 10 || fail "the long read did not start: $(cat "$TEST_TMP/sleep.out")"
 out=$("$SLUICE" promote F2 --host "127.0.0.1:$(node_port L),127.0.0.1:$(node_port F2)" --force --yes 2>&1) ||
 	fail "sluice promote --force F2 failed: $out"
 expect_match "$out" "No reachable node holds a commit that F2 lacks" "what promoting F2 may lose"
 expect_match "$out" "F2 is the leader at epoch 3" "sluice promote's result"
+took=$(grep -oE 'took [0-9]+ ms' <<<"$out" | grep -oE '[0-9]+')
+[ "$took" -lt 10000 ] || fail "the promotion waited for the 20 s read ($took ms): the cancel request was not served"
+wait_pid_exit "$sleeper" 10 || true
+expect_match "$(cat "$TEST_TMP/sleep.out")" "57014" "the cancelled read on F2"
 note_peer_port F2
 q F2 "INSERT INTO t VALUES (400, 'epoch 3')" >/dev/null
 restart_follower L F2
