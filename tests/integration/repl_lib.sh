@@ -182,6 +182,19 @@ wait_row() {
 log_mark() { if [ -f "${NODE_LOG[$1]}" ]; then wc -l <"${NODE_LOG[$1]}"; else echo 0; fi; }
 # log_since NODE MARK: the lines after MARK.
 log_since() { sed -n "$(($2 + 1)),\$p" "${NODE_LOG[$1]}"; }
+# free_ports N: N ports on 127.0.0.1 nothing listens on now, on one line
+# (for settings that need a fixed port, such as peers).
+free_ports() {
+	python3 -c '
+import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))
+for s in ss:
+    s.close()' "$1"
+}
+
 # run_log_has NODE REGEX: the node's current run logged a line matching REGEX.
 run_log_has() {
 	local lines

@@ -25,14 +25,7 @@ source "$TOP_SRCDIR/tests/integration/repl_lib.sh"
 
 if [ "${SLUICE_LONG_TESTS:-0}" = 1 ]; then switchovers=20; else switchovers=10; fi
 
-read -r p1 p2 p3 < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(3)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))
-for s in ss:
-    s.close()')
+read -r p1 p2 p3 < <(free_ports 3)
 PEERS="n1@127.0.0.1:$p1, n2@127.0.0.1:$p2, n3@127.0.0.1:$p3"
 COMMON=("--peers=$PEERS" "--cluster_secret=$REPL_SECRET" --switchover_timeout=3s)
 
