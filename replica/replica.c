@@ -148,20 +148,21 @@ int replica_reset_log(struct replica *r, uint64_t lsn, const struct peer_welcome
 
 void replica_visible_load(struct replica *r, uint64_t dflt)
 {
-	uint8_t b[16];
+	uint8_t b[16] = { 0 };
 	size_t got = 0;
 	r->visible_durable = dflt;
 	int fd = open(r->visible_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (fileio_pread_all(fd, b, sizeof(b), 0, &got) == 0 && got == sizeof(b) && get_u32(b + 12) == VISIBLE_MAGIC &&
-	    get_u32(b + 8) == (uint32_t)crc32(0L, b, 8)) {
-		uint64_t v = ((uint64_t)get_u32(b) << 32) | get_u32(b + 4);
-		if (v > dflt)
-			r->visible_durable = v;
-	} else {
+	bool ok = fileio_pread_all(fd, b, sizeof(b), 0, &got) == 0 && got == sizeof(b);
+	struct cursor c;
+	cursor_init(&c, b, sizeof(b));
+	uint64_t v = cursor_u64(&c);
+	uint32_t crc = cursor_u32(&c), magic = cursor_u32(&c);
+	if (!ok || magic != VISIBLE_MAGIC || crc != (uint32_t)crc32(0L, b, 8))
 		log_warn("replica", "ignoring an unreadable visible position file=%s", r->visible_path);
-	}
+	else if (v > dflt)
+		r->visible_durable = v;
 	close(fd);
 }
 

@@ -97,31 +97,25 @@ static bool confirm(const char *name, bool yes)
 	return true;
 }
 
-/* The node's role and epoch now; 0, or -1. */
-static int read_role(PGconn *conn, char *role, size_t rolelen, char *epoch, size_t epochlen)
-{
-	PGresult *res = PQexec(conn, "SELECT role, epoch FROM sluice_status");
-	int rc = -1;
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-		snprintf(role, rolelen, "%s", PQgetvalue(res, 0, 0));
-		snprintf(epoch, epochlen, "%s", PQgetvalue(res, 0, 1));
-		rc = 0;
-	}
-	PQclear(res);
-	return rc;
-}
+/* A node's sluice_status now: role, epoch and state ("" each when it
+ * does not answer). */
+struct node_now {
+	char role[32], epoch[32], state[32];
+};
 
-/* The leader's state now ("leading", "handing over"), or "" if unknown. */
-static void leader_state(const char *address, char *out, size_t outlen)
+static void node_now(const char *address, struct node_now *now)
 {
 	char err[512];
-	out[0] = '\0';
+	memset(now, 0, sizeof(*now));
 	PGconn *conn = status_connect(address, err, sizeof(err));
 	if (!conn)
 		return;
-	PGresult *res = PQexec(conn, "SELECT role, state FROM sluice_status");
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "leader") == 0)
-		snprintf(out, outlen, "%s", PQgetvalue(res, 0, 1));
+	PGresult *res = PQexec(conn, "SELECT role, epoch, state FROM sluice_status");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		snprintf(now->role, sizeof(now->role), "%s", PQgetvalue(res, 0, 0));
+		snprintf(now->epoch, sizeof(now->epoch), "%s", PQgetvalue(res, 0, 1));
+		snprintf(now->state, sizeof(now->state), "%s", PQgetvalue(res, 0, 2));
+	}
 	PQclear(res);
 	PQfinish(conn);
 }
@@ -149,24 +143,21 @@ static int ask(const struct status_node *target, const struct status_node *leade
 	/* the node changes role on its own thread: ask until it leads; in a
 	 * planned switchover, the leader that stops handing over and leads on
 	 * has abandoned it */
-	char role[32] = "", epoch[32] = "", state[32];
+	struct node_now now, lead;
 	bool handing_over = false;
 	while (sl_monotonic_ms() - t0 < PROMOTE_WAIT_MS) {
-		conn = status_connect(target->address, err, sizeof(err));
-		if (conn && read_role(conn, role, sizeof(role), epoch, sizeof(epoch)) == 0 &&
-		    strcmp(role, "leader") == 0) {
-			PQfinish(conn);
-			printf("%s is the leader at epoch %s (was %s; took %" PRId64 " ms)\n", target->name, epoch,
+		node_now(target->address, &now);
+		if (strcmp(now.role, "leader") == 0) {
+			printf("%s is the leader at epoch %s (was %s; took %" PRId64 " ms)\n", target->name, now.epoch,
 			       target->epoch, sl_monotonic_ms() - t0);
 			return fflush(stdout) == 0 ? TOOL_EXIT_OK : tool_error("could not write the output");
 		}
-		if (conn)
-			PQfinish(conn);
 		if (leader && !force) {
-			leader_state(leader->address, state, sizeof(state));
-			if (strcmp(state, "handing over") == 0)
+			node_now(leader->address, &lead);
+			bool leads = strcmp(lead.role, "leader") == 0;
+			if (leads && strcmp(lead.state, "handing over") == 0)
 				handing_over = true;
-			else if (handing_over && strcmp(state, "leading") == 0)
+			else if (leads && handing_over && strcmp(lead.state, "leading") == 0)
 				return tool_error("the switchover was abandoned: %s did not have the whole log within the "
 						  "leader's switchover_timeout; %s leads on",
 						  target->name, leader->name);
@@ -174,7 +165,7 @@ static int ask(const struct status_node *target, const struct status_node *leade
 		usleep(PROMOTE_POLL_MS * 1000);
 	}
 	return tool_error("%s did not become the leader within %d s (its role: %s)", target->name,
-			  PROMOTE_WAIT_MS / 1000, role[0] ? role : "unknown");
+			  PROMOTE_WAIT_MS / 1000, now.role[0] ? now.role : "unknown");
 }
 
 /* Adds the nodes found from one address to *v, once each (by name, or
