@@ -57,20 +57,6 @@ static void abandon(struct server *srv, const char *why)
 		 why);
 }
 
-/* The follower's position as the leader sees it; false if it is not linked. */
-static bool follower_flushed(struct server *srv, const char *name, uint64_t *flush)
-{
-	struct follower_info v[64];
-	int n = peers_followers(srv->peers, v, 64);
-	for (int i = 0; i < n; i++) {
-		if (strcmp(v[i].name, name) != 0)
-			continue;
-		*flush = v[i].flush_lsn;
-		return v[i].state != FOLLOWER_DISCONNECTED;
-	}
-	return false;
-}
-
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct server *srv = w->data;
@@ -80,7 +66,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	uint64_t end = replog_durable_lsn(commitlog_replog(srv->commitlog)), flush = 0;
-	bool linked = follower_flushed(srv, srv->handover.name, &flush);
+	bool linked = peers_follower_flushed(srv->peers, srv->handover.name, &flush);
 	if (srv->handover.told) {
 		if (peers_handover_sent(srv->peers, srv->handover.name)) {
 			char at[LSN_TEXT_MAX];

@@ -265,8 +265,7 @@ static void leader_of(void *arg, char *out, size_t outlen)
 	struct server *srv = arg;
 	struct replica_status st;
 	replica_status(srv->replica, &st);
-	bool hears = st.state == REPLICA_CATCHUP || st.state == REPLICA_STREAMING;
-	snprintf(out, outlen, "%s", hears ? st.leader_peer : "");
+	snprintf(out, outlen, "%s", leader_reachable(srv) ? st.leader_peer : "");
 }
 
 static int start_follower(struct server *srv, const char *db_path, char *err, size_t errlen)

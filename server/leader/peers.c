@@ -801,6 +801,17 @@ int peers_handover(struct peers *p, const char *name, uint64_t end)
 	return f ? 0 : -1;
 }
 
+bool peers_follower_flushed(struct peers *p, const char *name, uint64_t *flush)
+{
+	pthread_mutex_lock(&p->mu);
+	struct follower *f = follower_named(p, name);
+	bool linked = f && f->fd >= 0;
+	if (linked)
+		*flush = f->info.flush_lsn;
+	pthread_mutex_unlock(&p->mu);
+	return linked;
+}
+
 bool peers_handover_sent(struct peers *p, const char *name)
 {
 	pthread_mutex_lock(&p->mu);

@@ -81,6 +81,8 @@ void peers_stop(struct peers *p);
 void peers_on_redirect(struct peers *p, void (*fn)(void *arg, char *out, size_t outlen), void *arg);
 void peers_on_switchover(struct peers *p, void (*fn)(void *arg, const char *name, const char *peer_addr), void *arg);
 int peers_handover(struct peers *p, const char *name, uint64_t end);
+/* The follower's flushed position; false when it has no link. */
+bool peers_follower_flushed(struct peers *p, const char *name, uint64_t *flush);
 bool peers_handover_sent(struct peers *p, const char *name);
 
 /*
