@@ -16,8 +16,10 @@
  *      leader at the address it gave: its log is a prefix of the new
  *      leader's, so it streams on without a snapshot.
  * If the follower has not flushed everything within switchover_timeout,
- * or its link goes, the switchover is abandoned: the fence is lifted and
- * this node takes writes again.
+ * or its link goes before PROMOTE was due, the switchover is abandoned:
+ * the fence is lifted and this node takes writes again. Once PROMOTE is
+ * due it is never abandoned (it may reach the follower): the leader steps
+ * down when it went or the link broke, so that two nodes never lead.
  */
 #include "server.h"
 
@@ -68,19 +70,23 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	uint64_t end = replog_durable_lsn(commitlog_replog(srv->commitlog)), flush = 0;
 	bool linked = peers_follower_flushed(srv->peers, srv->handover.name, &flush);
 	if (srv->handover.told) {
-		if (peers_handover_sent(srv->peers, srv->handover.name)) {
+		/* PROMOTE may be on its way: never take writes again now. Once it
+		 * went, or the link broke (it may have gone), follow the new
+		 * leader; at worst nobody leads until a forced promotion, never
+		 * two leaders */
+		if (peers_handover_sent(srv->peers, srv->handover.name) || !linked) {
 			char at[LSN_TEXT_MAX];
 			log_info("server", "handed over follower=%s at=%s ms=%" PRId64, srv->handover.name,
 				 lsn_format(end, at), sl_monotonic_ms() - srv->handover.started_ms);
 			snprintf(addr, sizeof(addr), "%s", srv->handover.addr);
 			finish(srv);
 			server_step_down(srv, addr);
-			return;
 		}
-	} else if (linked && flush >= end) {
-		srv->handover.told = peers_handover(srv->peers, srv->handover.name, end) == 0;
+		return;
 	}
-	if (!linked)
+	if (linked && flush >= end)
+		srv->handover.told = peers_handover(srv->peers, srv->handover.name, end) == 0;
+	else if (!linked)
 		abandon(srv, "the follower's link is gone");
 	else if (sl_monotonic_ms() > srv->handover.deadline_ms)
 		abandon(srv, "the follower did not have the whole log within switchover_timeout");
