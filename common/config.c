@@ -70,6 +70,7 @@ struct setting {
 static const struct choice role_choices[] = {
 	{ "leader", ROLE_LEADER },
 	{ "follower", ROLE_FOLLOWER },
+	{ "witness", ROLE_WITNESS },
 	{ NULL, 0 },
 };
 
@@ -144,7 +145,9 @@ static const struct setting settings[] = {
 		"TCP port for PostgreSQL clients; 0 picks any free port (see port_file)"),
 	SET_STRING(data_dir, "", "directory for the database and its replication log; required"),
 	SET_STRING(node_name, "", "this node's name in the cluster; empty means host:port"),
-	SET_ENUM(role, "leader", role_choices, "whether this node starts as leader or follower"),
+	SET_ENUM(role, "leader", role_choices,
+		 "whether this node starts as leader or follower; a witness votes in elections and counts toward "
+		 "the lease but keeps no data and never leads"),
 	SET_INT(max_connections, "100", 1, 10000, "most client connections open at once"),
 	SET_INT(reader_threads, "2", 1, 64, "SQL executor threads for read-only queries"),
 	SET_SIZE(max_message_size, "64MB", KB, KB * KB * KB,
@@ -209,6 +212,18 @@ static const struct setting settings[] = {
 	SET_DURATION("follower_retention_timeout", follower_retention_timeout_ms, "0", 0, MS_MAX,
 		     "on a leader: forget a follower disconnected this long, so that it no longer holds the log "
 		     "(it bootstraps again if it returns after its log was removed); 0 keeps it until max_log_size"),
+	SET_ENUM(failover, "on", bool_choices,
+		 "automatic failover: when `peers` names three or more voters, the leader holds a lease and the "
+		 "others elect a new leader when it is gone; off leaves leadership to sluice promote"),
+	SET_INT(failover_priority, "100", 0, 255,
+		"among equally up-to-date candidates the higher priority wins an election; 0 never leads"),
+	SET_DURATION("heartbeat_interval", heartbeat_interval_ms, "100ms", 10, 60000,
+		     "how often the leader tells the other members it leads"),
+	SET_DURATION("lease_timeout", lease_timeout_ms, "600ms", 50, MS_MAX,
+		     "the leader accepts writes only while a majority answered a heartbeat within this time"),
+	SET_DURATION("failover_timeout", failover_timeout_ms, "1s", 100, MS_MAX,
+		     "a member that hears no leader this long (plus up to 30% jitter) starts an election; at "
+		     "least 1.5 times lease_timeout"),
 	SET_DURATION("max_replica_lag", max_replica_lag_ms, "0", 0, MS_MAX,
 		     "on a follower: refuse reads while it is further behind the leader than this; 0 turns it off; "
 		     "sessions may SET it"),

@@ -18,7 +18,7 @@
 
 #define CONFIG_STR_MAX 1024
 
-enum config_role { ROLE_LEADER = 0, ROLE_FOLLOWER = 1 };
+enum config_role { ROLE_LEADER = 0, ROLE_FOLLOWER = 1, ROLE_WITNESS = 2 };
 enum config_auth { AUTH_TRUST = 0, AUTH_PASSWORD = 1, AUTH_SCRAM = 2 };
 /* What a COMMIT waits for before it is answered (synchronous_commit). */
 enum config_sync_commit { SYNC_LOCAL = 0, SYNC_REMOTE_WRITE = 1, SYNC_ON = 2, SYNC_REMOTE_APPLY = 3 };
@@ -65,6 +65,11 @@ struct config {
 	int64_t max_replica_lag_ms;          /* 0 = no limit */
 	int64_t switchover_timeout_ms;       /* 10000 */
 	int64_t follower_retention_timeout_ms; /* 0 = a disconnected follower holds the log for ever */
+	int failover;                        /* bool, on: elections when `peers` names 3 or more voters */
+	int failover_priority;               /* 100; 0 = never leads */
+	int64_t heartbeat_interval_ms;       /* 100 */
+	int64_t lease_timeout_ms;            /* 600 */
+	int64_t failover_timeout_ms;         /* 1000 */
 };
 
 /* What SHOW and config_show say of a cluster_secret that is set. */

@@ -192,6 +192,8 @@ const char *peer_type_name(uint8_t type)
 		[PEER_SWITCHOVER] = "SWITCHOVER",
 		[PEER_PROMOTE] = "PROMOTE",
 		[PEER_NOT_LEADER] = "NOT_LEADER",
+		[PEER_MEMBER_HELLO] = "MEMBER_HELLO",
+		[PEER_ELECTION] = "ELECTION",
 	};
 	if (type < sizeof(names) / sizeof(names[0]) && names[type])
 		return names[type];

@@ -41,7 +41,9 @@ enum peer_type {
 	PEER_SWITCHOVER = 18,  /* follower: make me the leader; my peer address */
 	PEER_PROMOTE = 19,     /* leader: you have all up to this LSN; lead now */
 	PEER_NOT_LEADER = 20,  /* a follower, instead of WELCOME: the leader it follows */
-	PEER_TYPE_LAST = PEER_NOT_LEADER,
+	PEER_MEMBER_HELLO = 21, /* a member, as HELLO: this link carries its election messages */
+	PEER_ELECTION = 22,    /* a member: one election message (heartbeat, vote, ...) */
+	PEER_TYPE_LAST = PEER_ELECTION,
 };
 
 struct peer_frame {

@@ -3,7 +3,8 @@
  * big-endian; a string is a u16 length L (below PEER_STR_MAX) and L bytes
  * without NUL. Layouts, field by field:
  *
- *   HELLO         u16 version, str cluster_id, str node_name,
+ *   HELLO,
+ *   MEMBER_HELLO  u16 version, str cluster_id, str node_name,
  *                 str client_addr, 32 bytes nonce
  *   CHALLENGE     32 bytes nonce, 32 bytes proof
  *   AUTH          32 bytes proof
@@ -29,6 +30,10 @@
  *   TRUNCATE      u64 LSN where the follower's history leaves the leader's
  *   PROMOTE       u64 LSN: the leader's log ends there and the follower
  *                 has it all; it leads from there
+ *   ELECTION      u8 type (1 HEARTBEAT, 2 HEARTBEAT_ACK, 3 PREVOTE_REQ,
+ *                 4 PREVOTE, 5 VOTE_REQ, 6 VOTE), u8 granted (0 or 1),
+ *                 u8 priority, u64 epoch, u64 last_epoch, u64 last_lsn,
+ *                 u64 stamp
  */
 #include "peermsg.h"
 
@@ -260,5 +265,32 @@ int peer_ack_get(const uint8_t *p, size_t len, struct peer_ack *m)
 	m->write_lsn = cursor_u64(&c);
 	m->flush_lsn = cursor_u64(&c);
 	m->apply_lsn = cursor_u64(&c);
+	return done(&c);
+}
+
+void peer_election_put(struct buf *b, const struct peer_election *m)
+{
+	buf_put_u8(b, m->type);
+	buf_put_u8(b, m->granted);
+	buf_put_u8(b, m->priority);
+	buf_put_u64(b, m->epoch);
+	buf_put_u64(b, m->last_epoch);
+	buf_put_u64(b, m->last_lsn);
+	buf_put_u64(b, m->stamp);
+}
+
+int peer_election_get(const uint8_t *p, size_t len, struct peer_election *m)
+{
+	struct cursor c;
+	cursor_init(&c, p, len);
+	m->type = cursor_u8(&c);
+	m->granted = cursor_u8(&c);
+	m->priority = cursor_u8(&c);
+	m->epoch = cursor_u64(&c);
+	m->last_epoch = cursor_u64(&c);
+	m->last_lsn = cursor_u64(&c);
+	m->stamp = cursor_u64(&c);
+	if (m->granted > 1)
+		return SL_EPROTO;
 	return done(&c);
 }

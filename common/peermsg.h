@@ -75,6 +75,13 @@ struct peer_ack {
 	uint64_t write_lsn, flush_lsn, apply_lsn;
 };
 
+/* One election message between members (cluster/election.h says what
+ * the fields mean). */
+struct peer_election {
+	uint8_t type, granted, priority;
+	uint64_t epoch, last_epoch, last_lsn, stamp;
+};
+
 void peer_hello_put(struct buf *b, const struct peer_hello *m);
 int peer_hello_get(const uint8_t *p, size_t len, struct peer_hello *m);
 void peer_challenge_put(struct buf *b, const struct peer_challenge *m);
@@ -103,5 +110,7 @@ void peer_heartbeat_put(struct buf *b, const struct peer_heartbeat *m);
 int peer_heartbeat_get(const uint8_t *p, size_t len, struct peer_heartbeat *m);
 void peer_ack_put(struct buf *b, const struct peer_ack *m);
 int peer_ack_get(const uint8_t *p, size_t len, struct peer_ack *m);
+void peer_election_put(struct buf *b, const struct peer_election *m);
+int peer_election_get(const uint8_t *p, size_t len, struct peer_election *m);
 
 #endif

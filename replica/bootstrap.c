@@ -252,6 +252,7 @@ int bootstrap_run(struct replica *r, struct peerlink *pl, const struct peer_welc
 	r->commit_lsn[0] = r->commit_lsn[1] = UINT64_MAX; /* apply-commits went with the old log */
 	pthread_mutex_lock(&r->mu);
 	r->st.applied_lsn = r->st.flushed_lsn = sb.lsn;
+	r->st.last_epoch = replica_last_epoch(r);
 	r->st.last_error[0] = '\0';
 	pthread_mutex_unlock(&r->mu);
 	char at[LSN_TEXT_MAX];

@@ -147,6 +147,7 @@ static int keep_records(struct replica *r, const uint8_t *p, size_t len, char *e
 	}
 	pthread_mutex_lock(&r->mu);
 	r->st.flushed_lsn = replog_end_lsn(r->log);
+	r->st.last_epoch = replica_last_epoch(r);
 	pthread_mutex_unlock(&r->mu);
 	return 0;
 }
@@ -220,6 +221,12 @@ static enum follow_end follow(struct replica *r, struct peerlink *pl, uint64_t *
 	pthread_mutex_unlock(&r->mu);
 	int64_t last_rx = sl_monotonic_ms(), last_ack = 0;
 	while (!atomic_load(&r->stop)) {
+		if (pl->epoch < atomic_load(&r->min_epoch)) {
+			/* fenced: a newer leader was elected; nothing more of this one */
+			snprintf(err, errlen, "a leader of epoch %" PRIu64 " was elected; this link's leader leads epoch %" PRIu64,
+				 (uint64_t)atomic_load(&r->min_epoch), pl->epoch);
+			return FOLLOW_LOST;
+		}
 		int rc = peerlink_recv(pl, &type, &epoch, POLL_MS);
 		int64_t now = sl_monotonic_ms();
 		if (rc == SL_ETIMEDOUT) {
@@ -330,6 +337,7 @@ static void *recv_main(void *arg)
 		char err[512] = "";
 		uint64_t at = 0;
 		int part = -1;
+		replica_elected_leader(r);
 		if (replica_connect(r, &pl, &w, err, sizeof(err)) == 0) {
 			part = rejoin_check_history(r, &w, &at, err, sizeof(err));
 			if (part < 0) {

@@ -185,6 +185,7 @@ enum rejoin_result rejoin_discard(struct replica *r, uint64_t at, const struct p
 		pthread_mutex_lock(&r->mu);
 		rc = theirs ? epochs_replace(&r->history, theirs, n) : SL_ENOMEM;
 		r->st.flushed_lsn = replog_end_lsn(r->log);
+		r->st.last_epoch = replica_last_epoch(r);
 		pthread_mutex_unlock(&r->mu);
 	}
 	free(theirs);

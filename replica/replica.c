@@ -22,6 +22,7 @@
 #include "log.h"
 #include "lsn.h"
 #include "peerauth.h"
+#include "peerdial.h"
 #include "recovery.h"
 #include "sl_assert.h"
 #include "sl_error.h"
@@ -198,76 +199,19 @@ uint64_t replica_last_epoch(struct replica *r)
 	return 0;
 }
 
-/* Receives the frame due (want); -1 with err otherwise, and the type
- * that came in *got (0 when none did). */
-static int expect(struct peerlink *pl, uint8_t want, uint8_t *got, int tmo, char *err, size_t errlen)
-{
-	uint8_t type = 0;
-	uint64_t epoch;
-	int rc = peerlink_recv(pl, &type, &epoch, tmo);
-	*got = rc == 0 ? type : 0;
-	if (rc != 0) {
-		snprintf(err, errlen, "leader link failed: %s",
-			 rc == SL_EPROTO ? (pl->why ? pl->why : "malformed frame")
-			 : rc == SL_ETIMEDOUT ? "timed out" : "connection closed");
-		return -1;
-	}
-	if (type == PEER_ERROR) {
-		char text[PEER_STR_MAX * 2];
-		if (peer_text_get(pl->payload.data, pl->payload.len, text) != 0)
-			snprintf(text, sizeof(text), "(unreadable reason)");
-		snprintf(err, errlen, "the leader refused: %s", text);
-		return -1;
-	}
-	if (type != want) {
-		snprintf(err, errlen, "the leader sent %s where %s was due", peer_type_name(type), peer_type_name(want));
-		return -1;
-	}
-	return 0;
-}
-
 int replica_connect(struct replica *r, struct peerlink *pl, struct peer_welcome *w, char *err, size_t errlen)
 {
 	const struct config *cfg = r->cfg;
 	int tmo = (int)cfg->replication_timeout_ms;
-	int fd = peerlink_dial(r->leader, DIAL_TIMEOUT_MS, err, errlen);
-	if (fd < 0)
+	char name[PEER_STR_MAX];
+	snprintf(name, sizeof(name), "%.255s", cfg->node_name[0] ? cfg->node_name : r->client_addr);
+	struct peerdial d = { r->leader, PEER_HELLO, cfg->cluster_id, cfg->cluster_secret, name, r->client_addr,
+			      DIAL_TIMEOUT_MS, tmo };
+	if (peerdial_open(pl, &d, err, errlen) != 0)
 		return -1;
-	peerlink_init(pl, fd, r->leader);
 	pl->compress = cfg->stream_compression != 0;
-	struct peer_hello h = { .version = PEER_VERSION };
-	snprintf(h.cluster_id, sizeof(h.cluster_id), "%.255s", cfg->cluster_id);
-	snprintf(h.node_name, sizeof(h.node_name), "%.255s", cfg->node_name[0] ? cfg->node_name : r->client_addr);
-	snprintf(h.client_addr, sizeof(h.client_addr), "%s", r->client_addr);
-	struct buf b;
-	buf_init(&b);
-	int rc = peerauth_nonce(h.nonce);
-	if (rc == 0) {
-		peer_hello_put(&b, &h);
-		rc = peerlink_send(pl, PEER_HELLO, b.data, b.len, tmo);
-	}
-	buf_reset(&b);
-	struct peer_challenge ch;
-	uint8_t want[PEER_PROOF_SIZE], proof[PEER_PROOF_SIZE];
 	uint8_t got;
-	if (rc != 0 || expect(pl, PEER_CHALLENGE, &got, tmo, err, errlen) != 0)
-		goto fail;
-	if (peer_challenge_get(pl->payload.data, pl->payload.len, &ch) != 0) {
-		snprintf(err, errlen, "malformed CHALLENGE from the leader");
-		goto fail;
-	}
-	peerauth_leader_proof(cfg->cluster_secret, cfg->cluster_id, h.nonce, ch.nonce, want);
-	if (!peerauth_equal(want, ch.proof)) {
-		snprintf(err, errlen, "the leader did not prove the cluster secret (wrong cluster_secret?)");
-		peer_text_put(&b, "the leader's proof of the cluster secret does not match");
-		peerlink_send(pl, PEER_ERROR, b.data, b.len, tmo);
-		goto fail;
-	}
-	peerauth_follower_proof(cfg->cluster_secret, h.node_name, ch.nonce, h.nonce, proof);
-	peer_auth_put(&b, proof);
-	if (peerlink_send(pl, PEER_AUTH, b.data, b.len, tmo) != 0)
-		goto fail;
-	if (expect(pl, PEER_WELCOME, &got, tmo, err, errlen) != 0) {
+	if (peerdial_expect(pl, PEER_WELCOME, &got, tmo, err, errlen) != 0) {
 		char leader[PEER_STR_MAX * 2];
 		if (got == PEER_NOT_LEADER && peer_text_get(pl->payload.data, pl->payload.len, leader) == 0) {
 			/* a follower answered: go where it says the leader is */
@@ -282,19 +226,21 @@ int replica_connect(struct replica *r, struct peerlink *pl, struct peer_welcome 
 		snprintf(err, errlen, "malformed WELCOME from the leader");
 		goto fail;
 	}
-	buf_free(&b);
 	/* the leader's epoch goes in every frame sent to it (acknowledgements
 	 * count only in the epoch they were made for) */
 	pl->epoch = w->nepochs > 0 ? w->epochs[w->nepochs - 1].epoch : 0;
+	if (pl->epoch < atomic_load(&r->min_epoch)) {
+		snprintf(err, errlen, "%s leads epoch %" PRIu64 ", but a leader of epoch %" PRIu64 " was elected since",
+			 r->leader, pl->epoch, (uint64_t)atomic_load(&r->min_epoch));
+		peer_welcome_free(w);
+		goto fail;
+	}
 	pthread_mutex_lock(&r->mu);
 	snprintf(r->st.leader_name, sizeof(r->st.leader_name), "%s", w->node_name);
 	snprintf(r->st.leader_client, sizeof(r->st.leader_client), "%s", w->client_addr);
 	pthread_mutex_unlock(&r->mu);
 	return 0;
 fail:
-	if (!err[0])
-		snprintf(err, errlen, "could not send to the leader");
-	buf_free(&b);
 	peerlink_close(pl);
 	return -1;
 }
@@ -348,6 +294,7 @@ int replica_open(struct replica **out, const struct config *cfg, const char *lea
 	r->db_fd = -1;
 	atomic_store(&r->last_contact_ms, sl_monotonic_ms());
 	pthread_mutex_init(&r->mu, NULL);
+	pthread_mutex_init(&r->elected_mu, NULL);
 	pthread_mutex_init(&r->send_mu, NULL);
 	pthread_mutex_init(&r->sync_mu, NULL);
 	snprintf(r->leader, sizeof(r->leader), "%s", leader);
@@ -400,6 +347,7 @@ int replica_open(struct replica **out, const struct config *cfg, const char *lea
 	replica_visible_load(r, applied);
 	pthread_mutex_lock(&r->mu);
 	r->st.flushed_lsn = replog_end_lsn(r->log);
+	r->st.last_epoch = replica_last_epoch(r);
 	pthread_mutex_unlock(&r->mu);
 	char a[LSN_TEXT_MAX], b[LSN_TEXT_MAX];
 	log_info("replica", "follower database ready applied=%s log_end=%s", lsn_format(applied, a),
@@ -462,8 +410,37 @@ int replica_finish(struct replica *r, int timeout_ms, char *err, size_t errlen)
 	return 0;
 }
 
+void replica_follow(struct replica *r, const char *leader_peer, uint64_t epoch)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->elected_mu);
+	snprintf(r->elected, sizeof(r->elected), "%s", leader_peer);
+	pthread_mutex_unlock(&r->elected_mu);
+	if (epoch > atomic_load(&r->min_epoch))
+		atomic_store(&r->min_epoch, epoch);
+}
+
+bool replica_elected_leader(struct replica *r)
+{
+	pthread_mutex_lock(&r->elected_mu);
+	char elected[PEER_STR_MAX];
+	snprintf(elected, sizeof(elected), "%s", r->elected);
+	pthread_mutex_unlock(&r->elected_mu);
+	if (!elected[0] || strcmp(elected, r->leader) == 0)
+		return false;
+	snprintf(r->leader, sizeof(r->leader), "%s", elected);
+	r->redirect[0] = '\0';
+	pthread_mutex_lock(&r->mu);
+	snprintf(r->st.leader_peer, sizeof(r->st.leader_peer), "%s", r->leader);
+	pthread_mutex_unlock(&r->mu);
+	return true;
+}
+
 void replica_next_leader(struct replica *r)
 {
+	if (replica_elected_leader(r))
+		return;
 	if (r->redirect[0]) { /* a follower named the leader */
 		snprintf(r->leader, sizeof(r->leader), "%s", r->redirect);
 		r->redirect[0] = '\0';
@@ -523,6 +500,7 @@ void replica_close(struct replica *r)
 		replog_close(r->log);
 	epochs_free(&r->history);
 	pthread_mutex_destroy(&r->mu);
+	pthread_mutex_destroy(&r->elected_mu);
 	pthread_mutex_destroy(&r->send_mu);
 	pthread_mutex_destroy(&r->sync_mu);
 	free(r);

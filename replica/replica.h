@@ -50,6 +50,7 @@ struct replica_status {
 	enum replica_state state;
 	uint64_t epoch;
 	uint64_t flushed_lsn; /* end of the records received and made durable */
+	uint64_t last_epoch;  /* the epoch of the record before flushed_lsn (elections compare these) */
 	uint64_t applied_lsn;
 	uint64_t leader_end;  /* the leader's durable end, as last heard */
 	double lag_ms;        /* age of the oldest record received, visible and not applied */
@@ -90,6 +91,12 @@ int replica_request_switchover(struct replica *r, const char *peer_addr);
  * replay. Waits up to timeout_ms for apply. 0, or -1 with err (apply
  * failed or took too long; the follower's threads are stopped either way).
  */
+/*
+ * Automatic failover (any thread): the member at leader_peer leads
+ * `epoch`. A link to a leader of an older epoch ends at once and none is
+ * made again (its frames are refused); the next link goes to leader_peer.
+ */
+void replica_follow(struct replica *r, const char *leader_peer, uint64_t epoch);
 int replica_finish(struct replica *r, int timeout_ms, char *err, size_t errlen);
 void replica_close(struct replica *r);
 void replica_status(struct replica *r, struct replica_status *out);

@@ -48,6 +48,11 @@ struct replica {
 	char leader[PEER_STR_MAX]; /* the leader's peer address (receiver thread; st has a copy) */
 	struct members members;    /* peers: where else to look for the leader */
 	char redirect[PEER_STR_MAX]; /* a follower said the leader is there (NOT_LEADER) */
+	/* the election (replica_follow): the leader to follow, and the oldest
+	 * epoch whose leader may still be followed */
+	pthread_mutex_t elected_mu;
+	char elected[PEER_STR_MAX];
+	_Atomic uint64_t min_epoch;
 	void (*promote_cb)(void *arg); /* the leader handed over (PROMOTE) */
 	void *promote_arg;
 	struct replog *log;
@@ -112,6 +117,9 @@ int replica_connect(struct replica *r, struct peerlink *pl, struct peer_welcome 
 /* The leader did not answer: look for it at the next of the other peers
  * (nothing without peers). */
 void replica_next_leader(struct replica *r);
+/* Receiver thread: switches to the leader the election named, if it is
+ * another one; whether it did. */
+bool replica_elected_leader(struct replica *r);
 /* The epoch of the last record before the log's end (from the log or the history). */
 uint64_t replica_last_epoch(struct replica *r);
 /* log/visible: reads it into visible_durable (missing or unreadable:

@@ -80,6 +80,8 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 				 lsn_format(end, at), sl_monotonic_ms() - srv->handover.started_ms);
 			snprintf(addr, sizeof(addr), "%s", srv->handover.addr);
 			finish(srv);
+			if (srv->failover)
+				failover_stepped_down(srv->failover);
 			server_step_down(srv, addr);
 		}
 		return;

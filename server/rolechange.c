@@ -156,6 +156,9 @@ static void on_phase_done(struct ev_loop *loop, ev_async *w, int revents)
 			 srv->commitlog ? commitlog_epoch(srv->commitlog) : 0, ms);
 	else
 		log_info("server", "stepped down, following leader=%s ms=%" PRId64, srv->leader_peer, ms);
+	if (srv->failover && srv->commitlog)
+		failover_led(srv->failover, commitlog_epoch(srv->commitlog));
+	node_failover_reconcile(srv); /* the election may have moved on meanwhile */
 }
 
 static void change_begin(struct server *srv, enum node_role via, enum node_role to, const char *why)

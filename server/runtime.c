@@ -41,10 +41,29 @@ static void node_name(const struct server *srv, char *out, size_t outlen)
 		snprintf(out, outlen, "%.255s", srv->client_addr);
 }
 
+/* The election's part of sluice_status. */
+static void election_info(struct server *srv, struct node_info *out)
+{
+	out->heartbeat_age_ms = -1;
+	if (!srv->failover)
+		return;
+	struct failover_status fs;
+	failover_status(srv->failover, &fs);
+	snprintf(out->election, sizeof(out->election), "%s", fs.state);
+	snprintf(out->lease, sizeof(out->lease), "%s", fs.lease);
+	out->heartbeat_age_ms = fs.heartbeat_age_ms;
+	snprintf(out->voted_for, sizeof(out->voted_for), "%s", fs.voted_for);
+	out->vote_epoch = fs.vote_epoch;
+	snprintf(out->last_election, sizeof(out->last_election), "%s", fs.last_election);
+	out->last_election_ms = fs.last_election_ms;
+	snprintf(out->failover_warning, sizeof(out->failover_warning), "%s", fs.warning);
+}
+
 /* sluice_status's row for this node (executor threads). */
 static void node_info(void *arg, struct node_info *out)
 {
 	struct server *srv = arg;
+	election_info(srv, out);
 	node_name(srv, out->node_name, sizeof(out->node_name));
 	snprintf(out->client_address, sizeof(out->client_address), "%s", srv->client_addr);
 	if (srv->replica) {
@@ -70,8 +89,9 @@ static void node_info(void *arg, struct node_info *out)
 	}
 	out->role = "leader";
 	/* fenced: a planned switchover waits for the new leader (handover.c) */
+	const char *fenced = srv->commitlog ? commitlog_fence_reason(srv->commitlog) : NULL;
 	snprintf(out->state, sizeof(out->state), "%s",
-		 srv->commitlog && commitlog_fenced(srv->commitlog) ? "handing over" : "leading");
+		 !fenced ? "leading" : srv->lease && !lease_holds(srv->lease) ? "lease lost" : "handing over");
 	snprintf(out->leader_client, sizeof(out->leader_client), "%s", srv->client_addr);
 	out->synchronous = !syncrep_enabled(srv->syncrep) ? "off" : syncrep_degraded(srv->syncrep) ? "degraded" : "on";
 	if (srv->commitlog) {
@@ -196,6 +216,8 @@ static int open_commitlog(struct server *srv, const char *db_path, char *err, si
 			.max_size = (uint64_t)cfg->max_log_size,
 			.compress = cfg->log_compression != 0,
 		},
+		.epoch = srv->lead_epoch,
+		.lease = srv->lease,
 	};
 	return commitlog_open(&srv->commitlog, &opt, err, errlen);
 }
@@ -214,7 +236,7 @@ static int start_syncrep(struct server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "synchronous_standbys needs peer_listen (followers to acknowledge commits)");
 		return -1;
 	}
-	srv->syncrep = syncrep_new(&rule, cfg->synchronous_timeout_ms, cfg->synchronous_fallback);
+	srv->syncrep = syncrep_new(&rule, cfg->synchronous_timeout_ms, cfg->synchronous_fallback, srv->lease);
 	if (!srv->syncrep) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -247,6 +269,8 @@ static int start_leader(struct server *srv, const char *db_path, char *err, size
 				errlen) != 0)
 			return -1;
 		peers_on_switchover(srv->peers, handover_request, srv);
+		if (srv->failover)
+			peers_on_member(srv->peers, failover_on_member, srv->failover);
 	}
 	return 0;
 }
@@ -259,26 +283,36 @@ static void on_handed_over(void *arg)
 	ev_async_send(srv->loop, &srv->admin_async);
 }
 
-/* A follower's peer port: the leader it hears from (peers.h). */
+/* A follower's peer port: the leader it hears from (peers.h); nothing
+ * while the runtime starts (the replica may be bootstrapping). */
 static void leader_of(void *arg, char *out, size_t outlen)
 {
 	struct server *srv = arg;
-	struct replica_status st;
-	replica_status(srv->replica, &st);
-	snprintf(out, outlen, "%s", leader_reachable(srv) ? st.leader_peer : "");
+	out[0] = '\0';
+	if (pthread_mutex_trylock(&srv->runtime_mu) != 0)
+		return;
+	if (srv->replica) {
+		struct replica_status st;
+		replica_status(srv->replica, &st);
+		snprintf(out, outlen, "%s", leader_reachable(srv) ? st.leader_peer : "");
+	}
+	pthread_mutex_unlock(&srv->runtime_mu);
 }
 
 static int start_follower(struct server *srv, const char *db_path, char *err, size_t errlen)
 {
 	const struct config *cfg = srv->cfg;
-	if (replica_open(&srv->replica, cfg, srv->leader_peer, db_path, srv->client_addr, err, errlen) != 0)
-		return -1;
-	/* every node listens: a peer that dials this one learns the leader */
+	/* every node listens: a peer that dials this one learns the leader,
+	 * and members reach it (votes, heartbeats) even while it bootstraps */
 	if (cfg->peer_listen[0]) {
 		if (peers_start(&srv->peers, cfg, NULL, NULL, db_path, srv->client_addr, err, errlen) != 0)
 			return -1;
 		peers_on_redirect(srv->peers, leader_of, srv);
+		if (srv->failover)
+			peers_on_member(srv->peers, failover_on_member, srv->failover);
 	}
+	if (replica_open(&srv->replica, cfg, srv->leader_peer, db_path, srv->client_addr, err, errlen) != 0)
+		return -1;
 	replica_on_promote(srv->replica, on_handed_over, srv);
 	if (dbpool_open(db_path, true, cfg->checkpoint_wal_size, NULL, session_setting, &srv->pool, err,
 			errlen) != 0)
@@ -291,7 +325,9 @@ int runtime_start_role(struct server *srv, enum node_role role, char *err, size_
 {
 	char path[CONFIG_STR_MAX + 32];
 	snprintf(path, sizeof(path), "%s/sluice.db", srv->cfg->data_dir);
+	pthread_mutex_lock(&srv->runtime_mu);
 	int rc = role == NODE_LEADER ? start_leader(srv, path, err, errlen) : start_follower(srv, path, err, errlen);
+	pthread_mutex_unlock(&srv->runtime_mu);
 	if (rc != 0)
 		return -1;
 	nodestatus_set(node_info, srv->commitlog ? srv->peers : NULL, srv); /* a leader's followers */
@@ -321,6 +357,7 @@ void runtime_stop(struct server *srv)
 	if (srv->ex)
 		executor_stop(srv->ex);
 	srv->ex = NULL;
+	pthread_mutex_lock(&srv->runtime_mu);
 	replica_stop(srv->replica);
 	peers_stop(srv->peers);
 	srv->peers = NULL;
@@ -334,4 +371,5 @@ void runtime_stop(struct server *srv)
 	srv->commitlog = NULL;
 	syncrep_free(srv->syncrep);
 	srv->syncrep = NULL;
+	pthread_mutex_unlock(&srv->runtime_mu);
 }

@@ -178,9 +178,14 @@ static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 static void on_admin_async(struct ev_loop *loop, ev_async *w, int revents)
 {
 	struct server *srv = w->data;
-	if (atomic_exchange(&srv->promote_wanted, false) && !srv->stopping)
-		server_promote(srv);
+	if (atomic_exchange(&srv->promote_wanted, false) && !srv->stopping) {
+		if (srv->failover)
+			failover_admin_lead(srv->failover); /* the election leads; reconciling promotes */
+		else
+			server_promote(srv);
+	}
 	handover_poll(srv);
+	node_failover_reconcile(srv);
 }
 
 int server_init(struct server *srv, const struct config *cfg, struct ev_loop *loop)
@@ -189,6 +194,7 @@ int server_init(struct server *srv, const struct config *cfg, struct ev_loop *lo
 	srv->cfg = cfg;
 	srv->loop = loop;
 	srv->listen_fd = -1;
+	pthread_mutex_init(&srv->runtime_mu, NULL);
 	snprintf(srv->leader_peer, sizeof(srv->leader_peer), "%.255s", cfg->leader_peer);
 	handover_init(srv);
 	rolechange_init(srv);
@@ -215,6 +221,23 @@ int server_init(struct server *srv, const struct config *cfg, struct ev_loop *lo
 	ev_async_init(&srv->admin_async, on_admin_async);
 	srv->admin_async.data = srv;
 	ev_async_start(loop, &srv->admin_async);
+	if (node_failover_start(srv, err, sizeof(err)) != 0) {
+		log_fatal("server", "%s", err);
+		return -1;
+	}
+	if (srv->failover) {
+		/* the configured role counts only at a cluster's first start;
+		 * after that the election decides who leads */
+		if (cfg->role == ROLE_LEADER && failover_first_start(srv->failover))
+			failover_admin_lead(srv->failover);
+		uint64_t epoch;
+		char leader[PEER_STR_MAX];
+		bool lead = failover_wants(srv->failover, &epoch, leader, sizeof(leader));
+		atomic_store(&srv->role, lead ? NODE_LEADER : NODE_FOLLOWER);
+		srv->lead_epoch = lead ? epoch : 0;
+		if (!lead && cfg->role == ROLE_LEADER)
+			log_info("server", "starting as a follower: the cluster elects its leader");
+	}
 	if (runtime_start(srv, server_role(srv), err, sizeof(err)) != 0) {
 		log_fatal("server", "%s", err);
 		return -1;
@@ -246,6 +269,8 @@ void server_run(struct server *srv) { ev_run(srv->loop, 0); }
 void server_free(struct server *srv)
 {
 	rolechange_close(srv);
+	failover_stop(srv->failover);
+	srv->failover = NULL;
 	runtime_stop(srv);
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
@@ -255,4 +280,5 @@ void server_free(struct server *srv)
 	ev_signal_stop(srv->loop, &srv->sigint);
 	ev_signal_stop(srv->loop, &srv->sighup);
 	users_free(srv->users);
+	pthread_mutex_destroy(&srv->runtime_mu);
 }

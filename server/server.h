@@ -17,6 +17,8 @@
 #include "config.h"
 #include "dbpool.h"
 #include "executor.h"
+#include "failover.h"
+#include "lease.h"
 #include "peers.h"
 #include "replica.h"
 #include "users.h"
@@ -45,6 +47,12 @@ struct server {
 	char client_addr[PEER_STR_MAX]; /* host:port clients connect to */
 	struct executor *ex;
 	struct users *users;
+	struct failover *failover;   /* automatic failover; NULL when off */
+	struct lease lease_clock;    /* the leader's lease, moved by failover */
+	struct lease *lease;         /* &lease_clock under automatic failover, else NULL */
+	uint64_t lead_epoch;         /* the next promotion opens this epoch at least */
+	/* held while the runtime starts or stops; others only try it */
+	pthread_mutex_t runtime_mu;
 	int listen_fd;
 	int port;
 	ev_io accept_io;
@@ -115,6 +123,13 @@ void server_promote(struct server *srv);
 void server_step_down(struct server *srv, const char *leader_peer);
 void rolechange_init(struct server *srv);
 void rolechange_close(struct server *srv);
+
+/* failover_node.c: automatic failover for this node. node_failover_start
+ * sets srv->failover (NULL when off); 0, or -1 with err.
+ * node_failover_reconcile (loop thread) promotes or steps down as the
+ * election wants, or points the replica at the elected leader. */
+int node_failover_start(struct server *srv, char *err, size_t errlen);
+void node_failover_reconcile(struct server *srv);
 
 /* handover.c: a planned switchover, from the leader's side. */
 void handover_init(struct server *srv);

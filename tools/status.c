@@ -547,6 +547,9 @@ enum {
 	COL_ADDRESS,
 	COL_STATE,
 	COL_EPOCH,
+	COL_ELECTION,
+	COL_LEASE,
+	COL_VOTED,
 	COL_CURRENT,
 	COL_APPLIED,
 	COL_LAG_BYTES,
@@ -567,6 +570,10 @@ static const struct table_column columns[NCOLS] = {
 	[COL_ADDRESS] = { "ADDRESS", TABLE_LEFT, false },
 	[COL_STATE] = { "STATE", TABLE_LEFT, false },
 	[COL_EPOCH] = { "EPOCH", TABLE_RIGHT, false },
+	/* automatic failover: the election's state, the leader's lease, the vote */
+	[COL_ELECTION] = { "ELECTION", TABLE_LEFT, true },
+	[COL_LEASE] = { "LEASE", TABLE_LEFT, true },
+	[COL_VOTED] = { "VOTED FOR", TABLE_LEFT, true },
 	[COL_CURRENT] = { "CURRENT LSN", TABLE_LEFT, false },
 	[COL_APPLIED] = { "APPLIED LSN", TABLE_LEFT, false },
 	[COL_LAG_BYTES] = { "LAG (bytes)", TABLE_RIGHT, false },
@@ -582,6 +589,9 @@ static const struct table_column columns[NCOLS] = {
 	[COL_ERROR] = { "ERROR", TABLE_LEFT, true },
 };
 
+/* A node without automatic failover leaves the column empty. */
+static const char *election_shown(const char *v) { return v && strcmp(v, "off") != 0 ? v : NULL; }
+
 static int put_table(const struct cluster *c, struct buf *out)
 {
 	struct table t;
@@ -596,6 +606,9 @@ static int put_table(const struct cluster *c, struct buf *out)
 			[COL_ADDRESS] = n->address,
 			[COL_STATE] = n->answered ? row_get(s, "state") : "unreachable",
 			[COL_EPOCH] = row_get(s, "epoch"),
+			[COL_ELECTION] = election_shown(row_get(s, "election")),
+			[COL_LEASE] = row_get(s, "lease"),
+			[COL_VOTED] = row_get(s, "voted_for"),
 			[COL_CURRENT] = row_get(s, "current_lsn"),
 			[COL_APPLIED] = row_get(s, "applied_lsn"),
 			[COL_LAG_BYTES] = row_get(s, "lag_bytes"),

@@ -46,6 +46,8 @@ struct commitlog {
 	 * record is on its way into the log */
 	pthread_mutex_t fence_mu;
 	atomic_bool fenced;
+	const struct lease *lease;
+	uint64_t want_epoch;
 	/* the writer waits here for synchronous standbys (commitlog_set_waiter) */
 	void (*wait)(void *arg, uint64_t end_lsn);
 	void *wait_arg;
@@ -93,7 +95,8 @@ static int on_commit(void *arg, const struct capture_commit *cc)
 	if (atomic_load(&cl->failed))
 		return SL_EIO;
 	pthread_mutex_lock(&cl->fence_mu);
-	int rc = atomic_load(&cl->fenced) ? SL_EFENCED /* nothing of it reaches the log */ : log_commit(cl, cc);
+	/* nothing of it reaches the log while fenced or without the lease */
+	int rc = commitlog_fenced(cl) ? SL_EFENCED : log_commit(cl, cc);
 	pthread_mutex_unlock(&cl->fence_mu);
 	if (rc != 0)
 		return rc;
@@ -180,6 +183,8 @@ static int start_epoch(struct commitlog *cl, const char *node_name, char *err, s
 	uint64_t epoch = epochs_current(&cl->history) + 1;
 	if (replog_last_epoch(cl->log) >= epoch)
 		epoch = replog_last_epoch(cl->log) + 1; /* never below a record's epoch */
+	if (cl->want_epoch > epoch)
+		epoch = cl->want_epoch; /* the epoch this node was elected for */
 	struct buf b;
 	buf_init(&b);
 	uint64_t lsn = 0;
@@ -212,6 +217,8 @@ int commitlog_open(struct commitlog **out, const struct commitlog_options *opt, 
 		return SL_ENOMEM;
 	}
 	cl->mode = opt->mode;
+	cl->lease = opt->lease;
+	cl->want_epoch = opt->epoch;
 	pthread_mutex_init(&cl->publish_mu, NULL);
 	pthread_mutex_init(&cl->fence_mu, NULL);
 	buf_init(&cl->items);
@@ -284,7 +291,16 @@ void commitlog_fence(struct commitlog *cl, bool fenced)
 	pthread_mutex_unlock(&cl->fence_mu);
 }
 
-bool commitlog_fenced(struct commitlog *cl) { return atomic_load(&cl->fenced); }
+bool commitlog_fenced(struct commitlog *cl) { return commitlog_fence_reason(cl) != NULL; }
+
+const char *commitlog_fence_reason(struct commitlog *cl)
+{
+	if (atomic_load(&cl->fenced))
+		return "leadership is moving to another node";
+	if (!lease_holds(cl->lease))
+		return "this node lost its leader lease";
+	return NULL;
+}
 
 int commitlog_stage_logical(struct commitlog *cl, struct logical *lg)
 {

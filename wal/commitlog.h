@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "epochs.h"
+#include "lease.h"
 #include "logical.h"
 #include "replog.h"
 #include "txnrec.h"
@@ -42,6 +43,8 @@ struct commitlog_options {
 	const char *node_name; /* leader id in the epoch history */
 	enum log_mode mode;
 	struct replog_options log;
+	uint64_t epoch;        /* the epoch to open at least (an election's); 0: the next one */
+	const struct lease *lease; /* commits only while it holds (NULL: always) */
 };
 
 struct commitlog;
@@ -62,7 +65,11 @@ bool commitlog_failed(struct commitlog *cl);
  * leadership moves to another node. Once commitlog_fence(cl, true)
  * returns, no record is on its way into the log. Any thread. */
 void commitlog_fence(struct commitlog *cl, bool fenced);
+/* Fenced, or without the lease (commitlog_options.lease). */
 bool commitlog_fenced(struct commitlog *cl);
+/* Why commits are refused now: "leadership is moving to another node" or
+ * "this node lost its leader lease"; NULL when they are not. */
+const char *commitlog_fence_reason(struct commitlog *cl);
 
 /* The epoch history (changes only when a new epoch starts). */
 const struct epochs *commitlog_history(const struct commitlog *cl);

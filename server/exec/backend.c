@@ -207,9 +207,9 @@ int backend_conn_for(struct ctx *x, bool write, struct dbconn **out)
 		if (s->read_only_node || !pool->writer)
 			return backend_error(x, SQLSTATE_READ_ONLY_TRANSACTION,
 					     "cannot execute a write on a read-only node");
-		if (pool->cl && commitlog_fenced(pool->cl))
-			return backend_error(x, SQLSTATE_READ_ONLY_TRANSACTION,
-					     "cannot execute a write while leadership moves to another node");
+		const char *fenced = pool->cl ? commitlog_fence_reason(pool->cl) : NULL;
+		if (fenced)
+			return backend_error(x, SQLSTATE_READ_ONLY_TRANSACTION, "cannot execute a write: %s", fenced);
 		const char *deflt = session_get(s, "default_transaction_read_only");
 		bool implicit = s->txn == TXN_IDLE || s->implicit;
 		if (s->txn_read_only || (implicit && deflt && strcasecmp(deflt, "on") == 0))

@@ -295,6 +295,9 @@ static void fail_unconfirmed(struct executor *ex, struct job *j, int rc)
 {
 	struct dbconn *w = ex->pool->writer;
 	buf_reset(&j->out);
+	const char *fenced = ex->pool->cl ? commitlog_fence_reason(ex->pool->cl) : NULL;
+	char fenced_message[128];
+	snprintf(fenced_message, sizeof(fenced_message), "could not commit: %s", fenced ? fenced : "");
 	if (ex->pool->cl && commitlog_failed(ex->pool->cl))
 		atomic_store(&ex->pool->failed, true);
 	if (atomic_load(&ex->pool->failed))
@@ -307,9 +310,8 @@ static void fail_unconfirmed(struct executor *ex, struct job *j, int rc)
 		pgwire_put_error(&j->out, 'E', "FATAL", SQLSTATE_DISK_FULL,
 				 "could not commit: no space left on device",
 				 "The transaction was rolled back with its commit group.", NULL);
-	else if (ex->pool->cl && commitlog_fenced(ex->pool->cl))
-		pgwire_put_error(&j->out, 'E', "FATAL", SQLSTATE_READ_ONLY_TRANSACTION,
-				 "could not commit: leadership is moving to another node",
+	else if (fenced)
+		pgwire_put_error(&j->out, 'E', "FATAL", SQLSTATE_READ_ONLY_TRANSACTION, fenced_message,
 				 "The transaction was rolled back before it reached the log.",
 				 "Retry it on the new leader.");
 	else if (w->commit_error[0])

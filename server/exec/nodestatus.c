@@ -16,7 +16,7 @@
 #include "lsn.h"
 #include "peers.h"
 
-#define MAX_COLS 16
+#define MAX_COLS 24
 #define MAX_ROWS 64
 
 static struct {
@@ -113,6 +113,23 @@ static int fill_status(struct cell (*rows)[MAX_COLS], int max)
 	text(&r[11], n.client_address);
 	text(&r[12], n.last_error[0] ? n.last_error : NULL);
 	text(&r[13], n.synchronous);
+	text(&r[14], n.election[0] ? n.election : "off");
+	text(&r[15], n.lease[0] ? n.lease : NULL);
+	if (n.heartbeat_age_ms >= 0 && n.election[0])
+		integer(&r[16], n.heartbeat_age_ms);
+	else
+		text(&r[16], NULL);
+	text(&r[17], n.voted_for[0] ? n.voted_for : NULL);
+	if (n.voted_for[0])
+		integer(&r[18], (int64_t)n.vote_epoch);
+	else
+		text(&r[18], NULL);
+	text(&r[19], n.last_election[0] ? n.last_election : NULL);
+	if (n.last_election[0])
+		integer(&r[20], n.last_election_ms);
+	else
+		text(&r[20], NULL);
+	text(&r[21], n.failover_warning[0] ? n.failover_warning : NULL);
 	return 1;
 }
 
@@ -142,8 +159,10 @@ static int fill_replication(struct cell (*rows)[MAX_COLS], int max)
 static const struct table_def status_def = {
 	"CREATE TABLE x(role TEXT, node_name TEXT, epoch INTEGER, log_mode TEXT, current_lsn TEXT, "
 	"applied_lsn TEXT, lag_bytes INTEGER, lag_ms REAL, state TEXT, leader TEXT, leader_client TEXT, "
-	"client_address TEXT, last_error TEXT, synchronous TEXT)",
-	14, fill_status,
+	"client_address TEXT, last_error TEXT, synchronous TEXT, election TEXT, lease TEXT, "
+	"heartbeat_age_ms INTEGER, voted_for TEXT, vote_epoch INTEGER, last_election TEXT, "
+	"last_election_ms INTEGER, failover_warning TEXT)",
+	22, fill_status,
 };
 
 static const struct table_def replication_def = {

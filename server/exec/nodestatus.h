@@ -31,6 +31,15 @@ struct node_info {
 	char leader_client[PEER_STR_MAX]; /* where the leader serves clients */
 	char client_address[PEER_STR_MAX];
 	char last_error[PEER_STR_MAX * 2];
+	/* automatic failover (all empty when it is off) */
+	char election[16];         /* "follower", "precandidate", "candidate", "leader" */
+	char lease[16];            /* "held", "expired", "none" */
+	int64_t heartbeat_age_ms;  /* since the leader was last heard; -1: never */
+	char voted_for[PEER_STR_MAX];
+	uint64_t vote_epoch;
+	char last_election[8];     /* "won", "lost" */
+	int64_t last_election_ms;
+	char failover_warning[512];
 };
 
 /* Set once at start-up, before any connection opens. */

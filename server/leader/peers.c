@@ -53,6 +53,7 @@
 #define GATHER_WAIT_MS 100
 #define LAG_RING 4096
 #define PEER_HANDSHAKE_MAX (64u * 1024u) /* largest frame before authentication */
+#define MAX_MEMBER_LINKS 16 /* members' election links at once */
 
 /* A follower by name: what it acknowledged, and which link serves it. */
 struct follower {
@@ -107,6 +108,11 @@ struct peers {
 	/* a follower asked for the leadership (SWITCHOVER) */
 	void (*on_switchover)(void *arg, const char *name, const char *peer_addr);
 	void *switchover_arg;
+	/* a member's election message (failover.h) */
+	int (*on_member)(void *arg, const char *name, const struct peer_election *m);
+	void *member_arg;
+	int member_fd[MAX_MEMBER_LINKS]; /* each member's link here (-1: none) */
+	char member_name[MAX_MEMBER_LINKS][PEER_STR_MAX];
 };
 
 /* ---------------------------------------------------------- the registry */
@@ -277,7 +283,7 @@ static const char *recv_problem(struct peerlink *pl, int rc)
 }
 
 /* HELLO, CHALLENGE, AUTH, WELCOME. 0 or -1 (logged). */
-static int handshake(struct peers *p, struct peerlink *pl, struct peer_hello *h)
+static int handshake(struct peers *p, struct peerlink *pl, struct peer_hello *h, bool *member)
 {
 	int tmo = (int)p->cfg->replication_timeout_ms;
 	uint8_t type;
@@ -287,7 +293,8 @@ static int handshake(struct peers *p, struct peerlink *pl, struct peer_hello *h)
 		log_warn("peers", "peer link closed before HELLO peer=%s reason=\"%s\"", pl->peer, recv_problem(pl, rc));
 		return -1;
 	}
-	if (type != PEER_HELLO || peer_hello_get(pl->payload.data, pl->payload.len, h) != 0)
+	*member = type == PEER_MEMBER_HELLO;
+	if ((type != PEER_HELLO && !*member) || peer_hello_get(pl->payload.data, pl->payload.len, h) != 0)
 		return refuse(pl, tmo, "expected a HELLO message", NULL);
 	if (h->version != PEER_VERSION) {
 		char why[128];
@@ -332,6 +339,10 @@ static int handshake(struct peers *p, struct peerlink *pl, struct peer_hello *h)
 	    !peerauth_equal(proof, want)) {
 		buf_free(&b);
 		return refuse(pl, tmo, "authentication failed", "wrong cluster secret");
+	}
+	if (*member) { /* election messages follow (member_link) */
+		buf_free(&b);
+		return 0;
 	}
 	if (!p->cl) { /* not the leader: say which node is */
 		char leader[PEER_STR_MAX] = "";
@@ -664,6 +675,69 @@ out:
 	buf_free(&msg);
 }
 
+/* A member's link: its election messages, each handed to on_member,
+ * until the link ends or the port stops. */
+static void member_link(struct peers *p, struct peerlink *pl, const char *name)
+{
+	pthread_mutex_lock(&p->mu);
+	int (*fn)(void *, const char *, const struct peer_election *) = p->on_member;
+	void *arg = p->member_arg;
+	pthread_mutex_unlock(&p->mu);
+	int tmo = (int)p->cfg->replication_timeout_ms;
+	if (!fn) {
+		refuse(pl, tmo, "this node takes no part in elections (failover is off)", NULL);
+		return;
+	}
+	log_debug("peers", "member linked name=%s peer=%s", name, pl->peer);
+	/* a member's newer link replaces its older one, so a member holds
+	 * one link here however often it dials */
+	pthread_mutex_lock(&p->mu);
+	int slot = -1;
+	for (int i = 0; i < MAX_MEMBER_LINKS && slot < 0; i++)
+		if (p->member_fd[i] >= 0 && strcmp(p->member_name[i], name) == 0) {
+			shutdown(p->member_fd[i], SHUT_RDWR);
+			slot = i;
+		}
+	for (int i = 0; i < MAX_MEMBER_LINKS && slot < 0; i++)
+		if (p->member_fd[i] < 0)
+			slot = i;
+	if (slot >= 0) {
+		p->member_fd[slot] = pl->fd;
+		snprintf(p->member_name[slot], sizeof(p->member_name[slot]), "%s", name);
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (slot < 0) {
+		refuse(pl, tmo, "too many member links", NULL);
+		return;
+	}
+	/* members speak only when they have something to say: no idle limit */
+	while (!atomic_load(&p->stop)) {
+		uint8_t type;
+		uint64_t epoch;
+		int rc = peerlink_recv(pl, &type, &epoch, ACK_POLL_MS);
+		if (rc == SL_ETIMEDOUT)
+			continue;
+		struct peer_election m;
+		if (rc != 0) {
+			log_debug("peers", "member link closed name=%s reason=\"%s\"", name, recv_problem(pl, rc));
+			break;
+		}
+		if (type != PEER_ELECTION || peer_election_get(pl->payload.data, pl->payload.len, &m) != 0 ||
+		    m.epoch != epoch) {
+			refuse(pl, tmo, "malformed election message", NULL);
+			break;
+		}
+		if (fn(arg, name, &m) != 0) {
+			refuse(pl, tmo, "not a member of this cluster (peers)", NULL);
+			break;
+		}
+	}
+	pthread_mutex_lock(&p->mu);
+	if (p->member_fd[slot] == pl->fd)
+		p->member_fd[slot] = -1;
+	pthread_mutex_unlock(&p->mu);
+}
+
 static void *link_main(void *arg)
 {
 	struct link *ln = arg;
@@ -676,8 +750,13 @@ static void *link_main(void *arg)
 	pl.max_payload = PEER_HANDSHAKE_MAX; /* a stranger gets no large buffers */
 	struct peer_hello h;
 	struct follower *f = NULL;
-	if (handshake(p, &pl, &h) != 0)
+	bool member;
+	if (handshake(p, &pl, &h, &member) != 0)
 		goto out;
+	if (member) {
+		member_link(p, &pl, h.node_name);
+		goto out;
+	}
 	pl.max_payload = PEER_MAX_PAYLOAD;
 	f = follower_claim(p, &h, ln);
 	if (!f) {
@@ -769,6 +848,15 @@ void peers_on_redirect(struct peers *p, void (*fn)(void *arg, char *out, size_t 
 	pthread_mutex_lock(&p->mu);
 	p->leader_of = fn;
 	p->leader_of_arg = arg;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void peers_on_member(struct peers *p, int (*fn)(void *arg, const char *name, const struct peer_election *m),
+		     void *arg)
+{
+	pthread_mutex_lock(&p->mu);
+	p->on_member = fn;
+	p->member_arg = arg;
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -956,6 +1044,8 @@ int peers_start(struct peers **out, const struct config *cfg, struct commitlog *
 	p->sr = sr;
 	p->log = cl ? commitlog_replog(cl) : NULL;
 	p->listen_fd = p->wake[0] = p->wake[1] = -1;
+	for (int i = 0; i < MAX_MEMBER_LINKS; i++)
+		p->member_fd[i] = -1;
 	snprintf(p->db_path, sizeof(p->db_path), "%s", db_path);
 	snprintf(p->client_addr, sizeof(p->client_addr), "%s", client_addr);
 	snprintf(p->node_name, sizeof(p->node_name), "%.255s", cfg->node_name[0] ? cfg->node_name : client_addr);

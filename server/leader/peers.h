@@ -79,6 +79,11 @@ void peers_stop(struct peers *p);
 /* Follower mode: fn(arg, out, outlen) writes the leader's peer address
  * ("" when it hears from none). Any thread. */
 void peers_on_redirect(struct peers *p, void (*fn)(void *arg, char *out, size_t outlen), void *arg);
+/* fn(arg, name, m) runs on a link's thread for every election message
+ * the member `name` sends (MEMBER_HELLO links); nonzero closes the link
+ * (not a member). Without it such links are refused. */
+void peers_on_member(struct peers *p, int (*fn)(void *arg, const char *name, const struct peer_election *m),
+		     void *arg);
 void peers_on_switchover(struct peers *p, void (*fn)(void *arg, const char *name, const char *peer_addr), void *arg);
 int peers_handover(struct peers *p, const char *name, uint64_t end);
 /* The follower's flushed position; false when it has no link. */

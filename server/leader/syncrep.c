@@ -41,6 +41,7 @@ struct syncrep {
 	bool degraded;
 	bool stopping;
 	bool deposed; /* stopping because this node stepped down */
+	const struct lease *lease;
 	uint64_t high_lsn;       /* the highest LSN a commit asked about */
 	uint64_t catchup_target; /* degraded: restored once this is confirmed */
 };
@@ -175,7 +176,8 @@ int syncrep_rule_parse(const char *text, struct syncrep_rule *out, char *err, si
 
 /* ------------------------------------------------------------ the table */
 
-struct syncrep *syncrep_new(const struct syncrep_rule *rule, int64_t timeout_ms, int fallback)
+struct syncrep *syncrep_new(const struct syncrep_rule *rule, int64_t timeout_ms, int fallback,
+			    const struct lease *lease)
 {
 	struct syncrep *sr = calloc(1, sizeof(*sr));
 	if (!sr)
@@ -183,6 +185,7 @@ struct syncrep *syncrep_new(const struct syncrep_rule *rule, int64_t timeout_ms,
 	sr->rule = *rule;
 	sr->timeout_ms = timeout_ms;
 	sr->fallback = fallback;
+	sr->lease = lease;
 	pthread_mutex_init(&sr->mu, NULL);
 	pthread_condattr_t attr;
 	pthread_condattr_init(&attr);
@@ -342,6 +345,12 @@ enum syncrep_result syncrep_wait(struct syncrep *sr, uint64_t lsn, int level, bo
 	if (lsn > sr->high_lsn)
 		sr->high_lsn = lsn;
 	for (;;) {
+		if (!lease_holds(sr->lease)) {
+			log_warn("syncrep", "a commit waiting for standbys fails: this node lost its leader lease lsn=%s",
+				 lsn_format(lsn, at));
+			pthread_mutex_unlock(&sr->mu);
+			return SYNCREP_DEPOSED; /* never success: another leader may be elected */
+		}
 		if (confirmed_locked(sr, level) >= lsn) {
 			pthread_mutex_unlock(&sr->mu);
 			return SYNCREP_CONFIRMED;

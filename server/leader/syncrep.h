@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "lease.h"
 
 #define SYNCREP_MAX_NAMES 16
 
@@ -45,7 +46,10 @@ enum syncrep_result {
 
 struct syncrep;
 
-struct syncrep *syncrep_new(const struct syncrep_rule *rule, int64_t timeout_ms, int fallback);
+/* lease: the leader's (lease.h); a wait confirms nothing once it has run
+ * out, and ends with SYNCREP_DEPOSED (NULL: no lease). */
+struct syncrep *syncrep_new(const struct syncrep_rule *rule, int64_t timeout_ms, int fallback,
+			    const struct lease *lease);
 void syncrep_free(struct syncrep *sr);
 
 /* Whether any follower must acknowledge commits. */

@@ -85,7 +85,7 @@ wait_until "grep -q asked '$TEST_TMP/slow.out'" 10 || fail "the slow peer did no
 wait_until "log_since L $mark | grep -q 'switchover begun'" 10 || fail "the leader did not begin the switchover"
 expect_eq "$(q L "SELECT state FROM sluice_status")" "handing over" "L's state while fenced"
 out=$(q_raw L "INSERT INTO t VALUES (100, 'fenced')") || true
-expect_match "$out" "25006.*leadership moves to another node" "a write while fenced"
+expect_match "$out" "25006.*leadership is moving to another node" "a write while fenced"
 wait_until "log_since L $mark | grep -q 'switchover abandoned'" 10 || fail "the switchover was not abandoned"
 expect_eq "$(q L "INSERT INTO t VALUES (101, 'after')")" "INSERT 0 1" "a write after the abandoned switchover"
 expect_eq "$(node_status L role)" leader "L's role"

@@ -87,7 +87,7 @@ static void test_parse(void **state)
 static struct syncrep *make(const char *text, int64_t timeout_ms, int fallback)
 {
 	struct syncrep_rule r = parse_ok(text);
-	struct syncrep *sr = syncrep_new(&r, timeout_ms, fallback);
+	struct syncrep *sr = syncrep_new(&r, timeout_ms, fallback, NULL);
 	assert_non_null(sr);
 	return sr;
 }
@@ -216,6 +216,30 @@ static void test_wait(void **state)
 	syncrep_free(sr);
 }
 
+/* Without the leader lease nothing is confirmed: a wait fails with
+ * DEPOSED (40003 to the client), also for a position the standbys hold,
+ * and also when the lease runs out while it waits. */
+static void test_lease(void **state)
+{
+	(void)state;
+	struct syncrep_rule r = parse_ok("FIRST 1 (a)");
+	struct lease lease;
+	lease_set(&lease, INT64_MAX);
+	struct syncrep *sr = syncrep_new(&r, 5000, SYNC_FALLBACK_BLOCK, &lease);
+	syncrep_update(sr, "a", true, 100, 100, 100);
+	assert_int_equal(syncrep_wait(sr, 100, SYNC_ON, NULL, NULL), SYNCREP_CONFIRMED);
+	lease_set(&lease, 0);
+	assert_int_equal(syncrep_wait(sr, 100, SYNC_ON, NULL, NULL), SYNCREP_DEPOSED);
+	lease_set(&lease, sl_monotonic_ms() + 100);
+	int64_t start = sl_monotonic_ms();
+	assert_int_equal(syncrep_wait(sr, 200, SYNC_ON, NULL, NULL), SYNCREP_DEPOSED);
+	assert_true(sl_monotonic_ms() - start >= 100);
+	assert_true(sl_monotonic_ms() - start < 1000);
+	lease_set(&lease, INT64_MAX); /* the lease is back */
+	assert_int_equal(syncrep_wait(sr, 100, SYNC_ON, NULL, NULL), SYNCREP_CONFIRMED);
+	syncrep_free(sr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_first),
 		cmocka_unit_test(test_any),
 		cmocka_unit_test(test_wait),
+		cmocka_unit_test(test_lease),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

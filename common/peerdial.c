@@ -1,0 +1,87 @@
+/*
+ * peerdial.c — the dialing side of a peer link's handshake (see
+ * peerdial.h; the exchange: peerauth.h).
+ */
+#include "peerdial.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "peerauth.h"
+#include "sl_error.h"
+
+int peerdial_expect(struct peerlink *pl, uint8_t want, uint8_t *got, int timeout_ms, char *err, size_t errlen)
+{
+	uint8_t type = 0;
+	uint64_t epoch;
+	int rc = peerlink_recv(pl, &type, &epoch, timeout_ms);
+	*got = rc == 0 ? type : 0;
+	if (rc != 0) {
+		snprintf(err, errlen, "link to %s failed: %s", pl->peer,
+			 rc == SL_EPROTO ? (pl->why ? pl->why : "malformed frame")
+			 : rc == SL_ETIMEDOUT ? "timed out" : "connection closed");
+		return -1;
+	}
+	if (type == PEER_ERROR) {
+		char text[PEER_STR_MAX * 2];
+		if (peer_text_get(pl->payload.data, pl->payload.len, text) != 0)
+			snprintf(text, sizeof(text), "(unreadable reason)");
+		snprintf(err, errlen, "%s refused: %s", pl->peer, text);
+		return -1;
+	}
+	if (type != want) {
+		snprintf(err, errlen, "%s sent %s where %s was due", pl->peer, peer_type_name(type),
+			 peer_type_name(want));
+		return -1;
+	}
+	return 0;
+}
+
+int peerdial_open(struct peerlink *pl, const struct peerdial *d, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	int fd = peerlink_dial(d->addr, d->dial_timeout_ms, err, errlen);
+	if (fd < 0)
+		return -1;
+	peerlink_init(pl, fd, d->addr);
+	struct peer_hello h = { .version = PEER_VERSION };
+	snprintf(h.cluster_id, sizeof(h.cluster_id), "%.255s", d->cluster_id);
+	snprintf(h.node_name, sizeof(h.node_name), "%.255s", d->node_name);
+	snprintf(h.client_addr, sizeof(h.client_addr), "%.255s", d->client_addr ? d->client_addr : "");
+	struct buf b;
+	buf_init(&b);
+	int rc = peerauth_nonce(h.nonce);
+	if (rc == 0) {
+		peer_hello_put(&b, &h);
+		rc = peerlink_send(pl, d->hello_type, b.data, b.len, d->timeout_ms);
+	}
+	buf_reset(&b);
+	struct peer_challenge ch;
+	uint8_t want[PEER_PROOF_SIZE], proof[PEER_PROOF_SIZE];
+	uint8_t got;
+	if (rc != 0 || peerdial_expect(pl, PEER_CHALLENGE, &got, d->timeout_ms, err, errlen) != 0)
+		goto fail;
+	if (peer_challenge_get(pl->payload.data, pl->payload.len, &ch) != 0) {
+		snprintf(err, errlen, "malformed CHALLENGE from %s", d->addr);
+		goto fail;
+	}
+	peerauth_leader_proof(d->secret, d->cluster_id, h.nonce, ch.nonce, want);
+	if (!peerauth_equal(want, ch.proof)) {
+		snprintf(err, errlen, "%s did not prove the cluster secret (wrong cluster_secret?)", d->addr);
+		peer_text_put(&b, "the leader's proof of the cluster secret does not match");
+		peerlink_send(pl, PEER_ERROR, b.data, b.len, d->timeout_ms);
+		goto fail;
+	}
+	peerauth_follower_proof(d->secret, h.node_name, ch.nonce, h.nonce, proof);
+	peer_auth_put(&b, proof);
+	if (peerlink_send(pl, PEER_AUTH, b.data, b.len, d->timeout_ms) != 0)
+		goto fail;
+	buf_free(&b);
+	return 0;
+fail:
+	if (!err[0])
+		snprintf(err, errlen, "could not send to %s", d->addr);
+	buf_free(&b);
+	peerlink_close(pl);
+	return -1;
+}
