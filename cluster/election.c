@@ -132,9 +132,12 @@ static void reset_timer(struct election *e, int64_t now)
 	e->deadline_ms = now + e->cfg.failover_ms + jitter;
 }
 
+/* Whether this member may stand: failover on, a priority, a data node
+ * with data (one that has not bootstrapped holds nothing to lead with). */
 static bool can_lead(const struct election *e)
 {
-	return e->cfg.failover && e->cfg.priority > 0 && !e->cfg.witness[e->cfg.self] && e->cfg.nmembers > 1;
+	return e->cfg.failover && e->cfg.priority > 0 && !e->cfg.witness[e->cfg.self] && e->cfg.nmembers > 1 &&
+	       (e->last_epoch > 0 || e->last_lsn > 0);
 }
 
 int election_majority(const struct election *e) { return e->cfg.nmembers / 2 + 1; }

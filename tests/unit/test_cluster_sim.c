@@ -413,6 +413,10 @@ static bool run(uint64_t seed, int n, bool witness, int steps, bool verbose)
 		struct node *nd = &s->nodes[i];
 		nd->witness = witness && i == n - 1;
 		nd->disk.voted_for = ELECTION_NOBODY;
+		if (!nd->witness) { /* every data node starts from the same snapshot: epoch 1 */
+			nd->log[0] = 1;
+			nd->len = 1;
+		}
 		nd->rate = 0.97 + (double)(rnd(s) % 61) / 1000.0;
 		nd->offset = (int64_t)(rnd(s) % 100000);
 		boot(s, i);

@@ -175,6 +175,7 @@ static int get_snap_begin(const uint8_t *p, size_t n, void *o) { return peer_sna
 static int get_u64(const uint8_t *p, size_t n, void *o) { return peer_u64_get(p, n, o); }
 static int get_heartbeat(const uint8_t *p, size_t n, void *o) { return peer_heartbeat_get(p, n, o); }
 static int get_ack(const uint8_t *p, size_t n, void *o) { return peer_ack_get(p, n, o); }
+static int get_election(const uint8_t *p, size_t n, void *o) { return peer_election_get(p, n, o); }
 static int get_welcome(const uint8_t *p, size_t n, void *o)
 {
 	int rc = peer_welcome_get(p, n, o);
@@ -191,6 +192,7 @@ static void check_body_strict(getter get, const struct buf *body)
 		char text[PEER_STR_MAX * 2];
 		uint8_t bytes[PEER_PROOF_SIZE];
 		uint64_t v;
+		struct peer_election e;
 	} out;
 	assert_int_equal(get(body->data, body->len, &out), 0);
 	for (size_t n = 0; n < body->len; n++) {
@@ -495,7 +497,7 @@ static void test_type_names(void **state)
 	const char *names[] = { "HELLO", "CHALLENGE", "AUTH", "WELCOME", "ERROR", "FOLLOW", "SNAPSHOT_REQ",
 				"SNAP_BEGIN", "SNAP_DATA", "SNAP_END", "STREAM_START", "RECORDS", "HEARTBEAT",
 				"ACK", "REBOOTSTRAP", "VISIBLE", "TRUNCATE",
-				"SWITCHOVER", "PROMOTE", "NOT_LEADER" };
+				"SWITCHOVER", "PROMOTE", "NOT_LEADER", "MEMBER_HELLO", "ELECTION" };
 	for (uint8_t t = PEER_HELLO; t <= PEER_TYPE_LAST; t++)
 		assert_string_equal(peer_type_name(t), names[t - 1]);
 	assert_string_equal(peer_type_name(0), "unknown");
@@ -833,6 +835,23 @@ static void test_msg_fixed(void **state)
 		assert_int_equal(ag.flush_lsn, 20);
 		assert_int_equal(ag.apply_lsn, 10);
 		check_body_strict(get_ack, &b);
+
+		struct peer_election el = { 5, 1, 200, 7, 6, 0xABCDEF, 123456789 }, eg;
+		buf_reset(&b);
+		peer_election_put(&b, &el);
+		assert_int_equal(b.len, 35);
+		body_trip(PEER_ELECTION, &b, compress, &raw);
+		assert_int_equal(peer_election_get(raw.data, raw.len, &eg), 0);
+		assert_int_equal(eg.type, 5);
+		assert_int_equal(eg.granted, 1);
+		assert_int_equal(eg.priority, 200);
+		assert_int_equal(eg.epoch, 7);
+		assert_int_equal(eg.last_epoch, 6);
+		assert_int_equal(eg.last_lsn, 0xABCDEF);
+		assert_int_equal(eg.stamp, 123456789);
+		check_body_strict(get_election, &b);
+		b.data[1] = 2; /* granted is 0 or 1 */
+		assert_int_equal(peer_election_get(b.data, b.len, &eg), SL_EPROTO);
 
 		/* SNAPSHOT_REQ has no body */
 		buf_reset(&b);
