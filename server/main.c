@@ -20,6 +20,7 @@
 #include "log.h"
 #include "members.h"
 #include "server.h"
+#include "witness.h"
 
 static void usage(FILE *out)
 {
@@ -137,6 +138,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (prepare_data_dir(cfg.data_dir) != 0)
 		return 1;
+	if (cfg.role == ROLE_WITNESS)
+		return witness_run(&cfg);
 	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
 	struct server srv;
 	int rc = 0;
