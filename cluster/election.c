@@ -176,10 +176,12 @@ static int count_granted(const struct election *e)
 	return n;
 }
 
-static void become_follower(struct election *e, int64_t now, struct election_actions *out)
+/* led_epoch: the epoch a leader stops leading (its own, or older than
+ * the one it just adopted). */
+static void become_follower(struct election *e, int64_t now, uint64_t led_epoch, struct election_actions *out)
 {
 	if (e->role == ELECTION_LEADER)
-		emit(out, (struct election_action){ .kind = ELECTION_STEP_DOWN, .epoch = e->epoch });
+		emit(out, (struct election_action){ .kind = ELECTION_STEP_DOWN, .epoch = led_epoch });
 	move_role(e, ELECTION_FOLLOWER);
 	e->fenced = false;
 	e->lease_lost_ms = 0;
@@ -191,11 +193,12 @@ static void become_follower(struct election *e, int64_t now, struct election_act
 static void adopt_epoch(struct election *e, int64_t now, uint64_t epoch, struct election_actions *out)
 {
 	SL_ASSERT(epoch > e->epoch);
+	uint64_t led = e->epoch;
 	e->epoch = epoch;
 	e->voted_for = ELECTION_NOBODY;
 	e->leader = ELECTION_NOBODY;
 	persist(e, out);
-	become_follower(e, now, out);
+	become_follower(e, now, led, out);
 }
 
 static struct election_msg answer(const struct election *e, uint8_t type, bool granted, uint64_t stamp)
@@ -273,7 +276,7 @@ static void check_lease(struct election *e, int64_t now, struct election_actions
 	} else if (now - e->lease_lost_ms >= e->cfg.failover_ms) {
 		e->leader = ELECTION_NOBODY;
 		e->heard_ms = now;
-		become_follower(e, now, out);
+		become_follower(e, now, e->epoch, out);
 	}
 }
 
@@ -327,7 +330,7 @@ static void lose_round(struct election *e, int64_t now, struct election_actions 
 {
 	e->last_election_won = false;
 	e->last_election_ms = now - e->election_started_ms;
-	become_follower(e, now, out);
+	become_follower(e, now, e->epoch, out);
 	/* try again after a jitter only: the leader is still missing */
 	int64_t jitter = e->cfg.jitter_ms > 0 ? (int64_t)(next_random(e) % (uint64_t)e->cfg.jitter_ms) : 0;
 	e->deadline_ms = now + e->cfg.heartbeat_ms + jitter;
@@ -387,7 +390,7 @@ static void on_heartbeat(struct election *e, int64_t now, int from, const struct
 	if (m->epoch > e->epoch)
 		adopt_epoch(e, now, m->epoch, out);
 	else if (e->role != ELECTION_FOLLOWER)
-		become_follower(e, now, out);
+		become_follower(e, now, e->epoch, out);
 	e->election_started_ms = 0;
 	e->heard_ms = now;
 	e->last_heartbeat_ms = now;

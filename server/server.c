@@ -269,9 +269,9 @@ void server_run(struct server *srv) { ev_run(srv->loop, 0); }
 void server_free(struct server *srv)
 {
 	rolechange_close(srv);
+	runtime_stop(srv); /* first: the peer port hands members' messages to failover */
 	failover_stop(srv->failover);
 	srv->failover = NULL;
-	runtime_stop(srv);
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	ev_async_stop(srv->loop, &srv->admin_async);

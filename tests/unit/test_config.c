@@ -321,7 +321,7 @@ static void test_enum(void **state)
 	expect_set(&cfg, "role", " Follower ");
 	assert_int_equal(cfg.role, ROLE_FOLLOWER);
 	expect_reject(&cfg, "role", "boss",
-		      "invalid value for \"role\": \"boss\" (must be one of leader, follower)");
+		      "invalid value for \"role\": \"boss\" (must be one of leader, follower, witness)");
 	expect_reject(&cfg, "role", "", "must be one of leader, follower");
 	expect_reject(&cfg, "role", "lead", "must be one of");
 	expect_reject(&cfg, "role", "leaders", "must be one of");
@@ -563,12 +563,17 @@ static void test_show_roundtrip(void **state)
 	expect_set(&a, "peers", "n1@127.0.0.1:7001, n2@127.0.0.1:7002");
 	expect_set(&a, "switchover_timeout", "4s");
 	expect_set(&a, "follower_retention_timeout", "1h");
+	expect_set(&a, "failover", "off");
+	expect_set(&a, "failover_priority", "7");
+	expect_set(&a, "heartbeat_interval", "50ms");
+	expect_set(&a, "lease_timeout", "2s");
+	expect_set(&a, "failover_timeout", "5s");
 
 	/* b starts from defaults, so every setting differs until copied. */
 	config_defaults(&b);
 	struct collect c = { .into = &b };
 	config_foreach(&a, collect_fn, &c);
-	assert_int_equal(c.count, 40);
+	assert_int_equal(c.count, 45);
 	assert_memory_equal(&a, &b, sizeof(a));
 	assert_string_equal(c.names[0], "listen_address");
 	assert_string_equal(c.names[9], "log_mode");
@@ -578,6 +583,8 @@ static void test_show_roundtrip(void **state)
 	assert_string_equal(c.names[29], "cluster_secret");
 	assert_string_equal(c.names[37], "switchover_timeout");
 	assert_string_equal(c.names[38], "follower_retention_timeout");
+	assert_string_equal(c.names[39], "failover");
+	assert_string_equal(c.names[43], "failover_timeout");
 
 	/* a secret is never shown */
 	char shown[64];
@@ -631,7 +638,9 @@ static void test_print_help(void **state)
 		"listen_address = '127.0.0.1'",
 		"port = 5433  (integer, 0 to 65535)",
 		"data_dir = ''",
-		"role = leader  (one of leader, follower)",
+		"role = leader  (one of leader, follower, witness)",
+		"failover = on  (one of off, on)",
+		"lease_timeout = 600ms",
 		"max_message_size = 64MB  (size, 1kB to 1GB)",
 		"authentication_timeout = 60s  (duration, 1s to 2147483647ms)",
 		"auth_method = trust  (one of trust, password, scram-sha-256)",
