@@ -91,9 +91,8 @@ static void emit(struct election_actions *out, struct election_action a)
 	out->v[out->n++] = a;
 }
 
-static void send_to(struct election *e, struct election_actions *out, int to, struct election_msg m)
+static void send_to(struct election_actions *out, int to, struct election_msg m)
 {
-	(void)e;
 	emit(out, (struct election_action){ .kind = ELECTION_SEND, .to = to, .msg = m });
 }
 
@@ -101,7 +100,7 @@ static void send_all(struct election *e, struct election_actions *out, struct el
 {
 	for (int i = 0; i < e->cfg.nmembers; i++)
 		if (i != e->cfg.self)
-			send_to(e, out, i, m);
+			send_to(out, i, m);
 }
 
 static void persist(struct election *e, struct election_actions *out)
@@ -384,7 +383,7 @@ static void on_heartbeat(struct election *e, int64_t now, int from, const struct
 			 struct election_actions *out)
 {
 	if (m->epoch < e->epoch || (m->epoch == e->epoch && e->role == ELECTION_LEADER)) {
-		send_to(e, out, from, answer(e, ELECTION_HEARTBEAT_ACK, false, m->stamp));
+		send_to(out, from, answer(e, ELECTION_HEARTBEAT_ACK, false, m->stamp));
 		return;
 	}
 	if (m->epoch > e->epoch)
@@ -399,7 +398,7 @@ static void on_heartbeat(struct election *e, int64_t now, int from, const struct
 		e->leader = from;
 		emit(out, (struct election_action){ .kind = ELECTION_FOLLOW, .to = from, .epoch = e->epoch });
 	}
-	send_to(e, out, from, answer(e, ELECTION_HEARTBEAT_ACK, true, m->stamp));
+	send_to(out, from, answer(e, ELECTION_HEARTBEAT_ACK, true, m->stamp));
 }
 
 static void on_heartbeat_ack(struct election *e, int64_t now, int from, const struct election_msg *m,
@@ -421,14 +420,14 @@ static void on_prevote_req(struct election *e, int64_t now, int from, const stru
 			   struct election_actions *out)
 {
 	bool grant = m->epoch > e->epoch && lost_leader(e, now) && candidate_fit(e, m);
-	send_to(e, out, from, answer(e, ELECTION_PREVOTE, grant, m->stamp));
+	send_to(out, from, answer(e, ELECTION_PREVOTE, grant, m->stamp));
 }
 
 static void on_vote_req(struct election *e, int64_t now, int from, const struct election_msg *m,
 			struct election_actions *out)
 {
 	if (m->epoch < e->epoch || !lost_leader(e, now)) {
-		send_to(e, out, from, answer(e, ELECTION_VOTE, false, m->stamp));
+		send_to(out, from, answer(e, ELECTION_VOTE, false, m->stamp));
 		return;
 	}
 	if (m->epoch > e->epoch)
@@ -440,7 +439,7 @@ static void on_vote_req(struct election *e, int64_t now, int from, const struct 
 		reset_timer(e, now);
 		persist(e, out);
 	}
-	send_to(e, out, from, answer(e, ELECTION_VOTE, grant, m->stamp));
+	send_to(out, from, answer(e, ELECTION_VOTE, grant, m->stamp));
 }
 
 static void on_vote(struct election *e, int64_t now, int from, const struct election_msg *m,
@@ -501,7 +500,7 @@ void election_receive(struct election *e, int64_t now, int from, const struct el
 void election_link_up(struct election *e, int64_t now, int to, struct election_actions *out)
 {
 	if (e->role == ELECTION_LEADER && to >= 0 && to < e->cfg.nmembers && to != e->cfg.self)
-		send_to(e, out, to, request(e, ELECTION_HEARTBEAT, e->epoch, now));
+		send_to(out, to, request(e, ELECTION_HEARTBEAT, e->epoch, now));
 }
 
 void election_position(struct election *e, uint64_t last_epoch, uint64_t last_lsn)

@@ -12,8 +12,8 @@
  * write path sees a lost lease at once.
  *
  * The vote file, DATA_DIR/vote, is one line: "EPOCH NAME\n" (NAME "-"
- * when this node has not voted in EPOCH), replaced atomically (temporary
- * file, fsync, rename, directory fsync).
+ * when this node has not voted in EPOCH), replaced atomically
+ * (recovery_file_write).
  */
 #include "failover.h"
 
@@ -34,6 +34,7 @@
 #include "members.h"
 #include "peerdial.h"
 #include "peerframe.h"
+#include "recovery.h"
 #include "sl_error.h"
 #include "sl_time.h"
 #include "syncrep.h"
@@ -111,25 +112,9 @@ static int vote_load(struct failover *f, struct election_vote *v, char *err, siz
 
 static int vote_store(struct failover *f, uint64_t epoch, int voted_for)
 {
-	char tmp[sizeof(f->vote_path) + 8], text[160];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", f->vote_path);
-	int n = snprintf(text, sizeof(text), "%" PRIu64 " %s\n", epoch,
-			 voted_for >= 0 ? f->members.v[voted_for].name : "-");
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	bool ok = write(fd, text, (size_t)n) == n && fsync(fd) == 0;
-	ok = close(fd) == 0 && ok;
-	if (!ok || rename(tmp, f->vote_path) != 0)
-		return -1;
-	char dir[sizeof(f->vote_path)];
-	snprintf(dir, sizeof(dir), "%s", f->cfg->data_dir);
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -1;
-	ok = fsync(dfd) == 0;
-	close(dfd);
-	return ok ? 0 : -1;
+	char text[160];
+	snprintf(text, sizeof(text), "%" PRIu64 " %s\n", epoch, voted_for >= 0 ? f->members.v[voted_for].name : "-");
+	return recovery_file_write(f->vote_path, text); /* atomic and durable; logs a failure */
 }
 
 /* ------------------------------------------------------------- actions */
@@ -176,7 +161,7 @@ static bool carry_out(struct failover *f, const struct election_actions *acts)
 			if (vote_store(f, a->epoch, a->to) != 0) {
 				/* a vote that is not durable is never sent: this node stops voting */
 				log_error("failover", "could not write the vote file, this node takes no further part "
-						      "in elections path=%s error=\"%s\"", f->vote_path, strerror(errno));
+						      "in elections path=%s", f->vote_path);
 				f->broken = true;
 			} else if (a->to >= 0 && a->to != f->self) {
 				log_info("failover", "voted candidate=%s epoch=%" PRIu64, member_name(f, a->to), a->epoch);
