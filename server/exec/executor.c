@@ -247,6 +247,13 @@ static void *reader_main(void *arg)
 /* Why a job that may not run yet should stop waiting; NULL to keep waiting. */
 static const char *wait_expired(struct executor *ex, struct job *j, int64_t now, const char **sqlstate)
 {
+	if (ex->stopping) {
+		/* the writer ends with the role: behind another session's open
+		 * block the job would wait for a statement that the change of
+		 * role holds back */
+		*sqlstate = SQLSTATE_SERIALIZATION_FAILURE;
+		return "canceling statement because this node is changing role";
+	}
 	if (atomic_load(&j->intr.cancel)) {
 		*sqlstate = SQLSTATE_QUERY_CANCELED;
 		return "canceling statement due to user request";

@@ -9,6 +9,14 @@
 # log). The waiting INSERT fails with SQLSTATE 40003 (its outcome is
 # unknown to its client), never INSERT 0 1. n1 follows n2; the row, which
 # was durable in the log n2 took over, is on n2; n3, resumed, follows n2.
+#
+# Then a step-down while a session holds the writer inside a transaction
+# block and another session's INSERT waits behind it: SELECT
+# sluice_promote() on n1 moves the leadership back within seconds; the
+# waiting INSERT fails at once with 40001 (it never ran), the block's
+# session is ended with 57P01, and neither row is on the new leader. (The
+# step-down used to wait for the waiting INSERT, which waited for the idle
+# block, until one of the clients gave up.)
 set -euo pipefail
 source "$TOP_SRCDIR/tests/integration/lib.sh"
 
@@ -51,9 +59,34 @@ wait_until "[ \"\$(status_try n2 \"SELECT count(*) FROM sluice_replication WHERE
 q n2 "INSERT INTO t VALUES (2, 'on n2')" >/dev/null
 wait_caught_up n1 n2 30
 wait_caught_up n3 n2 30
+
+sess_open n2 holder
+expect_match "$(sess_q holder "BEGIN; INSERT INTO t VALUES (10, 'in an open block')")" "INSERT 0 1" "the block's INSERT"
+psql_to n2 -v VERBOSITY=verbose -c "INSERT INTO t VALUES (11, 'waits behind the block')" >"$TEST_TMP/behind.out" 2>&1 &
+behind=$!
+bg_track "$behind"
+sleep 0.5
+proc_alive "$behind" || fail "the second INSERT did not wait behind the block: $(cat "$TEST_TMP/behind.out")"
+t0=$(now_ms)
+expect_eq "$(q n1 "SELECT sluice_promote()")" 1 "sluice_promote() on n1"
+wait_until "[ \"\$(status_try n1 \"SELECT role || '/' || state FROM sluice_status\")\" = leader/leading ]" 10 ||
+	fail "n1 did not lead within 10 s while n2 had a block open: $(status_try n2 "SELECT * FROM sluice_status")"
+log "switchover with a block open took $(($(now_ms) - t0)) ms"
+rc=0
+wait_pid_exit "$behind" 10 || rc=$?
+[ "$rc" != 124 ] || fail "the INSERT behind the block still waits after the step-down"
+expect_match "$(cat "$TEST_TMP/behind.out")" "40001.*changing role" "the INSERT that waited behind the block"
+sess_send holder "COMMIT"
+wait_until "! sess_alive holder" 10 || fail "the block's session still runs after the step-down"
+expect_match "$(cat "${SESS_OUT[holder]}")" "57P01: terminating connection because this node stepped down" \
+	"the block's session after the step-down"
+expect_eq "$(q n1 "SELECT count(*) FROM t WHERE k IN (10, 11)")" 0 "rows of the block and of the waiting INSERT on n1"
+q n1 "INSERT INTO t VALUES (12, 'on n1')" >/dev/null
+wait_caught_up n2 n1 30
+wait_caught_up n3 n1 30
 node_stop n1
 node_stop n3
 node_stop n2
-compare_stopped n2 n1
-compare_stopped n2 n3
+compare_stopped n1 n2
+compare_stopped n1 n3
 log "PASS"
