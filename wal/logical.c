@@ -238,7 +238,7 @@ static bool adds_column_with_default(const char *sql)
 	return false;
 }
 
-static int authorize(void *arg, int action, const char *a1, const char *a2, const char *db, const char *trigger)
+int logical_authorize(void *arg, int action, const char *a1, const char *a2, const char *db, const char *trigger)
 {
 	struct logical *lg = arg;
 	(void)a2;
@@ -454,7 +454,6 @@ int logical_open(struct logical **out, sqlite3 *db, char *err, size_t errlen)
 		logical_close(lg);
 		return rc;
 	}
-	sqlite3_set_authorizer(db, authorize, lg);
 	*out = lg;
 	return 0;
 }
@@ -463,7 +462,6 @@ void logical_close(struct logical *lg)
 {
 	if (!lg)
 		return;
-	sqlite3_set_authorizer(lg->db, NULL, NULL);
 	if (lg->session)
 		sqlite3session_delete(lg->session);
 	for (int i = 0; i < lg->nmarks; i++)

@@ -13,10 +13,12 @@
  * after it, DDL included.
  *
  * Logical replication needs a PRIMARY KEY on every table: an authorizer
- * refuses, at prepare time, any INSERT, UPDATE or DELETE on a table of the
- * main database without one (logical_denied() says why). It also refuses
- * ALTER TABLE … ADD COLUMN with a non-NULL DEFAULT, whose old values
- * SQLite 3.40's session extension records wrongly.
+ * (logical_authorize, which the connection's owner installs with
+ * sqlite3_set_authorizer, alone or called from its own) refuses, at prepare
+ * time, any INSERT, UPDATE or DELETE on a table of the main database
+ * without one (logical_denied() says why). It also refuses ALTER TABLE …
+ * ADD COLUMN with a non-NULL DEFAULT, whose old values SQLite 3.40's
+ * session extension records wrongly. It also tells DDL apart.
  *
  * Used by the writer thread only.
  */
@@ -34,6 +36,9 @@ struct logical;
 /* Attaches capture to db (the writer connection). 0 or an SL_ code with err. */
 int logical_open(struct logical **out, sqlite3 *db, char *err, size_t errlen);
 void logical_close(struct logical *lg);
+
+/* The authorizer (arg is the struct logical); see above. */
+int logical_authorize(void *arg, int action, const char *a1, const char *a2, const char *db, const char *trigger);
 
 /* Around sqlite3_prepare of sql: whether the statement just prepared does DDL. */
 void logical_prepare_start(struct logical *lg, const char *sql);

@@ -315,6 +315,18 @@ static int run_on_writer(struct ctx *x, const char *sql)
 	return STEP_OK;
 }
 
+/* VACUUM or CHECKPOINT on the writer (dbconn_vacuum, dbconn_checkpoint). */
+static int on_writer(struct ctx *x, int (*fn)(struct dbconn *))
+{
+	struct dbconn *c;
+	int rc = backend_conn_for(x, true, &c);
+	if (rc != STEP_OK)
+		return rc;
+	if (fn(c) != SQLITE_OK)
+		return backend_sqlite_error(x, c);
+	return STEP_OK;
+}
+
 static int outside_block(struct ctx *x, const char *what)
 {
 	if (x->s->txn != TXN_IDLE && !x->s->implicit)
@@ -352,7 +364,7 @@ static int run_maintenance(struct ctx *x, const struct sql_command *cmd)
 	int rc;
 	switch (cmd->kind) {
 	case SQL_VACUUM:
-		if ((rc = outside_block(x, "VACUUM")) != STEP_OK || (rc = run_on_writer(x, "VACUUM")) != STEP_OK)
+		if ((rc = outside_block(x, "VACUUM")) != STEP_OK || (rc = on_writer(x, dbconn_vacuum)) != STEP_OK)
 			return rc;
 		return complete(x, "VACUUM");
 	case SQL_ANALYZE:
@@ -362,8 +374,7 @@ static int run_maintenance(struct ctx *x, const struct sql_command *cmd)
 		rc = for_each_table(x, cmd->tables, "DELETE FROM %s");
 		return rc != STEP_OK ? rc : complete(x, "TRUNCATE TABLE");
 	case SQL_CHECKPOINT:
-		if ((rc = outside_block(x, "CHECKPOINT")) != STEP_OK ||
-		    (rc = run_on_writer(x, "PRAGMA wal_checkpoint(PASSIVE)")) != STEP_OK)
+		if ((rc = outside_block(x, "CHECKPOINT")) != STEP_OK || (rc = on_writer(x, dbconn_checkpoint)) != STEP_OK)
 			return rc;
 		return complete(x, "CHECKPOINT");
 	default:
@@ -436,6 +447,9 @@ int utility_run(struct ctx *x, struct prepared *prep, const char *text)
 	case SQL_VACUUM:
 	case SQL_ANALYZE:
 	case SQL_TRUNCATE: return run_maintenance(x, cmd);
+	case SQL_VACUUM_INTO:
+		return backend_error(x, SQLSTATE_INSUFFICIENT_PRIVILEGE,
+				     "permission denied for VACUUM INTO: clients may not write files on the server");
 	case SQL_OTHER: break;
 	}
 	return backend_error(x, SQLSTATE_INTERNAL, "unexpected command");

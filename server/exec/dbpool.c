@@ -18,7 +18,9 @@
 #include "nodestatus.h"
 #include "admin.h"
 #include "pgfuncs.h"
+#include "sandbox.h"
 #include "sl_error.h"
+#include "sqlstate.h"
 
 int64_t monotonic_ns(void)
 {
@@ -124,6 +126,26 @@ static int checkpointer_start(struct dbpool *pool, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Every connection's authorizer: each statement must pass the sandbox
+ * (sluice's own statements pass it too; it checkpoints through the C API) (its refusal is reported like a SQL function's error: 42501 and
+ * the reason); then logical capture looks at it, when the log has rows.
+ */
+static int conn_authorize(void *arg, int action, const char *a1, const char *a2, const char *db, const char *trigger)
+{
+	struct dbconn *c = arg;
+	if (c->vacuuming && (action == SQLITE_ATTACH || action == SQLITE_DETACH))
+		return SQLITE_OK; /* VACUUM's own temporary copy (dbconn_vacuum) */
+	char why[sizeof(c->fn_error.message)];
+	if (sandbox_check(action, a1, a2, why, sizeof(why)) != SQLITE_OK) {
+		snprintf(c->fn_error.sqlstate, sizeof(c->fn_error.sqlstate), "%s", SQLSTATE_INSUFFICIENT_PRIVILEGE);
+		snprintf(c->fn_error.message, sizeof(c->fn_error.message), "%s", why);
+		c->fn_error.hint[0] = '\0';
+		return SQLITE_DENY;
+	}
+	return c->logical ? logical_authorize(c->logical, action, a1, a2, db, trigger) : SQLITE_OK;
+}
+
 static struct dbconn *conn_open(struct dbpool *pool, bool writer, char *err, size_t errlen)
 {
 	struct dbconn *c = calloc(1, sizeof(*c));
@@ -164,6 +186,7 @@ static struct dbconn *conn_open(struct dbpool *pool, bool writer, char *err, siz
 		    logical_open(&c->logical, c->db, err, errlen) != 0)
 			goto fail;
 	}
+	sqlite3_set_authorizer(c->db, conn_authorize, c); /* client SQL is sandboxed (sandbox.h) */
 	if (pgfuncs_register(c->db, c) != SQLITE_OK || nodestatus_register(c->db) != SQLITE_OK ||
 	    admin_register(c->db, c) != SQLITE_OK) {
 		snprintf(err, errlen, "could not register SQL functions: %s", sqlite3_errmsg(c->db));
@@ -529,6 +552,20 @@ int dbconn_exec(struct dbconn *c, const char *sql)
 	if (c->batch)
 		return exec_in_batch(c, sql);
 	return exec_plain(c, sql);
+}
+
+int dbconn_vacuum(struct dbconn *c)
+{
+	c->vacuuming = true;
+	int rc = dbconn_exec(c, "VACUUM");
+	c->vacuuming = false;
+	return rc;
+}
+
+int dbconn_checkpoint(struct dbconn *c)
+{
+	/* the C call, not PRAGMA wal_checkpoint, which the sandbox refuses */
+	return sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
 static bool is_ddl(struct dbconn *c, sqlite3_stmt *st)

@@ -75,6 +75,7 @@ struct dbconn {
 		char hint[320];
 	} fn_error;
 	struct logical *logical;  /* logical capture, when the log mode has it */
+	bool vacuuming;           /* in dbconn_vacuum: SQLite attaches its temporary copy */
 	sqlite3_stmt **ddl_stmts; /* uncached statements that do DDL */
 	int nddl, ddl_cap;
 };
@@ -128,6 +129,11 @@ void dbconn_unprepare(struct dbconn *c, sqlite3_stmt *st);
 /* Runs SQL that returns no rows (BEGIN, COMMIT, SAVEPOINT…). On the
  * writer during a batch, transaction control becomes savepoints. */
 int dbconn_exec(struct dbconn *c, const char *sql);
+/* VACUUM (which attaches a temporary database, as the sandbox allows only
+ * here); a passive checkpoint of the WAL (CHECKPOINT, through the C API:
+ * the sandbox refuses PRAGMA wal_checkpoint). SQLite result codes. */
+int dbconn_vacuum(struct dbconn *c);
+int dbconn_checkpoint(struct dbconn *c);
 /* sqlite3_step, capturing DDL in order on the writer. */
 int dbconn_step(struct dbconn *c, sqlite3_stmt *st);
 /* Why the capture refused the last statement prepared on c, or NULL. */

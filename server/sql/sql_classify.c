@@ -25,8 +25,8 @@
  *   - VACUUM/ANALYZE/TRUNCATE: tables holds each name ready to paste into SQL
  *     (unquoted parts lower-cased, quoted parts kept with their quotes),
  *     joined by ", "; value holds the options in lower case joined by ", "
- *     ("full, analyze", "restart identity, cascade"). VACUUM … INTO is
- *     SQLite's and is SQL_OTHER;
+ *     ("full, analyze", "restart identity, cascade"). SQLite's VACUUM …
+ *     INTO is SQL_VACUUM_INTO;
  *   - names longer than SQL_NAME_MAX-1 and values longer than
  *     SQL_VALUE_MAX-1 bytes are errors, never silently cut.
  */
@@ -853,8 +853,10 @@ static int parse_vacuum(struct parser *p, struct sql_command *out)
 	struct sql_lexer lx = p->lx;
 	struct sql_token t = p->t;
 	for (; t.type != SQL_TOK_END; sql_lex_next(&lx, &t))
-		if (sql_lex_tok_is(p->s, &t, "into"))
-			return 0; /* SQLite's VACUUM [schema] INTO 'file' */
+		if (sql_lex_tok_is(p->s, &t, "into")) {
+			out->kind = SQL_VACUUM_INTO; /* SQLite's VACUUM [schema] INTO 'file' */
+			return 0;
+		}
 	out->kind = SQL_VACUUM;
 	if (p_maintenance_options(p, out, words, 5) < 0)
 		return -1;

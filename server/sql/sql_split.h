@@ -57,6 +57,7 @@ enum sql_kind {
 	SQL_LISTEN,      /* LISTEN/UNLISTEN/NOTIFY: accepted, no effect (name kept) */
 	SQL_CHECKPOINT,  /* CHECKPOINT */
 	SQL_VACUUM,      /* VACUUM [FULL|ANALYZE|VERBOSE…] [table…] → SQLite VACUUM/ANALYZE */
+	SQL_VACUUM_INTO, /* SQLite's VACUUM [schema] INTO 'file': refused (it writes a file) */
 	SQL_ANALYZE,     /* ANALYZE [table] */
 	SQL_TRUNCATE,    /* TRUNCATE [TABLE] t1[, t2…] [RESTART IDENTITY|CASCADE…] */
 };

@@ -151,6 +151,8 @@ static void open_all(struct fixture *f, enum log_mode mode, bool logical)
 	f->db = db_open(f, CAPTURE_VFS_NAME);
 	if (logical && logical_open(&f->lg, f->db, f->err, sizeof(f->err)) != 0)
 		fail_msg("logical_open: %s", f->err);
+	if (logical)
+		sqlite3_set_authorizer(f->db, logical_authorize, f->lg);
 }
 
 static void query_text(sqlite3 *db, const char *sql, char *out, size_t n)
