@@ -491,7 +491,38 @@ struct ack_reader {
 	pthread_t thread;
 	atomic_bool stop; /* the sender is done */
 	atomic_bool done; /* the link is over (a log line says why) */
+	/* the end of what was sent on this link (set before each send), and
+	 * the last positions acknowledged on it */
+	_Atomic uint64_t sent_end;
+	struct peer_ack last;
 };
+
+/*
+ * Why an acknowledgement cannot be true, or NULL: a position past what was
+ * sent on this link (a follower cannot hold what it was never sent), or
+ * behind one it acknowledged before (positions never go back on a link).
+ */
+static const char *ack_problem(struct ack_reader *a, const struct peer_ack *ack, char *why, size_t whylen)
+{
+	uint64_t sent = atomic_load(&a->sent_end);
+	const uint64_t now[3] = { ack->write_lsn, ack->flush_lsn, ack->apply_lsn };
+	const uint64_t before[3] = { a->last.write_lsn, a->last.flush_lsn, a->last.apply_lsn };
+	static const char *const names[3] = { "write", "flush", "apply" };
+	char x[LSN_TEXT_MAX], y[LSN_TEXT_MAX];
+	for (int i = 0; i < 3; i++) {
+		if (now[i] > sent) {
+			snprintf(why, whylen, "it acknowledged %s position %s, past what was sent to it (%s)", names[i],
+				 lsn_format(now[i], x), lsn_format(sent, y));
+			return why;
+		}
+		if (now[i] < before[i]) {
+			snprintf(why, whylen, "its %s position went back from %s to %s", names[i], lsn_format(before[i], x),
+				 lsn_format(now[i], y));
+			return why;
+		}
+	}
+	return NULL;
+}
 
 static void *ack_main(void *arg)
 {
@@ -526,6 +557,12 @@ static void *ack_main(void *arg)
 			break;
 		}
 		if (type == PEER_ACK && peer_ack_get(a->pl->payload.data, a->pl->payload.len, &ack) == 0) {
+			char why[160];
+			if (ack_problem(a, &ack, why, sizeof(why))) {
+				log_warn("peers", "closing a follower link name=%s reason=\"%s\"", name, why);
+				break; /* not counted: syncrep never hears of it */
+			}
+			a->last = ack;
 			follower_acked(a->p, a->f, &ack);
 			continue;
 		}
@@ -575,7 +612,7 @@ static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uin
 	pthread_mutex_unlock(&p->mu);
 	char a[LSN_TEXT_MAX];
 	log_info("peers", "streaming to follower name=%s from=%s", f->info.name, lsn_format(from, a));
-	struct ack_reader acks = { .p = p, .pl = pl, .f = f };
+	struct ack_reader acks = { .p = p, .pl = pl, .f = f, .sent_end = from };
 	if (pthread_create(&acks.thread, NULL, ack_main, &acks) != 0) {
 		log_error("peers", "could not start a thread for a follower's acknowledgements");
 		goto out;
@@ -614,6 +651,7 @@ static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uin
 			}
 		}
 		if (batch.len > 0) {
+			atomic_store(&acks.sent_end, replog_reader_position(r)); /* before the follower can ack it */
 			if (peerlink_send(pl, PEER_RECORDS, batch.data, batch.len, tmo) != 0) {
 				log_info("peers", "follower link lost while sending name=%s", f->info.name);
 				goto out;

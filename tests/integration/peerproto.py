@@ -10,6 +10,11 @@ authentication: common/peerauth.h).
         acknowledging, asks for the leadership (SWITCHOVER), prints
         "asked", then "PROMOTE received" if a PROMOTE comes within
         SECONDS, and "done".
+    python3 peerproto.py lie PORT SECRET NAME SECONDS
+        authenticates, FOLLOWs from the start of the log, then acknowledges
+        positions far past anything sent (write = flush = apply = 2^62, in
+        the leader's epoch); prints "lied", then "closed" if the leader
+        closes the link within SECONDS, else "open".
 """
 import hashlib
 import hmac
@@ -22,7 +27,7 @@ import zlib
 
 MAGIC = 0x534C5031
 HELLO, CHALLENGE, AUTH, WELCOME, ERROR, FOLLOW = 1, 2, 3, 4, 5, 6
-STREAM_START, SWITCHOVER, PROMOTE, NOT_LEADER = 11, 18, 19, 20
+STREAM_START, ACK, SWITCHOVER, PROMOTE, NOT_LEADER = 11, 14, 18, 19, 20
 VERSION = 2
 
 
@@ -40,8 +45,8 @@ class Link:
         self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.buf = b""
 
-    def send(self, t, body=b""):
-        self.s.sendall(frame(t, body))
+    def send(self, t, body=b"", epoch=0):
+        self.s.sendall(frame(t, body, epoch))
 
     def recv(self):
         while True:
@@ -49,6 +54,7 @@ class Link:
                 n = struct.unpack("!I", self.buf[16:20])[0]
                 if len(self.buf) >= 24 + n:
                     t, body = self.buf[4], self.buf[24:24 + n]
+                    self.epoch = struct.unpack("!Q", self.buf[8:16])[0]
                     self.buf = self.buf[24 + n:]
                     return t, body
             chunk = self.s.recv(1 << 16)
@@ -88,6 +94,23 @@ def main():
     t, body = link.recv()
     if t != STREAM_START:
         raise SystemExit("expected STREAM_START, got %d" % t)
+    if cmd == "lie":
+        link.send(ACK, struct.pack("!QQQ", 1 << 62, 1 << 62, 1 << 62), link.epoch)
+        print("lied", flush=True)
+        end = time.time() + float(sys.argv[5])
+        link.s.settimeout(0.5)
+        while time.time() < end:
+            try:
+                chunk = link.s.recv(1 << 16)
+            except socket.timeout:
+                continue
+            except OSError:
+                chunk = b""
+            if not chunk:
+                print("closed", flush=True)
+                return
+        print("open", flush=True)
+        return
     link.send(SWITCHOVER, pstr(b"127.0.0.1:1"))
     print("asked", flush=True)
     end = time.time() + float(sys.argv[5])
