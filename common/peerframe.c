@@ -153,10 +153,10 @@ const char *peer_frame_diagnose(const uint8_t *data, size_t len)
 	return rc == 0 ? NULL : why;
 }
 
-int peer_frame_payload(const struct peer_frame *f, struct buf *out)
+int peer_frame_payload(const struct peer_frame *f, uint32_t max_raw, struct buf *out)
 {
 	if (f->flags & PEER_F_COMPRESSED) {
-		int rc = zpack_inflate(f->payload, f->len, PEER_MAX_PAYLOAD, out);
+		int rc = zpack_inflate(f->payload, f->len, max_raw < PEER_MAX_PAYLOAD ? max_raw : PEER_MAX_PAYLOAD, out);
 		return rc == SL_ECORRUPT ? SL_EPROTO : rc;
 	}
 	buf_reset(out);

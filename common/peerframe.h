@@ -79,9 +79,12 @@ int peer_frame_decode(const uint8_t *data, size_t len, struct peer_frame *f, siz
 /* Why decoding fails ("bad magic", "CRC mismatch", ...), or NULL. */
 const char *peer_frame_diagnose(const uint8_t *data, size_t len);
 
-/* The raw payload, inflated if compressed, into out (reset first).
+/* The raw payload, inflated if compressed, into out (reset first); a
+ * compressed payload may inflate to max_raw bytes at most, which is checked
+ * before anything is allocated (a link passes what it allows at this point
+ * of its life: before authentication, as little as the stored frame).
  * 0, SL_EPROTO (bad zlib data or length) or SL_ENOMEM. */
-int peer_frame_payload(const struct peer_frame *f, struct buf *out);
+int peer_frame_payload(const struct peer_frame *f, uint32_t max_raw, struct buf *out);
 
 const char *peer_type_name(uint8_t type);
 

@@ -191,7 +191,7 @@ int peerlink_recv(struct peerlink *l, uint8_t *type, uint64_t *epoch, int timeou
 				l->why = peer_frame_diagnose(l->in.data, l->in.len);
 				return SL_EPROTO;
 			}
-			rc = peer_frame_payload(&f, &l->payload);
+			rc = peer_frame_payload(&f, (uint32_t)l->max_payload, &l->payload);
 			if (rc != 0) {
 				l->why = rc == SL_ENOMEM ? "out of memory" : "bad compressed payload";
 				return rc;

@@ -347,7 +347,7 @@ static void reencode(const struct peer_frame *f, const struct buf *raw, bool com
 		CHECK(g.type == f->type && g.epoch == f->epoch);
 		if (!compress)
 			CHECK(g.flags == 0 && g.len == raw->len);
-		rc = peer_frame_payload(&g, &out);
+		rc = peer_frame_payload(&g, PEER_MAX_PAYLOAD, &out);
 		CHECK(rc == 0 || rc == SL_ENOMEM);
 		if (rc == 0)
 			CHECK(out.len == raw->len && (raw->len == 0 || memcmp(out.data, raw->data, raw->len) == 0));
@@ -385,7 +385,7 @@ static void check_frame(struct follower *fl, const uint8_t *at, size_t left, con
 	}
 	struct buf raw;
 	buf_init(&raw);
-	int rc = peer_frame_payload(f, &raw);
+	int rc = peer_frame_payload(f, PEER_MAX_PAYLOAD, &raw);
 	CHECK(rc == 0 || rc == SL_EPROTO || rc == SL_ENOMEM);
 	if (!compressed)
 		CHECK(rc != SL_EPROTO);

@@ -145,7 +145,7 @@ static bool frame_trip(uint8_t type, uint64_t epoch, const uint8_t *body, size_t
 		assert_true(f.len < len);
 	else
 		assert_int_equal(f.len, len);
-	assert_int_equal(peer_frame_payload(&f, raw), 0);
+	assert_int_equal(peer_frame_payload(&f, PEER_MAX_PAYLOAD, raw), 0);
 	assert_int_equal(raw->len, len);
 	if (len)
 		assert_memory_equal(raw->data, body, len);
@@ -298,6 +298,33 @@ static void test_encode_too_big(void **state)
 	buf_free(&b);
 }
 
+/* A small compressed frame that inflates past the link's limit is refused
+ * before its raw size is allocated (a bomb before authentication). */
+static void test_inflate_bound(void **state)
+{
+	(void)state;
+	size_t len = 1u << 20; /* 1 MiB of zeroes: about 1 kB compressed */
+	uint8_t *zeroes = calloc(1, len);
+	assert_non_null(zeroes);
+	struct buf b, raw;
+	buf_init(&b);
+	buf_init(&raw);
+	assert_int_equal(peer_frame_encode(&b, PEER_HELLO, 0, zeroes, len, true), 0);
+	assert_true(b.len < 64u * 1024u);
+	struct peer_frame f;
+	size_t used;
+	assert_int_equal(peer_frame_decode(b.data, b.len, &f, &used), 0);
+	assert_true(f.flags & PEER_F_COMPRESSED);
+	assert_int_equal(peer_frame_payload(&f, 64u * 1024u, &raw), SL_EPROTO);
+	assert_int_equal(raw.len, 0);
+	assert_true(raw.cap < len);
+	assert_int_equal(peer_frame_payload(&f, (uint32_t)len, &raw), 0);
+	assert_int_equal(raw.len, len);
+	buf_free(&raw);
+	buf_free(&b);
+	free(zeroes);
+}
+
 /* A valid frame whose header byte i is set to v: refused from the header alone. */
 static void check_bad_header(const struct buf *good, size_t i, uint8_t v, const char *why)
 {
@@ -413,7 +440,7 @@ static int decode_stored(const struct buf *stored, struct buf *raw, const char *
 	*why = peer_frame_diagnose(c, b.len);
 	if (rc == 0) {
 		assert_null(*why);
-		rc = peer_frame_payload(&f, raw);
+		rc = peer_frame_payload(&f, PEER_MAX_PAYLOAD, raw);
 		if (rc != 0) {
 			assert_int_equal(rc, SL_EPROTO);
 			*why = "payload";
@@ -1299,6 +1326,7 @@ int main(void)
 		cmocka_unit_test(test_frame_big),
 		cmocka_unit_test(test_frames_back_to_back),
 		cmocka_unit_test(test_encode_too_big),
+		cmocka_unit_test(test_inflate_bound),
 		cmocka_unit_test(test_header_errors),
 		cmocka_unit_test(test_length_limit),
 		cmocka_unit_test(test_crc),
