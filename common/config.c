@@ -47,6 +47,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "secret.h"
 #include "sl_error.h"
 
 enum setting_type { SETTING_INT, SETTING_DURATION, SETTING_SIZE, SETTING_STRING, SETTING_ENUM };
@@ -534,6 +535,9 @@ static int setting_set(struct config *cfg, const struct setting *s, const char *
 			return fail(SL_EINVAL, err, errlen,
 				    "invalid value for \"%s\": too long (%zu bytes, at most %d)",
 				    s->name, n, CONFIG_STR_MAX - 1);
+		const char *weak = NULL;
+		if (strcmp(s->name, "cluster_secret") == 0 && n > 0 && (weak = secret_weakness(value)))
+			return fail(SL_EINVAL, err, errlen, "invalid value for \"cluster_secret\": %s", weak);
 		memcpy(f, value, n + 1);
 		return 0;
 	}

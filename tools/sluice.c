@@ -13,6 +13,8 @@
  *
  *   sluice status --host H:P [--json]                  (status.c)
  *
+ * and one needs nothing: `sluice secret` prints a new cluster secret.
+ *
  * Exit status: 0 on success, 1 when the command fails (for status: when a
  * node did not answer), 2 for a wrong command line (with the usage on
  * stderr).
@@ -27,6 +29,7 @@
 #include "lsn.h"
 #include "replay.h"
 #include "replog.h"
+#include "secret.h"
 #include "sl_error.h"
 #include "sluice.h"
 
@@ -40,6 +43,7 @@ static const char usage_text[] =
 	"  sluice log replay DATA_DIR OUT_DB [--mode physical|logical] [--from LSN]\n"
 	"  sluice status --host HOST:PORT [--json]\n"
 	"  sluice promote NODE --host HOST:PORT[,HOST:PORT...] [--force [--yes]]\n"
+	"  sluice secret\n"
 	"  sluice help\n"
 	"\n"
 	"Commands:\n"
@@ -77,6 +81,9 @@ static const char usage_text[] =
 	"               asks for confirmation, or takes --yes. Either way NODE opens\n"
 	"               the next epoch, and the command prints it once NODE leads.\n"
 	"               Admin users only (admin_users).\n"
+	"  secret       Print a new random cluster_secret (32 bytes from the kernel's\n"
+	"               random source, as 64 hex digits). Every member of a cluster\n"
+	"               needs the same one; sluiced refuses a short or predictable one.\n"
 	"\n"
 	"Options:\n"
 	"  --from LSN   Start at this record (X/Y in hex, as the dump prints it)\n"
@@ -319,5 +326,14 @@ int main(int argc, char **argv)
 		return cmd_status(argc - 2, argv + 2);
 	if (strcmp(cmd, "promote") == 0)
 		return cmd_promote(argc - 2, argv + 2);
+	if (strcmp(cmd, "secret") == 0) {
+		if (argc > 2)
+			return usage_error("secret takes no arguments");
+		char s[SECRET_HEX_LEN + 1];
+		if (secret_generate(s, sizeof(s)) != 0)
+			return tool_error("could not read random bytes: %s", strerror(errno));
+		printf("%s\n", s);
+		return TOOL_EXIT_OK;
+	}
 	return usage_error("unknown command \"%s\"", cmd);
 }

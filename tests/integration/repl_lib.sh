@@ -32,7 +32,7 @@
 
 : "${DBSUM:?DBSUM must name tests/integration/dbsum}"
 
-REPL_SECRET=${REPL_SECRET:-"secret-$RANDOM-$RANDOM-$RANDOM"}
+REPL_SECRET=${REPL_SECRET:-$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}
 BOOTSTRAP_DEADLINE=${BOOTSTRAP_DEADLINE:-90}
 # Follower log lines: any about a bootstrap (begun, failed, done), and the
 # one for a finished bootstrap.

@@ -35,6 +35,14 @@ must_refuse "bad value" 'badvalue\.conf:2' -c "$(conf badvalue)" "--data_dir=$TE
 
 printf 'max_connections = 10\nreader_threads = 2\n\n# x\nmax_connections = -5\n' >"$(conf range)"
 must_refuse "out-of-range value" 'range\.conf:5' -c "$(conf range)" "--data_dir=$TEST_TMP/d3"
+# a weak cluster secret (it could be guessed offline from one challenge)
+must_refuse "short cluster_secret" 'cluster_secret.*too short: a cluster_secret needs at least 32 characters' \
+	"--data_dir=$TEST_TMP/d3s" --peer_listen=127.0.0.1:0 --cluster_secret=hunter2
+must_refuse "repetitive cluster_secret" 'cluster_secret.*too predictable' \
+	"--data_dir=$TEST_TMP/d3s" --peer_listen=127.0.0.1:0 --cluster_secret=hunter2hunter2hunter2hunter2hunter2
+made=$("$SLUICE" secret)
+[[ $made =~ ^[0-9a-f]{64}$ ]] || fail "sluice secret printed '$made', want 64 hex digits"
+[ "$("$SLUICE" secret)" != "$made" ] || fail "sluice secret printed the same secret twice"
 
 printf 'statement_timeout = 5 parsecs\n' >"$(conf unit)"
 must_refuse "bad duration unit" 'unit\.conf:1' -c "$(conf unit)" "--data_dir=$TEST_TMP/d4"

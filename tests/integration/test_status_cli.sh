@@ -29,7 +29,7 @@ source "$TOP_SRCDIR/tests/integration/lib.sh"
 
 : "${SLUICE:?SLUICE must name the sluice tool}"
 
-SECRET="status-secret-$RANDOM$RANDOM"
+SECRET=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 L=lead
 F1=f1
 F2=f2

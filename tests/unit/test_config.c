@@ -25,6 +25,7 @@
 #include "../../common/config.h"
 #include "log.h"
 #include "members.h"
+#include "secret.h"
 #include "sl_error.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -586,9 +587,22 @@ static void test_show_roundtrip(void **state)
 	assert_string_equal(c.names[39], "failover");
 	assert_string_equal(c.names[43], "failover_timeout");
 
-	/* a secret is never shown */
+	/* a secret is never shown, nor echoed when refused; a weak one is refused */
 	char shown[64];
-	expect_set(&a, "cluster_secret", "hunter2");
+	expect_reject(&a, "cluster_secret", "hunter2", "too short: a cluster_secret needs at least 32 characters");
+	expect_reject(&a, "cluster_secret", "abababababababababababababababababababab", "too predictable");
+	expect_reject(&a, "cluster_secret", "secretsecretsecretsecretsecretsecret", "too predictable");
+	char err[512] = "";
+	assert_int_equal(config_set(&a, "cluster_secret", "hunter2hunter2hunter2hunter2hunter2", err, sizeof(err)),
+			 SL_EINVAL);
+	assert_null(strstr(err, "hunter2"));
+	expect_set(&a, "cluster_secret", "3f1c9a7be0d24c58a61f0e9b7c2d4a85"); /* 32 hex digits, as openssl rand -hex 16 */
+	expect_set(&a, "cluster_secret", "correct horse battery staple, twice over");
+	char made[SECRET_HEX_LEN + 1];
+	assert_int_equal(secret_generate(made, sizeof(made)), 0);
+	assert_int_equal(strlen(made), SECRET_HEX_LEN);
+	assert_null(secret_weakness(made));
+	expect_set(&a, "cluster_secret", made);
 	assert_int_equal(config_show(&a, "cluster_secret", shown, sizeof(shown)), 0);
 	assert_string_equal(shown, CONFIG_SECRET_SHOWN);
 	expect_set(&a, "cluster_secret", "");
