@@ -38,9 +38,14 @@ read -r p1 p2 p3 < <(free_ports 3)
 PEERS="n1@127.0.0.1:$p1, n2@127.0.0.1:$p2, n3@127.0.0.1:$p3"
 COMMON=("--peers=$PEERS" "--cluster_secret=$REPL_SECRET" "--synchronous_standbys=ANY 1 (n1, n2, n3)")
 
+# the followers first: they answer n1's heartbeats from the start, so n1
+# holds its lease at once (a leader alone loses it and steps down after
+# failover_timeout, which a slow start could otherwise reach)
+node_launch n2 --role=follower --node_name=n2 "${COMMON[@]}"
+node_launch n3 --role=follower --node_name=n3 "${COMMON[@]}"
 node_start n1 --role=leader --node_name=n1 "${COMMON[@]}"
-node_start n2 --role=follower --node_name=n2 "${COMMON[@]}"
-node_start n3 --role=follower --node_name=n3 "${COMMON[@]}"
+node_wait_ready n2 "$START_DEADLINE"
+node_wait_ready n3 "$START_DEADLINE"
 q n1 "CREATE TABLE t(seq INTEGER PRIMARY KEY, v TEXT)" >/dev/null
 wait_caught_up n2 n1 30
 wait_caught_up n3 n1 30
