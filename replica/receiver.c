@@ -215,6 +215,10 @@ static enum follow_end follow(struct replica *r, struct peerlink *pl, uint64_t *
 	set_link(r, pl, true); /* the applier may acknowledge now */
 	char from_text[LSN_TEXT_MAX];
 	log_info("replica", "streaming from the leader from=%s leader=%s", lsn_format(from, from_text), pl->peer);
+	if (atomic_exchange(&r->unconfirmed, false) && r->readers.hold) {
+		r->readers.hold(r->readers.arg, false); /* on the leader's history again */
+		log_info("replica", "rejoined the leader's history: reads resume");
+	}
 	replica_set_state(r, REPLICA_CATCHUP);
 	pthread_mutex_lock(&r->mu);
 	r->st.last_error[0] = '\0';

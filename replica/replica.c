@@ -355,10 +355,19 @@ int replica_open(struct replica **out, const struct config *cfg, const char *lea
 	return applier_start(r, applied);
 }
 
+void replica_hold_until_rejoined(struct replica *r)
+{
+	log_warn("replica", "this node holds commits it wrote as leader that no standby confirmed: reads are "
+			    "refused until it has rejoined the leader");
+	atomic_store(&r->unconfirmed, true);
+}
+
 int replica_start(struct replica *r, const struct replica_readers *readers, char *err, size_t errlen)
 {
 	r->readers = *readers;
 	r->serving = true;
+	if (atomic_load(&r->unconfirmed) && r->readers.hold)
+		r->readers.hold(r->readers.arg, true);
 	pthread_mutex_lock(&r->mu);
 	uint64_t applied = r->st.applied_lsn;
 	pthread_mutex_unlock(&r->mu);

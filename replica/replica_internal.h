@@ -59,6 +59,7 @@ struct replica {
 	struct epochs history;
 	struct replica_readers readers;
 	bool serving; /* clients may be reading: install snapshots page by page */
+	atomic_bool unconfirmed; /* reads held: replica_hold_until_rejoined */
 
 	/* applier (its thread, or the receiver while the applier is stopped) */
 	pthread_t apply_thread;

@@ -253,6 +253,10 @@ int backend_conn_for(struct ctx *x, bool write, struct dbconn **out)
 		*out = s->bound;
 		return STEP_OK;
 	}
+	if (atomic_load(&pool->unconfirmed))
+		return backend_error(x, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+				     "this node lost its leader lease holding commits that no standby confirmed; "
+				     "it serves reads again once it has rejoined a leader");
 	if (s->read_only_node && s->cfg.max_replica_lag_ms > 0) {
 		/* a new snapshot: refused while this follower is too far behind */
 		struct node_info n;

@@ -584,6 +584,12 @@ void dbpool_gate(void *arg, bool closed)
 
 bool dbpool_gate_closed(struct dbpool *pool) { return atomic_load(&pool->gate_closed); }
 
+void dbpool_hold_reads(void *arg, bool unconfirmed)
+{
+	struct dbpool *pool = arg;
+	atomic_store(&pool->unconfirmed, unconfirmed);
+}
+
 int dbconn_step(struct dbconn *c, sqlite3_stmt *st)
 {
 	if (!c->logical || !is_ddl(c, st))

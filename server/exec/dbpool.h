@@ -95,6 +95,11 @@ struct dbpool {
 	int nreaders;
 	atomic_uint_fast64_t commit_count; /* commits made visible by the writer */
 	atomic_bool failed;               /* a write or fsync failed: writes stop */
+	/* a leader whose lease ran out while commits waited for standbys
+	 * publishes them unconfirmed (40003 to their clients): reads are
+	 * refused from then on, until standbys confirm a later commit or, after
+	 * a step-down, the node has rejoined the new leader (replica.h) */
+	atomic_bool unconfirmed;
 	struct commitlog *cl;             /* the leader's replication log, or NULL */
 	dbpool_setting_fn setting;
 	/* the checkpointer thread and its connection (see dbpool.c) */
@@ -169,6 +174,8 @@ void dbpool_cancel_snapshots(void *arg);
  * stream of new reads cannot keep page apply waiting. */
 void dbpool_gate(void *arg, bool closed);
 bool dbpool_gate_closed(struct dbpool *pool);
+/* Sets or clears pool->unconfirmed (above). Any thread; arg is the pool. */
+void dbpool_hold_reads(void *arg, bool unconfirmed);
 /* Commits made visible so far (for snapshot conflict checks). */
 uint64_t dbpool_commit_count(struct dbpool *pool);
 

@@ -416,6 +416,12 @@ static void wait_for_standbys(void *arg, uint64_t end_lsn)
 	ex->commit_lsn = end_lsn;
 	if (res > ex->commit_sync)
 		ex->commit_sync = res;
+	/* before SQLite publishes the commit: no reader may see it unconfirmed */
+	if (res == SYNCREP_DEPOSED && !atomic_exchange(&ex->pool->unconfirmed, true))
+		log_warn("executor", "commits that no standby confirmed are published as the lease ran out: reads "
+				     "are refused on this node until it has rejoined a leader");
+	else if (res == SYNCREP_CONFIRMED && level >= SYNC_REMOTE_WRITE && atomic_exchange(&ex->pool->unconfirmed, false))
+		log_info("executor", "standbys confirmed a later commit: reads resume");
 }
 
 /* Tells the job about the commits made since the last one was told (a

@@ -27,6 +27,9 @@
 #      the lease, keeps no data): the leader holds its lease with only the
 #      witness answering, and when it is killed the other data node is
 #      elected with the witness's vote; every acknowledged row is there.
+#      Its COMMIT then waits for the dead standby; with the witness paused
+#      the lease runs out, the COMMIT fails with 40003, and reads on that
+#      node are refused (55000) rather than showing the unconfirmed row.
 set -euo pipefail
 source "$TOP_SRCDIR/tests/integration/lib.sh"
 
@@ -217,6 +220,22 @@ expect_eq "$(q d2 "SELECT count(*) FROM t")" 2 "rows on d2 after the failover"
 grep -q "voted candidate=d2" "$TEST_TMP/witness.log" || fail "the witness's log does not show its vote for d2:
 $(tail -20 "$TEST_TMP/witness.log")"
 [ ! -e "$TEST_TMP/witness/sluice.db" ] || fail "the witness keeps a database"
-node_stop d2 # (a COMMIT there would wait: its one synchronous standby is the dead d1)
+# a COMMIT on d2 waits for its one synchronous standby, the dead d1; the
+# witness paused, d2 loses its lease: the COMMIT fails with 40003, and no
+# reader on d2 may see that unconfirmed row
+psql_to d2 -v VERBOSITY=verbose -c "INSERT INTO t VALUES (3)" >"$TEST_TMP/unconfirmed.out" 2>&1 &
+ins=$!
+bg_track "$ins"
+sleep 0.5
+proc_alive "$ins" || fail "the INSERT on d2 did not wait for d1: $(cat "$TEST_TMP/unconfirmed.out")"
+kill -STOP "$wpid"
+at_exit "kill -CONT $wpid 2>/dev/null || true"
+rc=0
+wait_pid_exit "$ins" 10 || rc=$?
+[ "$rc" != 124 ] || fail "the INSERT on d2 still waits after its lease ran out"
+expect_match "$(cat "$TEST_TMP/unconfirmed.out")" "40003" "the INSERT whose lease ran out while it waited"
+expect_sqlstate d2 "SELECT count(*) FROM t" 55000
+kill -CONT "$wpid"
+node_stop d2
 kill -TERM "$wpid"
 wait_pid_exit "$wpid" 10 || fail "the witness did not stop on SIGTERM"
