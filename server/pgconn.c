@@ -272,6 +272,10 @@ static void finish_auth(struct pgconn *c, const struct pg_startup *st)
 	srv->nsessions++;
 	c->counted_session = true;
 	snprintf(c->sess->user, sizeof(c->sess->user), "%s", c->user);
+	if (session_set_superuser(c->sess, server_is_admin(srv, c->user)) != 0) {
+		fatal(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+		return;
+	}
 	const char *db = pgwire_startup_param(st, "database");
 	snprintf(c->sess->database, sizeof(c->sess->database), "%s", db && *db ? db : c->user);
 	char err[256];
@@ -388,7 +392,7 @@ static void handle_auth(struct pgconn *c, const struct pg_msg *m, const struct p
 			fatal(c, SQLSTATE_PROTOCOL_VIOLATION, "client selected an invalid SASL authentication mechanism");
 			return;
 		}
-		c->scram = scram_new(user_secret(c));
+		c->scram = scram_new(c->user, user_secret(c));
 		if (!c->scram || scram_handle_client_first(c->scram, data, len, &reply, err, sizeof(err)) != 0) {
 			fatal(c, SQLSTATE_PROTOCOL_VIOLATION, c->scram ? err : "out of memory");
 			buf_free(&reply);

@@ -107,9 +107,10 @@ static void node_info(void *arg, struct node_info *out)
 
 /* --------------------------------------------------------------- admin */
 
-static bool is_admin(void *arg, const char *user)
+static bool is_admin(void *arg, const char *user) { return server_is_admin(arg, user); }
+
+bool server_is_admin(struct server *srv, const char *user)
 {
-	struct server *srv = arg;
 	if (srv->cfg->auth_method == AUTH_TRUST)
 		return true;
 	const char *p = srv->cfg->admin_users;

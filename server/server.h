@@ -115,6 +115,10 @@ int runtime_start_role(struct server *srv, enum node_role role, char *err, size_
 int runtime_start_executor(struct server *srv);
 void runtime_stop(struct server *srv);
 
+/* runtime.c: whether user may run the admin functions (admin_users; every
+ * user with auth_method = trust). Any thread. */
+bool server_is_admin(struct server *srv, const char *user);
+
 /* rolechange.c, loop thread. server_promote: a follower becomes the
  * leader, at the next epoch. server_step_down: a leader becomes a
  * follower of the node at leader_peer (a peer address); commits waiting

@@ -23,9 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 
+#include "log.h"
 #include "sl_error.h"
 
 struct user {
@@ -166,6 +168,12 @@ int users_load(const char *path, struct users **out, char *err, size_t errlen)
 		snprintf(err, errlen, "could not open users file \"%s\": %s", path, strerror(errno));
 		return SL_EIO;
 	}
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
+		log_warn("users",
+			 "the password file can be read or changed by other users than its owner (mode %04o): "
+			 "passwords and verifiers in it are exposed; chmod 600 it file=%s",
+			 (unsigned)(st.st_mode & 07777), path);
 	u = calloc(1, sizeof(*u));
 	if (!u) {
 		snprintf(err, errlen, "%s: out of memory", path);

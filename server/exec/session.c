@@ -127,6 +127,11 @@ int session_set_read_only_node(struct session *s, bool read_only_node)
 	return s->reports.oom ? SL_ENOMEM : 0;
 }
 
+int session_set_superuser(struct session *s, bool admin)
+{
+	return store(s, "is_superuser", admin ? "on" : "off") ? SL_ENOMEM : 0;
+}
+
 void session_free(struct session *s)
 {
 	if (!s)

@@ -85,6 +85,9 @@ struct session *session_new(const struct config *cfg, uint32_t pid, uint32_t sec
  * is queued in reports. 0 or SL_ENOMEM.
  */
 int session_set_read_only_node(struct session *s, bool read_only_node);
+/* is_superuser: on for an admin user (admin_users), off otherwise; set
+ * once at start-up, before the parameters are reported. 0 or SL_ENOMEM. */
+int session_set_superuser(struct session *s, bool admin);
 /* Frees what the session owns; its portals' statements must be closed first. */
 void session_free(struct session *s);
 

@@ -43,9 +43,11 @@
  * Unknown users (secret NULL) and unusable verifiers run the exchange on a
  * made-up salt and fail at the end with SL_EAUTH. So that asking twice does
  * not tell them apart from real users, made-up and plain-password salts are
- * stable for the life of the process: HMAC(process key, label || input).
- * scram_new() is not told the user name, so every unknown user gets the same
- * made-up salt (PostgreSQL mixes the user name in).
+ * stable for the life of the process and differ from user to user:
+ * HMAC(process key, label || user || password), as PostgreSQL's
+ * scram_mock_salt mixes the user name into a server secret. Every
+ * exchange derives keys once (PBKDF2), a verifier's and an unknown user's
+ * on a throw-away password, so the time to answer tells nothing either.
  *
  * Base64 is RFC 4648 with padding, checked strictly: length a multiple of 4,
  * padding only at the end, unused bits zero.
@@ -184,14 +186,16 @@ static bool scram_hmac(const uint8_t *key, size_t keylen, const void *msg, size_
 	return HMAC(EVP_sha256(), key, (int)keylen, msg, len, out, &outlen) != NULL && outlen == SCRAM_KEY_LEN;
 }
 
-/* A salt that stays the same for (label, input) during this process. */
-static bool scram_stable_salt(const char *label, const char *input, uint8_t salt[SCRAM_SALT_LEN])
+/* A salt that stays the same for (label, user, password) during this process. */
+static bool scram_stable_salt(const char *label, const char *user, const char *password,
+			      uint8_t salt[SCRAM_SALT_LEN])
 {
 	uint8_t mac[SCRAM_KEY_LEN] = { 0 };
 	struct buf m;
 	buf_init(&m);
 	buf_append(&m, label, strlen(label) + 1);
-	buf_append(&m, input, strlen(input));
+	buf_append(&m, user, strlen(user) + 1);
+	buf_append(&m, password, strlen(password));
 	bool ok = !m.oom && scram_hmac(process_key, sizeof(process_key), m.data, m.len, mac);
 	if (m.data)
 		OPENSSL_cleanse(m.data, m.len);
@@ -250,17 +254,26 @@ static bool scram_parse_verifier(const char *s, struct scram_verifier *v)
 
 /* ---------------------------------------------------------------- state */
 
-static void scram_mock(struct scram_state *st)
+static void scram_mock(struct scram_state *st, const char *user)
 {
 	st->doomed = true;
 	st->v.iterations = SCRAM_ITERATIONS;
 	st->v.salt_len = SCRAM_SALT_LEN;
-	scram_stable_salt("mock salt", "", st->v.salt);
+	scram_stable_salt("mock salt", user, "", st->v.salt);
 	memset(st->v.stored_key, 0, SCRAM_KEY_LEN);
 	memset(st->v.server_key, 0, SCRAM_KEY_LEN);
 }
 
-struct scram_state *scram_new(const char *secret)
+/* The key derivation a plain password costs, for exchanges that need none. */
+static void scram_same_work(const struct scram_verifier *v)
+{
+	uint8_t stored[SCRAM_KEY_LEN], server[SCRAM_KEY_LEN];
+	scram_derive("", v->salt, v->salt_len, SCRAM_ITERATIONS, stored, server);
+	OPENSSL_cleanse(stored, sizeof(stored));
+	OPENSSL_cleanse(server, sizeof(server));
+}
+
+struct scram_state *scram_new(const char *user, const char *secret)
 {
 	struct scram_state *st = calloc(1, sizeof(*st));
 	if (!st)
@@ -268,18 +281,22 @@ struct scram_state *scram_new(const char *secret)
 	buf_init(&st->auth);
 	st->phase = SCRAM_WANT_FIRST;
 	pthread_once(&process_key_once, scram_make_process_key);
+	if (!user)
+		user = "";
 	if (!secret) {
-		scram_mock(st);
+		scram_mock(st, user);
+		scram_same_work(&st->v);
 	} else if (strncmp(secret, SCRAM_PREFIX, strlen(SCRAM_PREFIX)) == 0) {
 		if (!scram_parse_verifier(secret, &st->v)) {
 			log_warn("scram", "invalid SCRAM verifier; authentication will fail");
-			scram_mock(st);
+			scram_mock(st, user);
 		}
+		scram_same_work(&st->v);
 	} else {
 		struct scram_verifier *v = &st->v;
 		v->iterations = SCRAM_ITERATIONS;
 		v->salt_len = SCRAM_SALT_LEN;
-		if (!scram_stable_salt("plain salt", secret, v->salt) ||
+		if (!scram_stable_salt("plain salt", user, secret, v->salt) ||
 		    !scram_derive(secret, v->salt, v->salt_len, v->iterations, v->stored_key, v->server_key)) {
 			scram_free(st);
 			return NULL;

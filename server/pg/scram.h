@@ -21,12 +21,13 @@
 struct scram_state;
 
 /*
- * Starts an exchange for a user whose secret is `secret`. With secret NULL
+ * Starts an exchange for user, whose secret is `secret`. With secret NULL
  * (no such user) the exchange runs on a made-up verifier and fails at the
- * end, so the client cannot tell unknown users from wrong passwords.
- * Returns NULL when out of memory.
+ * end, so the client cannot tell unknown users from wrong passwords; every
+ * exchange does the same key derivation work, so neither can the time it
+ * takes. Returns NULL when out of memory.
  */
-struct scram_state *scram_new(const char *secret);
+struct scram_state *scram_new(const char *user, const char *secret);
 void scram_free(struct scram_state *st);
 
 /* For tests: use this server nonce instead of a random one. */

@@ -5,7 +5,10 @@
 # right password logs in, a wrong one or an unknown user fails with 28P01;
 # the server asks for the method configured (AuthenticationCleartextPassword
 # = R 3, SASL = R 10, none = R 0); trust accepts any user and database; a
-# malformed password file stops start-up naming file:line.
+# malformed password file stops start-up naming file:line. is_superuser is
+# on only for the users of admin_users (every user under trust); a password
+# file that others than its owner may read is used with a warning in the
+# log, one of mode 600 without.
 set -euo pipefail
 source "$TOP_SRCDIR/tests/integration/lib.sh"
 
@@ -60,6 +63,7 @@ alice:alice-pw
 bob:$bob_verifier
 carol:pa:ss:wörd
 PWEOF
+chmod 644 "$pwfile"
 
 # ---- auth_method=password: cleartext password, checked against either kind
 SL_USER=alice PGPASSWORD=alice-pw node_start pw --auth_method=password "--password_file=$pwfile"
@@ -72,8 +76,17 @@ cannot_login pw bob alice-pw 28P01
 cannot_login pw mallory alice-pw 28P01
 expect_match "$(startup_probe "$(node_port pw)" mallory)" '^R 3$' "unknown users are asked for a password too"
 
+grep -q "the password file can be read or changed by other users than its owner (mode 0644)" "$(node_log pw)" ||
+	fail "no warning about a password file of mode 644 in the log"
+
 # ---- auth_method=scram-sha-256
-SL_USER=alice PGPASSWORD=alice-pw node_start scram --auth_method=scram-sha-256 "--password_file=$pwfile"
+chmod 600 "$pwfile"
+SL_USER=alice PGPASSWORD=alice-pw node_start scram --auth_method=scram-sha-256 "--password_file=$pwfile" --admin_users=alice
+! grep -q "the password file can be read" "$(node_log scram)" || fail "a warning about a password file of mode 600"
+expect_eq "$(SL_USER=alice PGPASSWORD=alice-pw psql_to scram -At -c "SHOW is_superuser")" on "is_superuser for alice, an admin user"
+expect_eq "$(SL_USER=bob PGPASSWORD=bob-s3cret psql_to scram -At -c "SHOW is_superuser")" off "is_superuser for bob"
+expect_eq "$(SL_USER=bob PGPASSWORD=bob-s3cret psql_to scram -At -c "SELECT current_setting('is_superuser')")" off \
+	"current_setting('is_superuser') for bob"
 expect_match "$(startup_probe "$(node_port scram)" alice)" '^R 10$' "scram-sha-256 method asks for SASL"
 expect_match "$(startup_probe "$(node_port scram)" mallory)" '^R 10$' "SASL also for unknown users"
 can_login scram alice alice-pw
@@ -91,6 +104,7 @@ expect_match "$(startup_probe "$(node_port tr)" whoever)" '^R 0$' "trust sends A
 out=$(timeout 30 psql -X -At -h 127.0.0.1 -p "$(node_port tr)" -U someone -d anydb -w -c "SELECT 'trusted'" 2>&1) ||
 	fail "trust login failed: $out"
 expect_eq "$out" "trusted" "trust login"
+expect_eq "$(psql_to tr -At -c "SHOW is_superuser")" on "is_superuser under trust"
 PGPASSWORD=whatever pgclient "host=127.0.0.1 port=$(node_port tr) user=x dbname=y" connect >/dev/null ||
 	fail "trust login with an unneeded password failed"
 

@@ -152,7 +152,7 @@ static int final(struct scram_state *st, const char *msg, struct buf *reply, cha
 /* A whole exchange as libpq does it; returns the result of the final step. */
 static int exchange(const char *secret, const char *password, const char *gs2, const char *cbind)
 {
-	struct scram_state *st = scram_new(secret);
+	struct scram_state *st = scram_new("alice", secret);
 	struct buf reply;
 	char err[128], msg[512], fin[1024], v[128], sf[512];
 	assert_non_null(st);
@@ -179,7 +179,7 @@ static void test_rfc7677(void **state)
 	char secret[256], err[128];
 	struct buf reply;
 	make_verifier("pencil", RFC_SALT, 4096, secret, sizeof(secret));
-	struct scram_state *st = scram_new(secret);
+	struct scram_state *st = scram_new("alice", secret);
 	assert_non_null(st);
 	buf_init(&reply);
 	scram_set_server_nonce(st, RFC_SNONCE);
@@ -231,9 +231,9 @@ static void test_verifier_secret(void **state)
 }
 
 /* The s= of a server-first-message for secret, decoded. */
-static size_t salt_of(const char *secret, uint8_t *salt, char *iter, size_t iterlen)
+static size_t salt_of_user(const char *user, const char *secret, uint8_t *salt, char *iter, size_t iterlen)
 {
-	struct scram_state *st = scram_new(secret);
+	struct scram_state *st = scram_new(user, secret);
 	struct buf reply;
 	char err[128];
 	assert_non_null(st);
@@ -249,6 +249,11 @@ static size_t salt_of(const char *secret, uint8_t *salt, char *iter, size_t iter
 	buf_free(&reply);
 	scram_free(st);
 	return n;
+}
+
+static size_t salt_of(const char *secret, uint8_t *salt, char *iter, size_t iterlen)
+{
+	return salt_of_user("alice", secret, salt, iter, iterlen);
 }
 
 static void test_unknown_user(void **state)
@@ -284,6 +289,24 @@ static void test_plain_salt_stable(void **state)
 	assert_memory_not_equal(a, c, 16);
 }
 
+/* Salts are per user: two users with one password get two salts, and an
+ * unknown user's made-up salt depends on the name too (so it cannot be
+ * told from a real user's by comparing salts across names). */
+static void test_salt_per_user(void **state)
+{
+	(void)state;
+	uint8_t a[128], b[128], c[128], d[128];
+	char it[16];
+	assert_int_equal(salt_of_user("alice", "same", a, it, sizeof(it)), 16);
+	assert_int_equal(salt_of_user("bob", "same", b, it, sizeof(it)), 16);
+	assert_memory_not_equal(a, b, 16);
+	assert_int_equal(salt_of_user("carol", NULL, c, it, sizeof(it)), 16);
+	assert_int_equal(salt_of_user("dave", NULL, d, it, sizeof(it)), 16);
+	assert_memory_not_equal(c, d, 16);
+	assert_int_equal(salt_of_user("dave", NULL, c, it, sizeof(it)), 16);
+	assert_memory_equal(c, d, 16);
+}
+
 static void test_random_nonce(void **state)
 {
 	(void)state;
@@ -291,7 +314,7 @@ static void test_random_nonce(void **state)
 	struct buf reply;
 	buf_init(&reply);
 	for (int k = 0; k < 2; k++) {
-		struct scram_state *st = scram_new(NULL);
+		struct scram_state *st = scram_new("alice", NULL);
 		assert_non_null(st);
 		assert_int_equal(first(st, "n,,n=,r=abc", &reply, err), 0);
 		const char *sf = reply_str(&reply);
@@ -315,7 +338,7 @@ static void test_extensions(void **state)
 	buf_init(&reply);
 
 	/* Unknown extensions are ignored in both messages but signed over. */
-	struct scram_state *st = scram_new(secret);
+	struct scram_state *st = scram_new("alice", secret);
 	assert_int_equal(first(st, "n,,n=a=2Cb=3D,r=xyz,x=1,Q=a=b", &reply, err), 0);
 	snprintf(sf, sizeof(sf), "%s", reply_str(&reply));
 	client_final("pencil", "n=a=2Cb=3D,r=xyz,x=1,Q=a=b", sf, "biws", "e=ext,f==", fin, sizeof(fin), v,
@@ -325,7 +348,7 @@ static void test_extensions(void **state)
 	scram_free(st);
 
 	/* Dropping the extension from the signed part breaks the proof. */
-	st = scram_new(secret);
+	st = scram_new("alice", secret);
 	assert_int_equal(first(st, "n,,n=,r=xyz", &reply, err), 0);
 	snprintf(sf, sizeof(sf), "%s", reply_str(&reply));
 	client_final("pencil", "n=,r=xyz", sf, "biws", NULL, fin, sizeof(fin), v, sizeof(v));
@@ -344,13 +367,13 @@ static void test_phase_order(void **state)
 	char err[128];
 	struct buf reply;
 	buf_init(&reply);
-	struct scram_state *st = scram_new("pw");
+	struct scram_state *st = scram_new("alice", "pw");
 	assert_int_equal(final(st, RFC_FINAL, &reply, err), SL_EPROTO);
 	assert_string_equal(err, "unexpected SCRAM client-final-message");
 	assert_int_equal(first(st, RFC_FIRST, &reply, err), SL_EPROTO);
 	scram_free(st);
 
-	st = scram_new("pw");
+	st = scram_new("alice", "pw");
 	assert_int_equal(first(st, RFC_FIRST, &reply, err), 0);
 	assert_int_equal(first(st, RFC_FIRST, &reply, err), SL_EPROTO);
 	assert_string_equal(err, "unexpected SCRAM client-first-message");
@@ -360,7 +383,7 @@ static void test_phase_order(void **state)
 	scram_free(st);
 
 	/* A NULL or empty err buffer is allowed. */
-	st = scram_new("pw");
+	st = scram_new("alice", "pw");
 	assert_int_equal(scram_handle_client_first(st, (const uint8_t *)"x", 1, &reply, NULL, 0), SL_EPROTO);
 	scram_free(st);
 	scram_free(NULL);
@@ -418,7 +441,7 @@ static void test_first_malformed(void **state)
 	struct buf reply;
 	buf_init(&reply);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct scram_state *st = scram_new("pw");
+		struct scram_state *st = scram_new("alice", "pw");
 		int rc = first(st, bad[i].msg, &reply, err);
 		if (rc != SL_EPROTO)
 			fail_msg("accepted \"%s\"", bad[i].msg);
@@ -430,7 +453,7 @@ static void test_first_malformed(void **state)
 	}
 
 	/* A NUL byte inside the length, and an oversized message. */
-	struct scram_state *st = scram_new("pw");
+	struct scram_state *st = scram_new("alice", "pw");
 	assert_int_equal(scram_handle_client_first(st, (const uint8_t *)"n,,n=u\0,r=abc", 13, &reply, err, 128),
 			 SL_EPROTO);
 	scram_free(st);
@@ -438,10 +461,10 @@ static void test_first_malformed(void **state)
 	memcpy(big, "n,,n=,r=", 8);
 	memset(big + 8, 'a', sizeof(big) - 9);
 	big[sizeof(big) - 1] = '\0';
-	st = scram_new("pw");
+	st = scram_new("alice", "pw");
 	assert_int_equal(first(st, big, &reply, err), SL_EPROTO);
 	scram_free(st);
-	st = scram_new("pw");
+	st = scram_new("alice", "pw");
 	assert_int_equal(scram_handle_client_first(st, NULL, 0, &reply, err, 128), SL_EPROTO);
 	scram_free(st);
 
@@ -449,7 +472,7 @@ static void test_first_malformed(void **state)
 	static const char *const good[] = { "n,,n=,r=a", "y,,n=u,r=abc", "n,,n=a=2Cb=3Dc,r=!~", "n,,n=u,r=abc,x=1",
 					    "n,,n=\xc3\xa9,r=abc" };
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		st = scram_new("pw");
+		st = scram_new("alice", "pw");
 		if (first(st, good[i], &reply, err) != 0)
 			fail_msg("refused \"%s\": %s", good[i], err);
 		scram_free(st);
@@ -465,7 +488,7 @@ static struct scram_state *rfc_state(void)
 	struct buf reply;
 	if (!secret[0])
 		make_verifier("pencil", RFC_SALT, 4096, secret, sizeof(secret));
-	struct scram_state *st = scram_new(secret);
+	struct scram_state *st = scram_new("alice", secret);
 	assert_non_null(st);
 	scram_set_server_nonce(st, RFC_SNONCE);
 	buf_init(&reply);
@@ -543,7 +566,7 @@ static void test_truncated(void **state)
 	const char *first_msg = RFC_FIRST;
 	size_t nonce_at = (size_t)(strstr(first_msg, ",r=") - first_msg) + 3;
 	for (size_t n = 0; n < strlen(first_msg); n++) {
-		struct scram_state *st = scram_new(NULL);
+		struct scram_state *st = scram_new("alice", NULL);
 		int rc = scram_handle_client_first(st, (const uint8_t *)first_msg, n, &reply, err, sizeof(err));
 		/* Cut inside the nonce, it is a valid message with a shorter nonce. */
 		if (rc != (n > nonce_at ? 0 : SL_EPROTO))
@@ -591,7 +614,7 @@ static void test_overwritten(void **state)
 		for (size_t k = 0; k < sizeof(with); k++) {
 			memcpy(msg, RFC_FIRST, len);
 			msg[i] = with[k];
-			struct scram_state *st = scram_new(NULL);
+			struct scram_state *st = scram_new("alice", NULL);
 			int rc = scram_handle_client_first(st, msg, len, &reply, err, sizeof(err));
 			if (rc != SL_EPROTO && rc != 0)
 				fail_msg("client-first byte %zu = 0x%02x: %d", i, with[k], rc);
@@ -822,6 +845,7 @@ int main(void)
 		cmocka_unit_test(test_verifier_secret),
 		cmocka_unit_test(test_unknown_user),
 		cmocka_unit_test(test_plain_salt_stable),
+		cmocka_unit_test(test_salt_per_user),
 		cmocka_unit_test(test_random_nonce),
 		cmocka_unit_test(test_extensions),
 		cmocka_unit_test(test_phase_order),
