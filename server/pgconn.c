@@ -2,8 +2,11 @@
  * pgconn.c — a client connection on the loop thread (see pgconn.h).
  *
  * Life cycle: STARTUP (SSLRequest and GSSENCRequest answered 'N';
- * CancelRequest handled and closed) → AUTH_* (trust, cleartext password or
+ * CancelRequest handled and closed; the startup packet is due within
+ * PGCONN_STARTUP_TIMEOUT_MS) → AUTH_* (trust, cleartext password or
  * SCRAM-SHA-256, bounded by authentication_timeout) → READY → CLOSING.
+ * Until READY a connection counts in the server's pre-authentication
+ * budget (server.c), not toward max_connections.
  * In READY, whole messages up to a Sync, Query or Flush become one job;
  * while it runs, further input waits in the buffer. Every close logs why.
  */
@@ -26,6 +29,7 @@
 
 #define READ_CHUNK 65536
 #define INPUT_HIGH_WATER (1u << 20)
+#define PGCONN_STARTUP_TIMEOUT_MS 5000 /* a silent connection goes after this long */
 
 static void update_watch(struct pgconn *c);
 static void process_input(struct pgconn *c);
@@ -69,7 +73,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		c->close_after_flush = true;
 		flush(c);
 	} else {
-		pgconn_close(c, "authentication timeout");
+		pgconn_close(c, c->state == PGCONN_STARTUP ? "no startup packet in time" : "authentication timeout");
 	}
 }
 
@@ -103,6 +107,7 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		c->in.len += (size_t)n;
+		c->spoke = true;
 		process_input(c);
 	}
 	if (c->fd >= 0 && flush(c) == 0)
@@ -145,8 +150,16 @@ struct pgconn *pgconn_new(struct server *srv, int fd, const char *peer)
 	ev_init(&c->timer, on_timer);
 	c->timer.data = c;
 	ev_io_start(srv->loop, &c->io);
-	start_timer(c, srv->cfg->authentication_timeout_ms);
+	/* the startup packet is due within a few seconds; authentication then
+	 * has authentication_timeout */
+	int64_t t = srv->cfg->authentication_timeout_ms;
+	start_timer(c, t > 0 && t < PGCONN_STARTUP_TIMEOUT_MS ? t : PGCONN_STARTUP_TIMEOUT_MS);
 	return c;
+}
+
+bool pgconn_silent(const struct pgconn *c)
+{
+	return c->state == PGCONN_STARTUP && c->in.len == 0 && c->startup.len == 0 && !c->spoke;
 }
 
 static void free_conn(struct pgconn *c)
@@ -296,6 +309,7 @@ static void finish_auth(struct pgconn *c, const struct pg_startup *st)
 	pgwire_put_backend_key(&c->out, c->pid, c->secret);
 	pgwire_put_ready(&c->out, 'I');
 	c->state = PGCONN_READY;
+	server_conn_authenticated(srv, c);
 	ev_timer_stop(srv->loop, &c->timer);
 	scram_free(c->scram);
 	c->scram = NULL;
@@ -330,6 +344,7 @@ static int handle_startup(struct pgconn *c, const struct pg_msg *m)
 		return -1;
 	}
 	snprintf(c->user, sizeof(c->user), "%s", user);
+	start_timer(c, c->srv->cfg->authentication_timeout_ms); /* the startup packet came */
 	switch (c->srv->cfg->auth_method) {
 	case AUTH_TRUST:
 		finish_auth(c, &st);

@@ -41,6 +41,8 @@ struct pgconn {
 	struct buf startup; /* the startup packet, until authentication ends */
 	bool close_after_flush;
 	bool counted_session;
+	bool pending;         /* not yet past authentication: counted in srv->npending */
+	bool spoke;           /* some bytes came (an SSL request, say) */
 	struct session *sess;
 	struct job *job;     /* in flight, or NULL */
 	struct scram_state *scram;
@@ -53,6 +55,8 @@ struct pgconn *pgconn_new(struct server *srv, int fd, const char *peer);
 /* Closes the socket now (logging why) and frees the connection once its
  * session has ended on the executor. */
 void pgconn_close(struct pgconn *c, const char *reason);
+/* Before authentication: the client has sent nothing at all yet. */
+bool pgconn_silent(const struct pgconn *c);
 /* The executor finished a job of this connection. */
 void pgconn_job_done(struct job *job);
 /* Shutdown: tell the client and close. */

@@ -72,6 +72,8 @@ static int write_port_file(struct server *srv)
 	return 0;
 }
 
+static void evict_pending(struct server *srv);
+
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct server *srv = w->data;
@@ -88,8 +90,12 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		char peer[64];
 		netaddr_format(&ss, peer, sizeof(peer));
-		/* past max_connections plus a margin for cancel requests, refuse at once */
-		if (srv->nconns >= srv->cfg->max_connections + 16) {
+		/* past max_connections plus a margin for cancel requests, refuse at
+		 * once; connections still authenticating do not count here: they
+		 * have a budget of their own, and the oldest silent one makes room */
+		if (srv->npending >= SERVER_PENDING_MAX)
+			evict_pending(srv);
+		if (srv->nconns - srv->npending >= srv->cfg->max_connections + 16) {
 			struct buf b;
 			buf_init(&b);
 			pgwire_put_error(&b, 'E', "FATAL", SQLSTATE_TOO_MANY_CONNECTIONS, "sorry, too many clients already",
@@ -114,6 +120,36 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			srv->conns->prev = c;
 		srv->conns = c;
 		srv->nconns++;
+		c->pending = true;
+		srv->npending++;
+	}
+}
+
+/*
+ * The pre-authentication budget is full: the oldest connection that has
+ * sent nothing goes (or, if every one has, the oldest one), so that idle
+ * strangers never keep a client that authenticates out.
+ */
+static void evict_pending(struct server *srv)
+{
+	struct pgconn *oldest = NULL, *oldest_silent = NULL;
+	for (struct pgconn *c = srv->conns; c; c = c->next) { /* newest first */
+		if (!c->pending || c->state == PGCONN_CLOSING)
+			continue;
+		oldest = c;
+		if (pgconn_silent(c))
+			oldest_silent = c;
+	}
+	struct pgconn *victim = oldest_silent ? oldest_silent : oldest;
+	if (victim)
+		pgconn_close(victim, "too many connections waiting to authenticate");
+}
+
+void server_conn_authenticated(struct server *srv, struct pgconn *c)
+{
+	if (c->pending) {
+		c->pending = false;
+		srv->npending--;
 	}
 }
 
@@ -126,6 +162,7 @@ void server_conn_closed(struct server *srv, struct pgconn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->nconns--;
+	server_conn_authenticated(srv, c); /* no longer pending, either way */
 	if (c->counted_session)
 		srv->nsessions--;
 	if (srv->stopping && srv->nconns == 0)
