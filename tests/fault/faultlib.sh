@@ -87,11 +87,7 @@ fault_conninfo() {
 fnode_launch() {
 	local n=$1 pid
 	shift
-	if [ -z "${NODE_DIR[$n]:-}" ]; then
-		NODE_DIR[$n]=$TEST_TMP/node-$n
-		NODE_LOG[$n]=$TEST_TMP/node-$n.log
-		NODE_NAMES+=("$n")
-		mkdir -p "${NODE_DIR[$n]}"
+	if node_register "$n"; then
 		NODE_ARGS[$n]=$(printf '%s\n' "$@")
 	fi
 	local args=("--listen_address=${NODE_IP[$n]}" --port=5432 "--data_dir=${NODE_DIR[$n]}/data" "--node_name=$n")

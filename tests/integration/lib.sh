@@ -202,6 +202,16 @@ psql_to() {
 	timeout -k 5 "$QUERY_TIMEOUT" psql -X -w -h 127.0.0.1 -p "$(node_port "$n")" -U "$SL_USER" -d "$SL_DB" "$@"
 }
 
+# node_register NAME: its directory and log under the test's directory,
+# once (a restarted node keeps them). True if it was new.
+node_register() {
+	[ -z "${NODE_DIR[$1]:-}" ] || return 1
+	NODE_DIR[$1]=$TEST_TMP/node-$1
+	NODE_LOG[$1]=$TEST_TMP/node-$1.log
+	NODE_NAMES+=("$1")
+	mkdir -p "${NODE_DIR[$1]}"
+}
+
 # node_start NAME [--setting=value ...]
 # node_launch NAME [--setting=value ...]: start a node without waiting.
 node_launch() {
@@ -210,12 +220,7 @@ node_launch() {
 	for a in "$@"; do
 		case $a in --data_dir=* | -D) datadir=given ;; esac
 	done
-	if [ -z "${NODE_DIR[$n]:-}" ]; then
-		NODE_DIR[$n]=$TEST_TMP/node-$n
-		NODE_LOG[$n]=$TEST_TMP/node-$n.log
-		NODE_NAMES+=("$n")
-		mkdir -p "${NODE_DIR[$n]}"
-	fi
+	node_register "$n" || true # a restart keeps its directory
 	if [ -n "${NODE_PID[$n]:-}" ] && proc_alive "${NODE_PID[$n]}"; then
 		fail "node $n is already running"
 	fi
