@@ -44,7 +44,9 @@
 #include "syncrep.h"
 
 #define MAX_FOLLOWERS 64
-#define MAX_LINKS (2 * MAX_FOLLOWERS) /* peer connections at once, authenticated or not */
+#define MAX_LINKS (2 * MAX_FOLLOWERS) /* authenticated peer connections at once */
+#define MAX_PENDING_LINKS 16         /* connections still in the handshake; the oldest makes room */
+#define HANDSHAKE_TIMEOUT_MS 3000    /* for HELLO, then for AUTH */
 #define BATCH_BYTES (8u << 20)      /* records per RECORDS frame, about (one fsync each on the follower) */
 #define SNAP_PIECE (1u << 20)       /* bytes of database per SNAP_DATA */
 #define HEARTBEAT_MS 1000 /* a heartbeat at least this often */
@@ -81,6 +83,7 @@ struct link {
 	uint64_t gen;
 	char addr[80];
 	atomic_bool done;
+	atomic_bool authenticated; /* past the handshake: out of the pending budget */
 	struct link *next;
 };
 
@@ -286,6 +289,8 @@ static const char *recv_problem(struct peerlink *pl, int rc)
 static int handshake(struct peers *p, struct peerlink *pl, struct peer_hello *h, bool *member)
 {
 	int tmo = (int)p->cfg->replication_timeout_ms;
+	if (tmo > HANDSHAKE_TIMEOUT_MS)
+		tmo = HANDSHAKE_TIMEOUT_MS; /* a stranger holds a pending slot this long at most */
 	uint8_t type;
 	uint64_t epoch;
 	int rc = peerlink_recv(pl, &type, &epoch, tmo);
@@ -791,6 +796,7 @@ static void *link_main(void *arg)
 	bool member;
 	if (handshake(p, &pl, &h, &member) != 0)
 		goto out;
+	atomic_store(&ln->authenticated, true);
 	if (member) {
 		member_link(p, &pl, h.node_name);
 		goto out;
@@ -984,10 +990,29 @@ static void *accept_main(void *arg)
 		int fd = accept4(p->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
+		/* authenticated links have MAX_LINKS; links still in the handshake
+		 * a budget of their own, where the oldest makes room (its socket
+		 * is shut, which ends its handshake): strangers that never
+		 * authenticate cannot keep a member or follower out */
 		pthread_mutex_lock(&p->mu);
-		int live = 0;
-		for (struct link *l = p->links; l; l = l->next)
-			live++;
+		int live = 0, pending = 0;
+		struct link *oldest_pending = NULL;
+		for (struct link *l = p->links; l; l = l->next) {
+			if (atomic_load(&l->done))
+				continue;
+			if (atomic_load(&l->authenticated)) {
+				live++;
+			} else {
+				pending++;
+				oldest_pending = l; /* the list is newest first */
+			}
+		}
+		if (pending >= MAX_PENDING_LINKS && oldest_pending && oldest_pending->fd >= 0) {
+			log_warn("peers", "closing a peer connection that has not authenticated peer=%s "
+					  "reason=\"too many connections in the handshake\"",
+				 oldest_pending->addr);
+			shutdown(oldest_pending->fd, SHUT_RDWR);
+		}
 		pthread_mutex_unlock(&p->mu);
 		if (live >= MAX_LINKS) {
 			log_warn("peers", "refused a peer connection reason=\"too many peer links\" links=%d", live);
