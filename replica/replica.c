@@ -199,6 +199,17 @@ uint64_t replica_last_epoch(struct replica *r)
 	return 0;
 }
 
+/* Whether this node led the epoch its log ends in (a former leader, after a
+ * step-down or a restart): its last commits may be ones no standby
+ * confirmed, which the leader may not have. */
+static bool led_last_epoch(struct replica *r)
+{
+	if (r->history.n == 0)
+		return false;
+	const char *me = r->cfg->node_name[0] ? r->cfg->node_name : r->client_addr;
+	return strcmp(r->history.v[r->history.n - 1].leader, me) == 0;
+}
+
 int replica_connect(struct replica *r, struct peerlink *pl, struct peer_welcome *w, char *err, size_t errlen)
 {
 	const struct config *cfg = r->cfg;
@@ -352,14 +363,12 @@ int replica_open(struct replica **out, const struct config *cfg, const char *lea
 	char a[LSN_TEXT_MAX], b[LSN_TEXT_MAX];
 	log_info("replica", "follower database ready applied=%s log_end=%s", lsn_format(applied, a),
 		 lsn_format(replog_end_lsn(r->log), b));
+	if (led_last_epoch(r)) {
+		log_warn("replica", "this node led the epoch of its last records, which standbys may not have "
+				    "confirmed: reads are refused until it has rejoined the leader");
+		atomic_store(&r->unconfirmed, true);
+	}
 	return applier_start(r, applied);
-}
-
-void replica_hold_until_rejoined(struct replica *r)
-{
-	log_warn("replica", "this node holds commits it wrote as leader that no standby confirmed: reads are "
-			    "refused until it has rejoined the leader");
-	atomic_store(&r->unconfirmed, true);
 }
 
 int replica_start(struct replica *r, const struct replica_readers *readers, char *err, size_t errlen)

@@ -68,7 +68,7 @@ struct replica_readers {
 	void (*cancel)(void *arg);
 	/* Closed: no reader starts a new read transaction until it opens again. */
 	void (*gate)(void *arg, bool closed);
-	/* Held: readers are refused (a demoted leader's unconfirmed commits). */
+	/* Held: readers are refused (a former leader, until it has rejoined). */
 	void (*hold)(void *arg, bool held);
 	void *arg;
 };
@@ -78,14 +78,7 @@ struct replica_readers {
 int replica_open(struct replica **out, const struct config *cfg, const char *leader, const char *db_path,
 		 const char *client_addr, char *err, size_t errlen);
 int replica_start(struct replica *r, const struct replica_readers *readers, char *err, size_t errlen);
-/*
- * Between replica_open and replica_start on a leader that steps down
- * holding commits no standby confirmed (its lease ran out while they
- * waited; the new leader may not have them): reads stay held
- * (readers->hold) until the link to the leader streams, that is once this
- * node's log is on the leader's history again (or was cut back to it).
- */
-void replica_hold_until_rejoined(struct replica *r);
+
 void replica_stop(struct replica *r);
 /* fn(arg) runs on the receiver thread when the leader hands over to this
  * node (PROMOTE: this node has the leader's whole log). Before start. */

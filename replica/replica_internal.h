@@ -59,7 +59,10 @@ struct replica {
 	struct epochs history;
 	struct replica_readers readers;
 	bool serving; /* clients may be reading: install snapshots page by page */
-	atomic_bool unconfirmed; /* reads held: replica_hold_until_rejoined */
+	/* this node led the epoch its log ends in (replica_open): reads are
+	 * held (readers.hold) until the link to the leader streams, that is
+	 * once its log is on the leader's history again or was cut back to it */
+	atomic_bool unconfirmed;
 
 	/* applier (its thread, or the receiver while the applier is stopped) */
 	pthread_t apply_thread;

@@ -99,7 +99,6 @@ static void *swap_main(void *arg)
 	size_t errlen = sizeof(srv->change.err);
 	if (srv->change.to == NODE_LEADER && replica_finish(srv->replica, PROMOTE_APPLY_TIMEOUT_MS, err, errlen) != 0)
 		goto out;
-	srv->change.unconfirmed = srv->change.to == NODE_FOLLOWER && srv->pool && atomic_load(&srv->pool->unconfirmed);
 	runtime_stop(srv); /* the executor is gone already */
 	if (runtime_start_role(srv, srv->change.to, err, errlen) != 0 && !err[0])
 		snprintf(err, errlen, "could not start the %s", node_role_name(srv->change.to));

@@ -315,8 +315,6 @@ static int start_follower(struct server *srv, const char *db_path, char *err, si
 	if (replica_open(&srv->replica, cfg, srv->leader_peer, db_path, srv->client_addr, err, errlen) != 0)
 		return -1;
 	replica_on_promote(srv->replica, on_handed_over, srv);
-	if (srv->change.active && srv->change.unconfirmed)
-		replica_hold_until_rejoined(srv->replica);
 	if (dbpool_open(db_path, true, cfg->checkpoint_wal_size, NULL, session_setting, &srv->pool, err,
 			errlen) != 0)
 		return -1;

@@ -66,7 +66,6 @@ struct server {
 		int phase;        /* enum change_phase */
 		char err[512];    /* why the thread's phase failed */
 		int64_t started_ms;
-		bool unconfirmed;   /* a step-down with reads held (dbpool.h): they stay held */
 		pthread_t thread;
 		bool thread_running;
 		ev_async done;    /* the thread finished a phase */

@@ -97,8 +97,8 @@ struct dbpool {
 	atomic_bool failed;               /* a write or fsync failed: writes stop */
 	/* a leader whose lease ran out while commits waited for standbys
 	 * publishes them unconfirmed (40003 to their clients): reads are
-	 * refused from then on, until standbys confirm a later commit or, after
-	 * a step-down, the node has rejoined the new leader (replica.h) */
+	 * refused from then on, until standbys confirm a later commit; a
+	 * former leader's follower holds reads until it has rejoined (replica.h) */
 	atomic_bool unconfirmed;
 	struct commitlog *cl;             /* the leader's replication log, or NULL */
 	dbpool_setting_fn setting;

@@ -202,8 +202,11 @@ mkdir -p "$TEST_TMP/witness"
 "$SLUICED" -D "$TEST_TMP/witness" --role=witness --node_name=w "${COMMON3[@]}" >>"$TEST_TMP/witness.log" 2>&1 &
 wpid=$!
 bg_track "$wpid"
+node_launch d2 --role=follower --node_name=d2 "${COMMON3[@]}"
 node_start d1 --role=leader --node_name=d1 "${COMMON3[@]}"
-node_start d2 --role=follower --node_name=d2 "${COMMON3[@]}"
+node_wait_ready d2 "$START_DEADLINE"
+wait_until "[ \"\$(status_try d1 \"SELECT role || '/' || state FROM sluice_status\")\" = leader/leading ]" 20 ||
+	fail "d1 does not lead: $(status_try d1 "SELECT * FROM sluice_status")"
 q d1 "CREATE TABLE t(seq INTEGER PRIMARY KEY)" >/dev/null
 q d1 "INSERT INTO t VALUES (1)" >/dev/null
 wait_caught_up d2 d1 30
