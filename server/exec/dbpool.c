@@ -127,9 +127,11 @@ static int checkpointer_start(struct dbpool *pool, char *err, size_t errlen)
 }
 
 /*
- * Every connection's authorizer: each statement must pass the sandbox
- * (sluice's own statements pass it too; it checkpoints through the C API) (its refusal is reported like a SQL function's error: 42501 and
- * the reason); then logical capture looks at it, when the log has rows.
+ * Every connection's authorizer. Each statement must pass the sandbox
+ * (sluice's own pass it too: it checkpoints through the C API, and only
+ * dbconn_vacuum may attach); a refusal is reported like a SQL function's
+ * error, 42501 with the reason. Then logical capture looks at it, when the
+ * log has rows.
  */
 static int conn_authorize(void *arg, int action, const char *a1, const char *a2, const char *db, const char *trigger)
 {
