@@ -159,7 +159,7 @@ struct pgconn *pgconn_new(struct server *srv, int fd, const char *peer)
 
 bool pgconn_silent(const struct pgconn *c)
 {
-	return c->state == PGCONN_STARTUP && c->in.len == 0 && c->startup.len == 0 && !c->spoke;
+	return c->state == PGCONN_STARTUP && !c->spoke;
 }
 
 static void free_conn(struct pgconn *c)
@@ -309,7 +309,6 @@ static void finish_auth(struct pgconn *c, const struct pg_startup *st)
 	pgwire_put_backend_key(&c->out, c->pid, c->secret);
 	pgwire_put_ready(&c->out, 'I');
 	c->state = PGCONN_READY;
-	server_conn_authenticated(srv, c);
 	ev_timer_stop(srv->loop, &c->timer);
 	scram_free(c->scram);
 	c->scram = NULL;
@@ -374,6 +373,11 @@ static const char *user_secret(struct pgconn *c)
 	return c->srv->users ? users_secret(c->srv->users, c->user) : NULL;
 }
 
+static const char *user_verifier(struct pgconn *c)
+{
+	return c->srv->users ? users_verifier(c->srv->users, c->user) : NULL;
+}
+
 /* An authentication message; startup is the saved startup packet. */
 static void handle_auth(struct pgconn *c, const struct pg_msg *m, const struct pg_msg *startup)
 {
@@ -407,7 +411,7 @@ static void handle_auth(struct pgconn *c, const struct pg_msg *m, const struct p
 			fatal(c, SQLSTATE_PROTOCOL_VIOLATION, "client selected an invalid SASL authentication mechanism");
 			return;
 		}
-		c->scram = scram_new(c->user, user_secret(c));
+		c->scram = scram_new(c->user, user_verifier(c));
 		if (!c->scram || scram_handle_client_first(c->scram, data, len, &reply, err, sizeof(err)) != 0) {
 			fatal(c, SQLSTATE_PROTOCOL_VIOLATION, c->scram ? err : "out of memory");
 			buf_free(&reply);

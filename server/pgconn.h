@@ -41,7 +41,6 @@ struct pgconn {
 	struct buf startup; /* the startup packet, until authentication ends */
 	bool close_after_flush;
 	bool counted_session;
-	bool pending;         /* not yet past authentication: counted in srv->npending */
 	bool spoke;           /* some bytes came (an SSL request, say) */
 	struct session *sess;
 	struct job *job;     /* in flight, or NULL */

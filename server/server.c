@@ -90,23 +90,11 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		char peer[64];
 		netaddr_format(&ss, peer, sizeof(peer));
-		/* past max_connections plus a margin for cancel requests, refuse at
-		 * once; connections still authenticating do not count here: they
-		 * have a budget of their own, and the oldest silent one makes room */
-		if (srv->npending >= SERVER_PENDING_MAX)
+		/* sessions are bounded by max_connections when they start
+		 * (pgconn.c); connections before that have a budget of their own,
+		 * where the oldest silent one makes room for a new one */
+		if (srv->nconns - srv->nsessions >= SERVER_PENDING_MAX)
 			evict_pending(srv);
-		if (srv->nconns - srv->npending >= srv->cfg->max_connections + 16) {
-			struct buf b;
-			buf_init(&b);
-			pgwire_put_error(&b, 'E', "FATAL", SQLSTATE_TOO_MANY_CONNECTIONS, "sorry, too many clients already",
-					 NULL, NULL);
-			ssize_t n = send(fd, b.data, b.len, MSG_NOSIGNAL);
-			(void)n;
-			buf_free(&b);
-			close(fd);
-			log_warn("server", "connection refused reason=\"too many connections\" peer=%s", peer);
-			continue;
-		}
 		struct pgconn *c = pgconn_new(srv, fd, peer);
 		if (!c) {
 			close(fd);
@@ -120,8 +108,6 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			srv->conns->prev = c;
 		srv->conns = c;
 		srv->nconns++;
-		c->pending = true;
-		srv->npending++;
 	}
 }
 
@@ -134,7 +120,7 @@ static void evict_pending(struct server *srv)
 {
 	struct pgconn *oldest = NULL, *oldest_silent = NULL;
 	for (struct pgconn *c = srv->conns; c; c = c->next) { /* newest first */
-		if (!c->pending || c->state == PGCONN_CLOSING)
+		if (c->counted_session || c->state == PGCONN_CLOSING)
 			continue;
 		oldest = c;
 		if (pgconn_silent(c))
@@ -145,13 +131,6 @@ static void evict_pending(struct server *srv)
 		pgconn_close(victim, "too many connections waiting to authenticate");
 }
 
-void server_conn_authenticated(struct server *srv, struct pgconn *c)
-{
-	if (c->pending) {
-		c->pending = false;
-		srv->npending--;
-	}
-}
 
 void server_conn_closed(struct server *srv, struct pgconn *c)
 {
@@ -162,7 +141,6 @@ void server_conn_closed(struct server *srv, struct pgconn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->nconns--;
-	server_conn_authenticated(srv, c); /* no longer pending, either way */
 	if (c->counted_session)
 		srv->nsessions--;
 	if (srv->stopping && srv->nconns == 0)

@@ -88,7 +88,6 @@ struct server {
 	struct pgconn *conns; /* every open client connection */
 	int nconns;           /* all connections, authenticated or not */
 	int nsessions;        /* connections past authentication */
-	int npending;         /* connections not yet past authentication (server.c) */
 	uint32_t next_pid;
 	bool stopping;
 };
@@ -146,11 +145,9 @@ void handover_close(struct server *srv);
 
 /* Connections call these. */
 void server_conn_closed(struct server *srv, struct pgconn *c);
-/* c is past authentication: it leaves the pre-authentication budget of
- * SERVER_PENDING_MAX connections (the oldest silent one makes room for a
- * new one). Closing a connection calls it too. */
+/* Connections not yet past authentication (nconns - nsessions) at most:
+ * the oldest silent one makes room for a new one (server.c). */
 #define SERVER_PENDING_MAX 64
-void server_conn_authenticated(struct server *srv, struct pgconn *c);
 void server_cancel(struct server *srv, uint32_t pid, uint32_t secret);
 
 #endif

@@ -15,6 +15,11 @@
  *
  * Loaded once at start-up (and again on reload, into a new table); read-only
  * afterwards, so any thread may look users up. Secrets are wiped on free.
+ * A plain password also gets a SCRAM verifier when the file is loaded, with
+ * a random salt of its own (scram_make_verifier): no login derives keys,
+ * so a real user's SCRAM exchange and an unknown one's take the same time
+ * and cost the event loop no PBKDF2, and two users with one password get
+ * two salts.
  */
 #include "users.h"
 
@@ -28,11 +33,15 @@
 #include <openssl/crypto.h>
 
 #include "log.h"
+#include "scram.h"
 #include "sl_error.h"
+
+#define VERIFIER_MAX 256
 
 struct user {
 	char *name;
 	char *secret;
+	char *verifier; /* a plain password's, made at load; NULL when secret is one */
 	size_t line;
 };
 
@@ -100,6 +109,7 @@ static int users_add(struct users *u, const char *path, size_t lineno, const cha
 	struct user *e = &u->v[u->n];
 	e->name = strndup(s, name_len);
 	e->secret = strndup(colon + 1, secret_len);
+	e->verifier = NULL;
 	e->line = lineno;
 	if (!e->name || !e->secret) {
 		free(e->name);
@@ -107,6 +117,15 @@ static int users_add(struct users *u, const char *path, size_t lineno, const cha
 		goto oom;
 	}
 	u->n++;
+	if (strncmp(e->secret, SCRAM_PREFIX, strlen(SCRAM_PREFIX)) != 0) {
+		char v[VERIFIER_MAX];
+		if (scram_make_verifier(e->secret, v, sizeof(v)) != 0 || !(e->verifier = strdup(v))) {
+			OPENSSL_cleanse(v, sizeof(v));
+			snprintf(err, errlen, "%s:%zu: could not make a SCRAM verifier", path, lineno);
+			return SL_ENOMEM;
+		}
+		OPENSSL_cleanse(v, sizeof(v));
+	}
 	return 0;
 oom:
 	snprintf(err, errlen, "%s:%zu: out of memory", path, lineno);
@@ -202,7 +221,7 @@ fail:
 	return rc;
 }
 
-const char *users_secret(const struct users *u, const char *name)
+static const struct user *find(const struct users *u, const char *name)
 {
 	if (!u || !name || u->n == 0)
 		return NULL;
@@ -211,7 +230,7 @@ const char *users_secret(const struct users *u, const char *name)
 		size_t mid = lo + (hi - lo) / 2;
 		int c = strcmp(name, u->v[mid].name);
 		if (c == 0)
-			return u->v[mid].secret;
+			return &u->v[mid];
 		if (c < 0)
 			hi = mid;
 		else
@@ -220,14 +239,29 @@ const char *users_secret(const struct users *u, const char *name)
 	return NULL;
 }
 
+const char *users_secret(const struct users *u, const char *name)
+{
+	const struct user *e = find(u, name);
+	return e ? e->secret : NULL;
+}
+
+const char *users_verifier(const struct users *u, const char *name)
+{
+	const struct user *e = find(u, name);
+	return !e ? NULL : e->verifier ? e->verifier : e->secret;
+}
+
 void users_free(struct users *u)
 {
 	if (!u)
 		return;
 	for (size_t i = 0; i < u->n; i++) {
 		OPENSSL_cleanse(u->v[i].secret, strlen(u->v[i].secret));
+		if (u->v[i].verifier)
+			OPENSSL_cleanse(u->v[i].verifier, strlen(u->v[i].verifier));
 		free(u->v[i].name);
 		free(u->v[i].secret);
+		free(u->v[i].verifier);
 	}
 	free(u->v);
 	free(u);

@@ -15,8 +15,12 @@ struct users;
 
 /* Returns 0 and *out, or SL_EIO/SL_EINVAL/SL_ENOMEM with err filled. */
 int users_load(const char *path, struct users **out, char *err, size_t errlen);
-/* The user's secret, or NULL when there is no such user. */
+/* The user's secret as written (for a cleartext password check), or NULL
+ * when there is no such user. */
 const char *users_secret(const struct users *u, const char *name);
+/* The user's SCRAM-SHA-256 verifier (made at load for a plain password),
+ * or NULL when there is no such user. */
+const char *users_verifier(const struct users *u, const char *name);
 void users_free(struct users *u);
 
 #endif

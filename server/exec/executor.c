@@ -420,7 +420,8 @@ static void wait_for_standbys(void *arg, uint64_t end_lsn)
 	if (res == SYNCREP_DEPOSED && !atomic_exchange(&ex->pool->unconfirmed, true))
 		log_warn("executor", "commits that no standby confirmed are published as the lease ran out: reads "
 				     "are refused on this node until it has rejoined a leader");
-	else if (res == SYNCREP_CONFIRMED && level >= SYNC_REMOTE_WRITE && atomic_exchange(&ex->pool->unconfirmed, false))
+	else if (res == SYNCREP_CONFIRMED && level >= SYNC_REMOTE_WRITE && atomic_load(&ex->pool->unconfirmed) &&
+		 atomic_exchange(&ex->pool->unconfirmed, false))
 		log_info("executor", "standbys confirmed a later commit: reads resume");
 }
 

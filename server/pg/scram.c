@@ -45,9 +45,10 @@
  * not tell them apart from real users, made-up and plain-password salts are
  * stable for the life of the process and differ from user to user:
  * HMAC(process key, label || user || password), as PostgreSQL's
- * scram_mock_salt mixes the user name into a server secret. Every
- * exchange derives keys once (PBKDF2), a verifier's and an unknown user's
- * on a throw-away password, so the time to answer tells nothing either.
+ * scram_mock_salt mixes the user name into a server secret. The server
+ * hands real users' verifiers in (users.c makes one for a plain password
+ * at load), so no exchange derives keys and none answers sooner than
+ * another.
  *
  * Base64 is RFC 4648 with padding, checked strictly: length a multiple of 4,
  * padding only at the end, unused bits zero.
@@ -76,7 +77,6 @@
 #define SCRAM_NONCE_RAW 18    /* random bytes in a server nonce */
 #define SCRAM_NONCE_MAX 64    /* longest test nonce */
 #define SCRAM_MSG_MAX 1024    /* longest client message accepted */
-#define SCRAM_PREFIX "SCRAM-SHA-256$"
 
 #define B64_LEN(n) ((((n) + 2) / 3) * 4)
 
@@ -264,15 +264,6 @@ static void scram_mock(struct scram_state *st, const char *user)
 	memset(st->v.server_key, 0, SCRAM_KEY_LEN);
 }
 
-/* The key derivation a plain password costs, for exchanges that need none. */
-static void scram_same_work(const struct scram_verifier *v)
-{
-	uint8_t stored[SCRAM_KEY_LEN], server[SCRAM_KEY_LEN];
-	scram_derive("", v->salt, v->salt_len, SCRAM_ITERATIONS, stored, server);
-	OPENSSL_cleanse(stored, sizeof(stored));
-	OPENSSL_cleanse(server, sizeof(server));
-}
-
 struct scram_state *scram_new(const char *user, const char *secret)
 {
 	struct scram_state *st = calloc(1, sizeof(*st));
@@ -285,13 +276,11 @@ struct scram_state *scram_new(const char *user, const char *secret)
 		user = "";
 	if (!secret) {
 		scram_mock(st, user);
-		scram_same_work(&st->v);
 	} else if (strncmp(secret, SCRAM_PREFIX, strlen(SCRAM_PREFIX)) == 0) {
 		if (!scram_parse_verifier(secret, &st->v)) {
 			log_warn("scram", "invalid SCRAM verifier; authentication will fail");
 			scram_mock(st, user);
 		}
-		scram_same_work(&st->v);
 	} else {
 		struct scram_verifier *v = &st->v;
 		v->iterations = SCRAM_ITERATIONS;

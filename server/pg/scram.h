@@ -18,14 +18,18 @@
 
 #include "buf.h"
 
+/* How a PostgreSQL SCRAM-SHA-256 verifier begins. */
+#define SCRAM_PREFIX "SCRAM-SHA-256$"
+
 struct scram_state;
 
 /*
  * Starts an exchange for user, whose secret is `secret`. With secret NULL
  * (no such user) the exchange runs on a made-up verifier and fails at the
- * end, so the client cannot tell unknown users from wrong passwords; every
- * exchange does the same key derivation work, so neither can the time it
- * takes. Returns NULL when out of memory.
+ * end, so the client cannot tell unknown users from wrong passwords. A
+ * plain password as secret is derived here (PBKDF2); the server passes
+ * verifiers (users_verifier), so that no exchange costs more than another.
+ * Returns NULL when out of memory.
  */
 struct scram_state *scram_new(const char *user, const char *secret);
 void scram_free(struct scram_state *st);

@@ -15,6 +15,10 @@ authentication: common/peerauth.h).
         positions far past anything sent (write = flush = apply = 2^62, in
         the leader's epoch); prints "lied", then "closed" if the leader
         closes the link within SECONDS, else "open".
+    python3 peerproto.py bomb PORT
+        sends, before any authentication, one HELLO whose compressed
+        payload (under 64 KiB) inflates to 60 MB, and prints "closed" when
+        the leader closes the link, else "open" after 10 s.
 """
 import hashlib
 import hmac
@@ -31,8 +35,8 @@ STREAM_START, ACK, SWITCHOVER, PROMOTE, NOT_LEADER = 11, 14, 18, 19, 20
 VERSION = 2
 
 
-def frame(t, body, epoch=0):
-    hdr = struct.pack("!IBBHQI", MAGIC, t, 0, 0, epoch, len(body))
+def frame(t, body, epoch=0, flags=0):
+    hdr = struct.pack("!IBBHQI", MAGIC, t, flags, 0, epoch, len(body))
     return hdr + struct.pack("!I", zlib.crc32(hdr + body)) + body
 
 
@@ -81,7 +85,24 @@ def authenticate(port, secret, name):
     return link, link.recv()
 
 
+def bomb(port):
+    link = Link(port)
+    raw = 60 << 20
+    body = struct.pack("!I", raw) + zlib.compress(bytes(raw), 9)
+    link.s.sendall(frame(HELLO, body, 0, 1))
+    link.s.settimeout(10)
+    try:
+        print("closed" if link.s.recv(1 << 16) == b"" else "open", flush=True)
+    except socket.timeout:
+        print("open", flush=True)
+    except OSError:
+        print("closed", flush=True)
+
+
 def main():
+    if sys.argv[1] == "bomb":
+        bomb(int(sys.argv[2]))
+        return
     cmd, port, secret, name = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode(), sys.argv[4].encode()
     link, (t, body) = authenticate(port, secret, name)
     if cmd == "hello":

@@ -14,6 +14,10 @@
 # closes it: f1, killed before and restarted meanwhile,
 # connects again within 2 s and a COMMIT that needs it succeeds; the
 # strangers are closed (a budget of their own, a 3 s handshake limit).
+#
+# And a HELLO whose compressed payload (under the 64 KiB allowed before
+# authentication) would inflate to 60 MB is refused unread: the leader
+# closes the link saying "bad compressed payload".
 set -euo pipefail
 source "$TOP_SRCDIR/tests/integration/lib.sh"
 source "$TOP_SRCDIR/tests/integration/repl_lib.sh"
@@ -88,6 +92,11 @@ $(log_since L "$mark" | grep -v pgconn | tail -n 5)"
 log "f1 streams again $(($(now_ms) - t0)) ms after its restart, with $(cat "$TEST_TMP/strangers.out") strangers"
 expect_match "$(psql_to L -c "INSERT INTO t VALUES (2)" 2>&1)" "INSERT 0 1" "a COMMIT that needs f1"
 grep -q "too many connections in the handshake" "$(node_log L)" || fail "the leader's log does not say it closed strangers"
+mark=$(log_mark L)
+expect_eq "$(timeout 20 python3 "$TOP_SRCDIR/tests/integration/peerproto.py" bomb "${PEER_PORT[L]}")" closed \
+	"the link of a decompression bomb"
+wait_until "log_since L $mark | grep -q 'peer link closed before HELLO .*reason=\"bad compressed payload\"'" 10 ||
+	fail "the leader's log does not show the bomb refused: $(log_since L "$mark" | grep -v pgconn | tail -n 3)"
 node_stop f1
 node_stop L
 log "PASS"
