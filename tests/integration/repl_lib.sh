@@ -66,6 +66,33 @@ leader_start() {
 	log "leader $n: peer port ${PEER_PORT[$n]}"
 }
 
+# members_start LEADER FOLLOWER... -- [--setting=value ...]: a cluster
+# whose members know each other (peers, automatic failover) on its first
+# start, each node started with the settings given. The followers start
+# first, so that they answer the leader's heartbeats from its start (a
+# leader alone loses its lease and steps down after failover_timeout,
+# which a slow start under sanitizers can reach); waits until every node
+# serves and LEADER leads with its lease.
+members_start() {
+	local leader=$1 n followers=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		followers+=("$1")
+		shift
+	done
+	[ "${1:-}" = -- ] || fail "members_start: want LEADER FOLLOWER... -- SETTINGS"
+	shift
+	for n in "${followers[@]}"; do
+		node_launch "$n" --role=follower "--node_name=$n" "$@"
+	done
+	node_start "$leader" --role=leader "--node_name=$leader" "$@"
+	for n in "${followers[@]}"; do
+		node_wait_ready "$n" "$START_DEADLINE"
+	done
+	wait_until "[ \"\$(status_try $leader \"SELECT role || '/' || state FROM sluice_status\")\" = leader/leading ]" 30 ||
+		fail "$leader does not lead: $(status_try "$leader" "SELECT * FROM sluice_status")"
+}
+
 # follower_launch NAME LEADER [--setting=value ...]: start, do not wait.
 # The arguments are remembered for follower_restart.
 follower_launch() {

@@ -41,14 +41,7 @@ read -r p1 p2 p3 < <(free_ports 3)
 PEERS="n1@127.0.0.1:$p1, n2@127.0.0.1:$p2, n3@127.0.0.1:$p3"
 COMMON=("--peers=$PEERS" "--cluster_secret=$REPL_SECRET" "--synchronous_standbys=ANY 1 (n1, n2, n3)")
 
-# the followers first: they answer n1's heartbeats from the start, so n1
-# holds its lease at once (a leader alone loses it and steps down after
-# failover_timeout, which a slow start could otherwise reach)
-node_launch n2 --role=follower --node_name=n2 "${COMMON[@]}"
-node_launch n3 --role=follower --node_name=n3 "${COMMON[@]}"
-node_start n1 --role=leader --node_name=n1 "${COMMON[@]}"
-node_wait_ready n2 "$START_DEADLINE"
-node_wait_ready n3 "$START_DEADLINE"
+members_start n1 n2 n3 -- "${COMMON[@]}"
 q n1 "CREATE TABLE t(seq INTEGER PRIMARY KEY, v TEXT)" >/dev/null
 wait_caught_up n2 n1 30
 wait_caught_up n3 n1 30
@@ -202,11 +195,7 @@ mkdir -p "$TEST_TMP/witness"
 "$SLUICED" -D "$TEST_TMP/witness" --role=witness --node_name=w "${COMMON3[@]}" >>"$TEST_TMP/witness.log" 2>&1 &
 wpid=$!
 bg_track "$wpid"
-node_launch d2 --role=follower --node_name=d2 "${COMMON3[@]}"
-node_start d1 --role=leader --node_name=d1 "${COMMON3[@]}"
-node_wait_ready d2 "$START_DEADLINE"
-wait_until "[ \"\$(status_try d1 \"SELECT role || '/' || state FROM sluice_status\")\" = leader/leading ]" 20 ||
-	fail "d1 does not lead: $(status_try d1 "SELECT * FROM sluice_status")"
+members_start d1 d2 -- "${COMMON3[@]}"
 q d1 "CREATE TABLE t(seq INTEGER PRIMARY KEY)" >/dev/null
 q d1 "INSERT INTO t VALUES (1)" >/dev/null
 wait_caught_up d2 d1 30

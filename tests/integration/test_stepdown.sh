@@ -2,7 +2,7 @@
 # test_stepdown.sh — a leader that steps down never answers a waiting
 # COMMIT with success.
 #
-# n1 leads with synchronous_standbys = 'FIRST 1 (n3)'; n2 and n3 follow
+# n1 leads (every node with synchronous_standbys = 'FIRST 1 (n3)'); n2 and n3 follow
 # (peers, fixed peer ports). n3 is paused (SIGSTOP), so an INSERT on n1
 # waits for it after its record is durable. Then SELECT sluice_promote()
 # on n2 moves the leadership there (a planned switchover: n2 has the whole
@@ -26,9 +26,7 @@ source "$TOP_SRCDIR/tests/integration/repl_lib.sh"
 read -r p1 p2 p3 < <(free_ports 3)
 COMMON=("--peers=n1@127.0.0.1:$p1, n2@127.0.0.1:$p2, n3@127.0.0.1:$p3" "--cluster_secret=$REPL_SECRET")
 
-node_start n1 --role=leader --node_name=n1 "${COMMON[@]}" "--synchronous_standbys=FIRST 1 (n3)"
-node_start n2 --role=follower --node_name=n2 "${COMMON[@]}"
-node_start n3 --role=follower --node_name=n3 "${COMMON[@]}"
+members_start n1 n2 n3 -- "${COMMON[@]}" "--synchronous_standbys=FIRST 1 (n3)"
 q n1 "CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)" >/dev/null
 wait_caught_up n2 n1 30
 wait_caught_up n3 n1 30

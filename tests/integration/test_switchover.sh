@@ -29,9 +29,7 @@ read -r p1 p2 p3 < <(free_ports 3)
 PEERS="n1@127.0.0.1:$p1, n2@127.0.0.1:$p2, n3@127.0.0.1:$p3"
 COMMON=("--peers=$PEERS" "--cluster_secret=$REPL_SECRET" --switchover_timeout=3s)
 
-node_start n1 --role=leader --node_name=n1 "${COMMON[@]}"
-node_start n2 --role=follower --node_name=n2 "${COMMON[@]}"
-node_start n3 --role=follower --node_name=n3 "${COMMON[@]}"
+members_start n1 n2 n3 -- "${COMMON[@]}"
 q n1 "CREATE TABLE t(seq INTEGER PRIMARY KEY, v TEXT)" >/dev/null
 wait_caught_up n2 n1 30
 wait_caught_up n3 n1 30
