@@ -143,7 +143,7 @@ static void stop_reads(struct replica *r)
 	if (!r->serving)
 		return;
 	if (r->readers.gate)
-		r->readers.gate(r->readers.arg, true);
+		r->readers.gate(r->readers.arg, REPLICA_GATE_REFETCHING);
 	if (r->readers.cancel)
 		r->readers.cancel(r->readers.arg);
 }

@@ -63,11 +63,21 @@ struct replica_status {
 };
 
 /* What the applier needs of the node's readers (dbpool.h). */
+/* Whether readers may start new read transactions on a follower. */
+enum replica_gate {
+	REPLICA_GATE_OPEN,
+	/* page apply waits for the readers' locks: new reads wait (briefly) */
+	REPLICA_GATE_APPLYING,
+	/* the database holds transactions the leader discarded and is about
+	 * to be replaced by a new snapshot: new reads are refused */
+	REPLICA_GATE_REFETCHING,
+};
+
 struct replica_readers {
 	/* Cancels every reader holding a snapshot (SQLSTATE 40001 to its client). */
 	void (*cancel)(void *arg);
-	/* Closed: no reader starts a new read transaction until it opens again. */
-	void (*gate)(void *arg, bool closed);
+	/* The readers' gate (enum replica_gate). */
+	void (*gate)(void *arg, enum replica_gate state);
 	/* Held: readers are refused (a former leader, until it has rejoined). */
 	void (*hold)(void *arg, bool held);
 	void *arg;

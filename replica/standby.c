@@ -79,7 +79,7 @@ int standby_exclude(struct standby *s, int64_t max_delay_ms, const struct replic
 	int64_t start = sl_monotonic_ms(), last_cancel = 0;
 	bool writer_locks = false;
 	if (readers->gate)
-		readers->gate(readers->arg, true);
+		readers->gate(readers->arg, REPLICA_GATE_APPLYING);
 	for (int spins = 0;; spins++) {
 		int rc = SQLITE_BUSY;
 		if (!writer_locks && shm_lock(s, WAL_WRITE_LOCK, 2, true) == SQLITE_OK)
@@ -97,7 +97,7 @@ int standby_exclude(struct standby *s, int64_t max_delay_ms, const struct replic
 			if (writer_locks)
 				shm_lock(s, WAL_WRITE_LOCK, 2, false);
 			if (readers->gate)
-				readers->gate(readers->arg, false);
+				readers->gate(readers->arg, REPLICA_GATE_OPEN);
 			return SL_EIO;
 		}
 		int64_t now = sl_monotonic_ms();
@@ -163,5 +163,5 @@ void standby_release(struct standby *s)
 	shm_lock(s, WAL_WRITE_LOCK, 2, false);
 	s->held = false;
 	if (s->readers->gate)
-		s->readers->gate(s->readers->arg, false);
+		s->readers->gate(s->readers->arg, REPLICA_GATE_OPEN);
 }

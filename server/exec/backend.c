@@ -198,12 +198,12 @@ int backend_conn_for(struct ctx *x, bool write, struct dbconn **out)
 {
 	struct session *s = x->s;
 	struct dbpool *pool = x->pool;
+	if (x->job->forced_sqlstate[0]) { /* the executor failed the job before it ran */
+		int rc = backend_error(x, x->job->forced_sqlstate, "%s", x->job->forced_message);
+		x->job->forced_sqlstate[0] = '\0';
+		return rc;
+	}
 	if (write) {
-		if (x->job->forced_sqlstate[0]) {
-			int rc = backend_error(x, x->job->forced_sqlstate, "%s", x->job->forced_message);
-			x->job->forced_sqlstate[0] = '\0';
-			return rc;
-		}
 		if (s->read_only_node || !pool->writer)
 			return backend_error(x, SQLSTATE_READ_ONLY_TRANSACTION,
 					     "cannot execute a write on a read-only node");

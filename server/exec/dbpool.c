@@ -578,13 +578,13 @@ static bool is_ddl(struct dbconn *c, sqlite3_stmt *st)
 	return false;
 }
 
-void dbpool_gate(void *arg, bool closed)
+void dbpool_gate(void *arg, enum replica_gate state)
 {
 	struct dbpool *pool = arg;
-	atomic_store(&pool->gate_closed, closed);
+	atomic_store(&pool->gate, (int)state);
 }
 
-bool dbpool_gate_closed(struct dbpool *pool) { return atomic_load(&pool->gate_closed); }
+enum replica_gate dbpool_gate_state(struct dbpool *pool) { return (enum replica_gate)atomic_load(&pool->gate); }
 
 void dbpool_hold_reads(void *arg, bool unconfirmed)
 {

@@ -29,6 +29,7 @@
 
 #include "commitlog.h"
 #include "logical.h"
+#include "replica.h"
 
 #define DBCONN_CACHE_SIZE 64
 
@@ -90,8 +91,8 @@ struct dbpool {
 	pthread_mutex_t mu;
 	struct dbconn *free_readers;
 	struct dbconn *readers; /* all of them */
-	/* a follower's page apply: closed, no new reading job starts */
-	atomic_bool gate_closed;
+	/* a follower's readers' gate: an enum replica_gate */
+	atomic_int gate;
 	int nreaders;
 	atomic_uint_fast64_t commit_count; /* commits made visible by the writer */
 	atomic_bool failed;               /* a write or fsync failed: writes stop */
@@ -169,11 +170,12 @@ bool dbpool_batch_lost(struct dbpool *pool);
  * it is released. Any thread; arg is the pool.
  */
 void dbpool_cancel_snapshots(void *arg);
-/* Closes or opens the readers' gate: while closed, the executor starts
- * no job of a session that holds no snapshot (executor.c), so that a
- * stream of new reads cannot keep page apply waiting. */
-void dbpool_gate(void *arg, bool closed);
-bool dbpool_gate_closed(struct dbpool *pool);
+/* Sets the readers' gate: while page apply waits, the executor starts no
+ * job of a session that holds no snapshot (executor.c), so that a stream
+ * of new reads cannot keep apply waiting; while the follower re-fetches a
+ * snapshot, every reading job is refused. */
+void dbpool_gate(void *arg, enum replica_gate state);
+enum replica_gate dbpool_gate_state(struct dbpool *pool);
 /* Sets or clears pool->unconfirmed (above). Any thread; arg is the pool. */
 void dbpool_hold_reads(void *arg, bool unconfirmed);
 /* Commits made visible so far (for snapshot conflict checks). */

@@ -185,27 +185,54 @@ static bool run_job(struct executor *ex, struct job *j, bool on_writer)
 	return to_writer;
 }
 
+/* Why a reading job held at the gate should stop waiting; NULL to keep waiting. */
+static const char *gate_wait_expired(const struct job *j, int64_t now, const char **sqlstate)
+{
+	*sqlstate = SQLSTATE_QUERY_CANCELED;
+	if (atomic_load(&j->intr.cancel))
+		return "canceling statement due to user request";
+	if (j->intr.deadline_ns && now > j->intr.deadline_ns)
+		return "canceling statement due to statement timeout";
+	return NULL;
+}
+
 /*
- * The first reading job that may start: while a follower applies pages
- * (the pool's gate is closed), only jobs of sessions that already hold a
- * snapshot, which the applier is waiting for, and of sessions whose
+ * The first reading job that may start. While a follower applies pages
+ * (REPLICA_GATE_APPLYING), only jobs of sessions that already hold a
+ * snapshot, which the applier is waiting for, of sessions whose
  * max_replica_lag the follower is now further behind than (they are
- * refused at once rather than kept waiting). Called with mu held.
+ * refused at once rather than kept waiting), and jobs cancelled or past
+ * their statement_timeout while they waited (they fail). While it
+ * re-fetches a snapshot (REPLICA_GATE_REFETCHING), every job, to be
+ * refused. Called with mu held.
  */
 static struct job *next_reader_job(struct executor *ex)
 {
-	if (!dbpool_gate_closed(ex->pool))
+	enum replica_gate gate = dbpool_gate_state(ex->pool);
+	if (gate == REPLICA_GATE_OPEN)
 		return job_queue_pop(&ex->readers);
-	struct job *prev = NULL;
+	struct job *j = NULL, *prev = NULL;
+	if (gate == REPLICA_GATE_REFETCHING) {
+		if ((j = job_queue_pop(&ex->readers)))
+			backend_set_forced_error(j, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						 "this follower is fetching a new snapshot from the leader (its copy "
+						 "held transactions the leader does not have); it serves reads again "
+						 "once the snapshot is installed");
+		return j;
+	}
 	double staleness_ms = -1;
-	for (struct job *j = ex->readers.head; j; prev = j, j = j->next) {
+	int64_t now = monotonic_ns();
+	for (j = ex->readers.head; j; prev = j, j = j->next) {
 		int64_t max_lag = j->sess->cfg.max_replica_lag_ms;
 		if (!j->sess->bound && max_lag > 0 && staleness_ms < 0) {
 			struct node_info n;
 			nodestatus_node(&n);
 			staleness_ms = n.staleness_ms;
 		}
-		if (j->sess->bound || (max_lag > 0 && staleness_ms > (double)max_lag)) {
+		const char *sqlstate, *why = j->sess->bound ? NULL : gate_wait_expired(j, now, &sqlstate);
+		if (why)
+			backend_set_forced_error(j, sqlstate, why);
+		if (j->sess->bound || why || (max_lag > 0 && staleness_ms > (double)max_lag)) {
 			job_queue_remove(&ex->readers, j, prev);
 			return j;
 		}

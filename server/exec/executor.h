@@ -50,8 +50,8 @@ struct job {
 	int64_t enqueued_ns;
 	struct dbconn *temp; /* reader connection borrowed for this job only */
 	bool writer_forbidden;   /* let through while another session holds the writer */
-	char forced_sqlstate[6]; /* set while waiting for the writer: the next */
-	char forced_message[200]; /* write fails with this error instead */
+	char forced_sqlstate[6]; /* set while the job waited (for the writer or */
+	char forced_message[200]; /* at the readers' gate): its next statement fails so */
 	void *owner;     /* the client connection (loop side) */
 	uint64_t commit_lsn; /* remote_apply: the commit it waits to see applied (applywait.h) */
 	int reply_fd;    /* the client socket to send replies on at once, or -1 */

@@ -16,7 +16,9 @@
 #     (no sooner than 1 s, no later than delay + 5 s), and the first
 #     session's next statement fails with SQLSTATE 40001 (ERROR, or FATAL
 #     with the connection closed); if the session survives, a new
-#     transaction in it sees the row;
+#     transaction in it sees the row; meanwhile a new read, which waits
+#     while apply waits, still honours its statement_timeout (57014 after
+#     about 300 ms, not an answer once the delay is over);
 #  3. a long single query (a recursive CTE that reads a table and would run
 #     for minutes) running while a write arrives is cancelled with 40001
 #     after about the delay, and the write is then applied.
@@ -124,6 +126,14 @@ for ((rep = 1; rep <= repeats; rep++)); do
 	t0=$(now_ms)
 	lead_write
 	want="$((before + 1))"
+	sleep 0.3 # the write has arrived: apply waits for the holder
+	r0=$(now_ms)
+	out=$(PGOPTIONS="-c statement_timeout=300ms" psql_to fol -At -v VERBOSITY=verbose \
+		-c "SELECT count(*) FROM t" 2>&1) || true
+	took=$(($(now_ms) - r0))
+	log "rep $rep: a read with statement_timeout 300ms while apply waited: $took ms, $(tr '\n' ' ' <<<"$out")"
+	grep -qE 'ERROR:  57014: canceling statement due to statement timeout' <<<"$out" ||
+		fail "a read waiting behind page apply did not honour its statement_timeout (after $took ms): $out"
 	deadline=$((t0 + (DELAY_S + MARGIN_S) * 1000))
 	seen=""
 	while [ "$(now_ms)" -lt "$deadline" ]; do
