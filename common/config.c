@@ -119,6 +119,12 @@ static const struct choice sync_fallback_choices[] = {
 	{ NULL, 0 },
 };
 
+static const struct choice tls_version_choices[] = {
+	{ "TLSv1.2", CONFIG_TLS_1_2 },
+	{ "TLSv1.3", CONFIG_TLS_1_3 },
+	{ NULL, 0 },
+};
+
 #define KB INT64_C(1024)
 #define MS_MAX INT64_C(2147483647) /* PostgreSQL's limit for its timeouts */
 
@@ -180,6 +186,17 @@ static const struct setting settings[] = {
 	SET_STRING(admin_users, "",
 		   "users who may run admin functions such as sluice_promote(), comma-separated; under auth_method "
 		   "trust every user may"),
+	SET_ENUM(ssl, "off", bool_choices, "TLS on the client port: SSLRequest is answered 'S', and direct TLS (ALPN "
+		 "postgresql) is accepted"),
+	SET_ENUM(ssl_required, "off", bool_choices,
+		 "refuse clients that do not use TLS (SQLSTATE 28000); needs ssl = on"),
+	SET_STRING(ssl_cert_file, "", "the server's certificate chain (PEM); required with ssl = on"),
+	SET_STRING(ssl_key_file, "",
+		   "the server's private key (PEM); required with ssl = on; must not be readable by group or others"),
+	SET_STRING(ssl_ca_file, "",
+		   "certificate authorities (PEM) that sign client certificates; when set, clients are asked for "
+		   "one, and one they send must verify"),
+	SET_ENUM(ssl_min_protocol_version, "TLSv1.2", tls_version_choices, "the oldest TLS version accepted"),
 	SET_ENUM(log_level, "info", log_level_choices, "least severe level written to the log"),
 	SET_STRING(port_file, "", "file to write the bound port to once listening; empty means none"),
 	SET_STRING(peer_listen, "", "host:port for the peer protocol (followers connect here); empty means none, port 0 any free port"),

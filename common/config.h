@@ -23,6 +23,7 @@ enum config_auth { AUTH_TRUST = 0, AUTH_PASSWORD = 1, AUTH_SCRAM = 2 };
 /* What a COMMIT waits for before it is answered (synchronous_commit). */
 enum config_sync_commit { SYNC_LOCAL = 0, SYNC_REMOTE_WRITE = 1, SYNC_ON = 2, SYNC_REMOTE_APPLY = 3 };
 enum config_sync_fallback { SYNC_FALLBACK_BLOCK = 0, SYNC_FALLBACK_ASYNC = 1 };
+enum config_tls_version { CONFIG_TLS_1_2 = 0, CONFIG_TLS_1_3 = 1 };
 
 struct config {
 	char listen_address[CONFIG_STR_MAX]; /* "127.0.0.1" */
@@ -47,6 +48,12 @@ struct config {
 	int auth_method;                     /* enum config_auth */
 	char password_file[CONFIG_STR_MAX];  /* "" = none */
 	char admin_users[CONFIG_STR_MAX];    /* "" = none (under trust: everyone); "a, b" */
+	int ssl;                             /* bool, off: TLS on the client port */
+	int ssl_required;                    /* bool, off: refuse clients without TLS (28000) */
+	char ssl_cert_file[CONFIG_STR_MAX];  /* PEM certificate chain */
+	char ssl_key_file[CONFIG_STR_MAX];   /* PEM private key, 0600 */
+	char ssl_ca_file[CONFIG_STR_MAX];    /* "" = no client certificates asked for */
+	int ssl_min_protocol_version;        /* enum config_tls_version, TLSv1.2 */
 	int log_level;                       /* enum log_level */
 	char port_file[CONFIG_STR_MAX];      /* "" = none; the bound port is written here */
 	char peer_listen[CONFIG_STR_MAX];    /* "" = no peer port; "host:port" */

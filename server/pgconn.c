@@ -1,10 +1,16 @@
 /*
  * pgconn.c — a client connection on the loop thread (see pgconn.h).
  *
- * Life cycle: STARTUP (SSLRequest and GSSENCRequest answered 'N';
- * CancelRequest handled and closed; the startup packet is due within
- * PGCONN_STARTUP_TIMEOUT_MS) → AUTH_* (trust, cleartext password or
- * SCRAM-SHA-256, bounded by authentication_timeout) → READY → CLOSING.
+ * Life cycle: STARTUP (GSSENCRequest answered 'N'; SSLRequest 'S' with
+ * ssl = on, else 'N'; CancelRequest handled and closed; the startup packet
+ * is due within PGCONN_STARTUP_TIMEOUT_MS) → TLS_HANDSHAKE (after 'S', or
+ * at once when the first byte is a TLS handshake record: PostgreSQL 17's
+ * direct TLS, which must agree on ALPN "postgresql") → STARTUP inside TLS
+ * → AUTH_* (trust, cleartext password or SCRAM-SHA-256, bounded by
+ * authentication_timeout) → READY → CLOSING. Bytes sent after an
+ * SSLRequest before the handshake are refused (they would be taken as
+ * sent inside TLS). With TLS the loop thread does all the socket's I/O;
+ * in clear an executor thread may send a job's replies itself.
  * Until READY a connection counts in the server's pre-authentication
  * budget (server.c), not toward max_connections.
  * In READY, whole messages up to a Sync, Query or Flush become one job;
@@ -33,6 +39,49 @@
 
 static void update_watch(struct pgconn *c);
 static void process_input(struct pgconn *c);
+static void read_input(struct pgconn *c);
+
+/* A TLS call's outcome as send()/recv() would say it: bytes, 0 when the
+ * peer ended the session, -1 with errno (EAGAIN: call again when the
+ * socket is ready; else c->io_error says why). */
+static ssize_t tls_outcome(struct pgconn *c, enum tls_io r, size_t n)
+{
+	c->tls_wants_write = r == TLS_IO_WANT_WRITE;
+	switch (r) {
+	case TLS_IO_DONE:
+		return (ssize_t)n;
+	case TLS_IO_WANT_READ:
+	case TLS_IO_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	case TLS_IO_CLOSED:
+		return 0;
+	default: {
+		char why[200];
+		snprintf(c->io_error, sizeof(c->io_error), "TLS error: %s", tls_error(why, sizeof(why)));
+		errno = EPROTO;
+		return -1;
+	}
+	}
+}
+
+static ssize_t conn_send(struct pgconn *c)
+{
+	if (!c->ssl)
+		return send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+	size_t n = 0;
+	enum tls_io r = tls_write(c->ssl, c->out.data, c->out.len, &n);
+	return tls_outcome(c, r, n);
+}
+
+static ssize_t conn_recv(struct pgconn *c, void *buf, size_t len)
+{
+	if (!c->ssl)
+		return recv(c->fd, buf, len, 0);
+	size_t n = 0;
+	enum tls_io r = tls_read(c->ssl, buf, len, &n);
+	return tls_outcome(c, r, n);
+}
 
 static void fatal(struct pgconn *c, const char *sqlstate, const char *message)
 {
@@ -45,7 +94,7 @@ static void fatal(struct pgconn *c, const char *sqlstate, const char *message)
 static int flush(struct pgconn *c)
 {
 	while (c->out.len > 0 && c->fd >= 0) {
-		ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+		ssize_t n = conn_send(c);
 		if (n > 0) {
 			buf_consume(&c->out, (size_t)n);
 			continue;
@@ -54,7 +103,7 @@ static int flush(struct pgconn *c)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		pgconn_close(c, n < 0 ? strerror(errno) : "peer closed");
+		pgconn_close(c, c->io_error[0] ? c->io_error : n < 0 ? strerror(errno) : "peer closed");
 		return -1;
 	}
 	if (c->out.len == 0 && c->close_after_flush && c->fd >= 0) {
@@ -73,7 +122,9 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		c->close_after_flush = true;
 		flush(c);
 	} else {
-		pgconn_close(c, c->state == PGCONN_STARTUP ? "no startup packet in time" : "authentication timeout");
+		pgconn_close(c, c->state == PGCONN_STARTUP	     ? "no startup packet in time"
+				: c->state == PGCONN_TLS_HANDSHAKE ? "no TLS handshake in time"
+								   : "authentication timeout");
 	}
 }
 
@@ -86,26 +137,75 @@ static void start_timer(struct pgconn *c, int64_t ms)
 	ev_timer_start(c->srv->loop, &c->timer);
 }
 
-static void on_io(struct ev_loop *loop, ev_io *w, int revents)
+/* Starts the TLS handshake on the connection; false when it cannot (the
+ * connection then closes at the next flush). */
+static bool start_tls(struct pgconn *c, bool direct)
 {
-	struct pgconn *c = w->data;
-	if ((revents & EV_WRITE) && flush(c) < 0)
+	c->ssl = tls_accept_new(c->srv->tls, c->fd);
+	if (!c->ssl) {
+		log_error("pgconn", "could not start a TLS session peer=%s", c->peer);
+		c->close_after_flush = true;
+		return false;
+	}
+	c->tls_direct = direct;
+	c->state = PGCONN_TLS_HANDSHAKE;
+	return true;
+}
+
+/* The handshake goes on as far as the socket lets it. */
+static void tls_step(struct pgconn *c)
+{
+	enum tls_io r = tls_handshake(c->ssl);
+	c->tls_wants_write = r == TLS_IO_WANT_WRITE;
+	if (r == TLS_IO_WANT_READ || r == TLS_IO_WANT_WRITE) {
+		update_watch(c);
 		return;
-	if (revents & EV_READ) {
-		if (!buf_reserve(&c->in, READ_CHUNK)) {
-			pgconn_close(c, "out of memory");
-			return;
-		}
-		ssize_t n = recv(c->fd, c->in.data + c->in.len, READ_CHUNK, 0);
-		if (n == 0) {
-			pgconn_close(c, "client closed the connection");
-			return;
-		}
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				pgconn_close(c, strerror(errno));
-			return;
-		}
+	}
+	if (r != TLS_IO_DONE) {
+		char why[200], reason[240];
+		snprintf(reason, sizeof(reason), "TLS handshake failed: %s",
+			 r == TLS_IO_CLOSED ? "the client closed the connection" : tls_error(why, sizeof(why)));
+		pgconn_close(c, reason);
+		return;
+	}
+	c->state = PGCONN_STARTUP;
+	if (c->tls_direct && !tls_alpn_postgresql(c->ssl)) {
+		fatal(c, SQLSTATE_PROTOCOL_VIOLATION,
+		      "received direct SSL connection request without ALPN protocol negotiation extension");
+		if (flush(c) == 0)
+			update_watch(c);
+		return;
+	}
+	log_debug("pgconn", "TLS session started peer=%s version=%s cipher=%s", c->peer, SSL_get_version(c->ssl),
+		  SSL_get_cipher_name(c->ssl));
+	read_input(c); /* the startup packet may have come with the handshake's end */
+}
+
+/* A new connection whose first byte opens a TLS handshake record (0x16):
+ * PostgreSQL 17's direct TLS. Looks without taking the byte. */
+static bool direct_tls_hello(struct pgconn *c)
+{
+	unsigned char b;
+	return c->srv->tls && recv(c->fd, &b, 1, MSG_PEEK) == 1 && b == 0x16;
+}
+
+/* Reads what the socket (or the TLS session) has and acts on it. */
+static void read_input(struct pgconn *c)
+{
+	if (!buf_reserve(&c->in, READ_CHUNK)) {
+		pgconn_close(c, "out of memory");
+		return;
+	}
+	ssize_t n = conn_recv(c, c->in.data + c->in.len, READ_CHUNK);
+	if (n == 0) {
+		pgconn_close(c, "client closed the connection");
+		return;
+	}
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		pgconn_close(c, c->io_error[0] ? c->io_error : strerror(errno));
+		return;
+	}
+	if (n > 0) {
 		c->in.len += (size_t)n;
 		c->spoke = true;
 		process_input(c);
@@ -114,23 +214,53 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 		update_watch(c);
 }
 
+static void on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct pgconn *c = w->data;
+	if (c->state == PGCONN_TLS_HANDSHAKE) {
+		tls_step(c);
+		return;
+	}
+	if ((revents & EV_WRITE) && flush(c) < 0)
+		return;
+	if (c->state == PGCONN_STARTUP && !c->spoke && !c->ssl && (revents & EV_READ) && direct_tls_hello(c)) {
+		c->spoke = true;
+		if (start_tls(c, true))
+			tls_step(c);
+		else if (flush(c) == 0)
+			update_watch(c);
+		return;
+	}
+	/* a TLS read that waited for the socket to take a write goes on too */
+	if ((revents & EV_READ) || (c->ssl && (revents & EV_WRITE) && (c->io.events & EV_READ)))
+		read_input(c);
+	else if (c->fd >= 0 && flush(c) == 0)
+		update_watch(c);
+}
+
 static void update_watch(struct pgconn *c)
 {
 	int events = 0;
 	/* With no job out, read on: a message up to max_message_size must be
 	 * able to arrive whole (framing refuses longer ones). While a job is
-	 * out, pipelined input is buffered up to a bound. */
-	if (!c->close_after_flush && (!c->job || c->in.len < INPUT_HIGH_WATER))
+	 * out, pipelined input is buffered up to a bound. A TLS call waits for
+	 * what it said it waits for. */
+	if (c->state == PGCONN_TLS_HANDSHAKE)
+		events = c->tls_wants_write ? EV_WRITE : EV_READ;
+	else if (!c->close_after_flush && (!c->job || c->in.len < INPUT_HIGH_WATER))
 		events |= EV_READ;
-	if (c->out.len > 0)
+	if (c->out.len > 0 || c->tls_wants_write)
 		events |= EV_WRITE;
-	if (events == c->io.events && ev_is_active(&c->io))
-		return;
-	ev_io_stop(c->srv->loop, &c->io);
-	if (events) {
-		ev_io_set(&c->io, c->fd, events);
-		ev_io_start(c->srv->loop, &c->io);
+	if (events != c->io.events || !ev_is_active(&c->io)) {
+		ev_io_stop(c->srv->loop, &c->io);
+		if (events) {
+			ev_io_set(&c->io, c->fd, events);
+			ev_io_start(c->srv->loop, &c->io);
+		}
 	}
+	/* bytes TLS decrypted already: the socket will not say they are there */
+	if ((events & EV_READ) && c->ssl && c->state != PGCONN_TLS_HANDSHAKE && SSL_pending(c->ssl) > 0)
+		ev_feed_event(c->srv->loop, &c->io, EV_READ);
 }
 
 struct pgconn *pgconn_new(struct server *srv, int fd, const char *peer)
@@ -195,6 +325,8 @@ void pgconn_close(struct pgconn *c, const char *reason)
 			 c->user[0] ? c->user : "-", c->pid);
 		ev_io_stop(c->srv->loop, &c->io);
 		ev_timer_stop(c->srv->loop, &c->timer);
+		tls_free(c->ssl, !c->io_error[0]); /* only the loop thread uses it */
+		c->ssl = NULL;
 		if (c->job)
 			c->deferred_fd = c->fd; /* the executor may still send on it */
 		else
@@ -216,6 +348,10 @@ void pgconn_terminate(struct pgconn *c)
 {
 	if (c->fd < 0)
 		return;
+	if (c->state == PGCONN_TLS_HANDSHAKE) {
+		pgconn_close(c, "the server is shutting down");
+		return;
+	}
 	pgwire_put_error(&c->out, 'E', "FATAL", SQLSTATE_ADMIN_SHUTDOWN,
 			 "terminating connection due to administrator command", NULL, NULL);
 	c->close_after_flush = true;
@@ -316,6 +452,30 @@ static void finish_auth(struct pgconn *c, const struct pg_startup *st)
 		 c->sess->database, c->pid);
 }
 
+/* An SSLRequest: 'N' without ssl = on; else 'S', sent before anything
+ * else, and the handshake follows. */
+static int ssl_request(struct pgconn *c)
+{
+	if (c->ssl) {
+		fatal(c, SQLSTATE_PROTOCOL_VIOLATION, "SSLRequest inside a TLS session");
+		return -1;
+	}
+	if (!c->srv->tls) {
+		buf_put_u8(&c->out, 'N');
+		return 0;
+	}
+	if (c->in.len > 0) {
+		fatal(c, SQLSTATE_PROTOCOL_VIOLATION, "received unencrypted data after SSL request");
+		return -1;
+	}
+	/* nothing else is queued yet: one byte on a fresh socket goes at once */
+	if (c->out.len != 0 || send(c->fd, "S", 1, MSG_NOSIGNAL) != 1) {
+		c->close_after_flush = true;
+		return -1;
+	}
+	return start_tls(c, false) ? 0 : -1;
+}
+
 static int handle_startup(struct pgconn *c, const struct pg_msg *m)
 {
 	struct pg_startup st;
@@ -325,6 +485,7 @@ static int handle_startup(struct pgconn *c, const struct pg_msg *m)
 	}
 	switch (st.code) {
 	case PG_SSL_REQUEST_CODE:
+		return ssl_request(c);
 	case PG_GSSENC_REQUEST_CODE:
 		buf_put_u8(&c->out, 'N');
 		return 0;
@@ -332,6 +493,12 @@ static int handle_startup(struct pgconn *c, const struct pg_msg *m)
 		server_cancel(c->srv, st.cancel_pid, st.cancel_key);
 		c->close_after_flush = true; /* closed by the next flush */
 		return 0;
+	}
+	if (c->srv->cfg->ssl_required && !c->ssl) {
+		fatal(c, SQLSTATE_INVALID_AUTHORIZATION,
+		      "this server accepts only TLS connections (ssl_required = on): connect with sslmode=require or "
+		      "stronger");
+		return -1;
 	}
 	const char *user = pgwire_startup_param(&st, "user");
 	if (!user || !*user) {
@@ -452,7 +619,7 @@ ok: {
  * finish_auth reads its parameters. */
 static void process_startup(struct pgconn *c)
 {
-	while (c->fd >= 0 && !c->close_after_flush && c->state != PGCONN_READY) {
+	while (c->fd >= 0 && !c->close_after_flush && c->state != PGCONN_READY && c->state != PGCONN_TLS_HANDSHAKE) {
 		struct pg_msg m;
 		size_t used;
 		if (c->state == PGCONN_STARTUP) {
@@ -471,8 +638,8 @@ static void process_startup(struct pgconn *c)
 				return;
 			}
 			handle_startup(c, &sm);
-			if (c->state == PGCONN_STARTUP) /* SSL/GSS request answered: a real one follows */
-				buf_reset(&c->startup);
+			if (c->state == PGCONN_STARTUP || c->state == PGCONN_TLS_HANDSHAKE)
+				buf_reset(&c->startup); /* SSL/GSS request answered: a real one follows */
 			continue;
 		}
 		int rc = pgwire_frame(c->in.data, c->in.len, MAX_AUTH_MESSAGE, &m, &used);
@@ -536,7 +703,7 @@ static void dispatch(struct pgconn *c)
 	}
 	buf_consume(&c->in, pos);
 	ev_timer_stop(c->srv->loop, &c->timer);
-	if (c->out.len == 0)
+	if (c->out.len == 0 && !c->ssl)
 		j->reply_fd = c->fd; /* nothing queued before it: the executor may answer directly */
 	c->job = j;
 	executor_submit(c->srv->ex, j);

@@ -17,11 +17,13 @@
 #include "executor.h"
 #include "scram.h"
 #include "session.h"
+#include "tls.h"
 
 struct server;
 
 enum pgconn_state {
 	PGCONN_STARTUP,       /* waiting for the startup packet */
+	PGCONN_TLS_HANDSHAKE, /* after 'S' or a direct TLS hello; then STARTUP inside TLS */
 	PGCONN_AUTH_PASSWORD, /* AuthenticationCleartextPassword sent */
 	PGCONN_AUTH_SASL,     /* AuthenticationSASL sent */
 	PGCONN_AUTH_SASL_FINAL,
@@ -42,6 +44,10 @@ struct pgconn {
 	bool close_after_flush;
 	bool counted_session;
 	bool spoke;           /* some bytes came (an SSL request, say) */
+	SSL *ssl;             /* the TLS session, or NULL: in clear */
+	bool tls_direct;      /* TLS began without SSLRequest: ALPN must say postgresql */
+	bool tls_wants_write; /* the last TLS call waits for the socket to be writable */
+	char io_error[240];   /* why the last TLS read or write failed */
 	struct session *sess;
 	struct job *job;     /* in flight, or NULL */
 	struct scram_state *scram;

@@ -228,6 +228,14 @@ int server_init(struct server *srv, const struct config *cfg, struct ev_loop *lo
 			  cfg->auth_method == AUTH_PASSWORD ? "password" : "scram-sha-256");
 		return -1;
 	}
+	if (cfg->ssl && !(srv->tls = tls_server_ctx(cfg, err, sizeof(err)))) {
+		log_fatal("server", "%s", err);
+		return -1;
+	}
+	if (cfg->ssl_required && !cfg->ssl) {
+		log_fatal("server", "ssl_required = on needs ssl = on");
+		return -1;
+	}
 	/* bound first, so that peers learn the client address; listening only
 	 * once the database is ready (a follower may bootstrap first) */
 	if (bind_client_port(srv) != 0)
@@ -295,5 +303,6 @@ void server_free(struct server *srv)
 	ev_signal_stop(srv->loop, &srv->sigint);
 	ev_signal_stop(srv->loop, &srv->sighup);
 	users_free(srv->users);
+	SSL_CTX_free(srv->tls);
 	pthread_mutex_destroy(&srv->runtime_mu);
 }

@@ -21,6 +21,7 @@
 #include "lease.h"
 #include "peers.h"
 #include "replica.h"
+#include "tls.h"
 #include "users.h"
 
 struct pgconn;
@@ -47,6 +48,7 @@ struct server {
 	char client_addr[PEER_STR_MAX]; /* host:port clients connect to */
 	struct executor *ex;
 	struct users *users;
+	SSL_CTX *tls;                /* ssl = on: the client port's TLS context */
 	struct failover *failover;   /* automatic failover; NULL when off */
 	struct lease lease_clock;    /* the leader's lease, moved by failover */
 	struct lease *lease;         /* &lease_clock under automatic failover, else NULL */
