@@ -197,6 +197,9 @@ static const struct setting settings[] = {
 		   "certificate authorities (PEM) that sign client certificates; when set, clients are asked for "
 		   "one, and one they send must verify"),
 	SET_ENUM(ssl_min_protocol_version, "TLSv1.2", tls_version_choices, "the oldest TLS version accepted"),
+	SET_ENUM(peer_ssl, "off", bool_choices,
+		 "TLS on every peer link, with ssl_cert_file and ssl_key_file; both sides verify the other's "
+		 "certificate against ssl_ca_file, and the dialing side that it names the address dialled"),
 	SET_ENUM(log_level, "info", log_level_choices, "least severe level written to the log"),
 	SET_STRING(port_file, "", "file to write the bound port to once listening; empty means none"),
 	SET_STRING(peer_listen, "", "host:port for the peer protocol (followers connect here); empty means none, port 0 any free port"),

@@ -54,6 +54,7 @@ struct config {
 	char ssl_key_file[CONFIG_STR_MAX];   /* PEM private key, 0600 */
 	char ssl_ca_file[CONFIG_STR_MAX];    /* "" = no client certificates asked for */
 	int ssl_min_protocol_version;        /* enum config_tls_version, TLSv1.2 */
+	int peer_ssl;                        /* bool, off: TLS on peer links, both sides verified */
 	int log_level;                       /* enum log_level */
 	char port_file[CONFIG_STR_MAX];      /* "" = none; the bound port is written here */
 	char peer_listen[CONFIG_STR_MAX];    /* "" = no peer port; "host:port" */

@@ -49,6 +49,14 @@ void peerauth_follower_proof(const char *secret, const char *node_name, const ui
 	proof(secret, "follower", leader_nonce, follower_nonce, node_name, out);
 }
 
+void peerauth_frame_keys(const char *secret, const uint8_t leader_nonce[PEER_NONCE_SIZE],
+			 const uint8_t follower_nonce[PEER_NONCE_SIZE], uint8_t from_follower[PEER_KEY_SIZE],
+			 uint8_t from_leader[PEER_KEY_SIZE])
+{
+	proof(secret, "frames from follower", leader_nonce, follower_nonce, "", from_follower);
+	proof(secret, "frames from leader", leader_nonce, follower_nonce, "", from_leader);
+}
+
 bool peerauth_equal(const uint8_t a[PEER_PROOF_SIZE], const uint8_t b[PEER_PROOF_SIZE])
 {
 	return CRYPTO_memcmp(a, b, PEER_PROOF_SIZE) == 0;

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "peerauth.h"
 #include "sl_error.h"
 
@@ -44,6 +46,15 @@ int peerdial_open(struct peerlink *pl, const struct peerdial *d, char *err, size
 	if (fd < 0)
 		return -1;
 	peerlink_init(pl, fd, d->addr);
+	char host[256];
+	int port;
+	if (peerlink_split(d->addr, host, sizeof(host), &port) != 0 ||
+	    peerlink_tls_connect(pl, host, d->timeout_ms, err, errlen) != 0) {
+		if (!err[0])
+			snprintf(err, errlen, "bad address \"%s\"", d->addr);
+		peerlink_close(pl);
+		return -1;
+	}
 	struct peer_hello h = { .version = PEER_VERSION };
 	snprintf(h.cluster_id, sizeof(h.cluster_id), "%.255s", d->cluster_id);
 	snprintf(h.node_name, sizeof(h.node_name), "%.255s", d->node_name);
@@ -76,6 +87,11 @@ int peerdial_open(struct peerlink *pl, const struct peerdial *d, char *err, size
 	peer_auth_put(&b, proof);
 	if (peerlink_send(pl, PEER_AUTH, b.data, b.len, d->timeout_ms) != 0)
 		goto fail;
+	uint8_t from_follower[PEER_KEY_SIZE], from_leader[PEER_KEY_SIZE];
+	peerauth_frame_keys(d->secret, ch.nonce, h.nonce, from_follower, from_leader);
+	peerlink_seal(pl, from_follower, from_leader); /* every frame from here on */
+	OPENSSL_cleanse(from_follower, sizeof(from_follower));
+	OPENSSL_cleanse(from_leader, sizeof(from_leader));
 	buf_free(&b);
 	return 0;
 fail:

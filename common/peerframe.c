@@ -6,12 +6,15 @@
  *   offset size
  *        0    4  magic "SLP1" (0x534C5031)
  *        4    1  type (enum peer_type); any other value is a protocol error
- *        5    1  flags: bit 0 = payload is compressed; every other bit 0
+ *        5    1  flags: bit 0 = payload is compressed, bit 1 = sealed;
+ *                every other bit 0
  *        6    2  reserved, must be 0
  *        8    8  the sender's epoch (0 before it has one)
  *       16    4  stored payload length P, at most PEER_MAX_PAYLOAD
  *       20    4  CRC32 (zlib's) over bytes 0..19 and then the payload
  *       24    P  stored payload
+ *     24+P   16  sealed only: the first 16 bytes of HMAC-SHA-256(key,
+ *                u64 sequence number ‖ bytes 0..23 ‖ stored payload)
  *
  * A compressed payload is zpack.h's form (u32 raw length, zlib stream);
  * its raw length is at most PEER_MAX_PAYLOAD too. Nothing in a header is
@@ -23,6 +26,12 @@
 
 #include <string.h>
 #include <zlib.h>
+
+#include <pthread.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "sl_error.h"
 #include "zpack.h"
@@ -87,7 +96,7 @@ static const char *header_problem(const uint8_t *h)
 		return "bad magic";
 	if (h[4] < PEER_HELLO || h[4] > PEER_TYPE_LAST)
 		return "unknown frame type";
-	if (h[5] & ~PEER_F_COMPRESSED)
+	if (h[5] & ~(PEER_F_COMPRESSED | PEER_F_SEALED))
 		return "unknown flags";
 	if (h[6] || h[7])
 		return "reserved bits set";
@@ -102,7 +111,7 @@ int peer_frame_size(const uint8_t *data, size_t len, size_t *total)
 		return SL_EAGAIN;
 	if (header_problem(data))
 		return SL_EPROTO;
-	*total = PEER_HEADER_SIZE + (size_t)get_u32(data + 16);
+	*total = PEER_HEADER_SIZE + (size_t)get_u32(data + 16) + (data[5] & PEER_F_SEALED ? PEER_TAG_SIZE : 0);
 	return 0;
 }
 
@@ -118,7 +127,7 @@ static int frame_check(const uint8_t *data, size_t len, struct peer_frame *f, si
 		return rc;
 	if (len < total)
 		return SL_EAGAIN;
-	uint32_t stored_len = (uint32_t)(total - PEER_HEADER_SIZE);
+	uint32_t stored_len = get_u32(data + 16);
 	const uint8_t *stored = data + PEER_HEADER_SIZE;
 	if (frame_crc(data, stored, stored_len) != get_u32(data + 20)) {
 		*why = "CRC mismatch";
@@ -132,8 +141,58 @@ static int frame_check(const uint8_t *data, size_t len, struct peer_frame *f, si
 	f->epoch = get64(data + 8);
 	f->payload = stored;
 	f->len = stored_len;
+	f->header = data;
 	*consumed = total;
 	return 0;
+}
+
+/* HMAC, fetched once for every link */
+static EVP_MAC *hmac;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+static void hmac_fetch(void) { hmac = EVP_MAC_fetch(NULL, "HMAC", NULL); }
+
+/* The tag of the frame at hdr (header and stored payload) for key, seq. */
+static void frame_tag(const uint8_t *hdr, uint32_t stored_len, const uint8_t key[PEER_KEY_SIZE], uint64_t seq,
+		      uint8_t tag[EVP_MAX_MD_SIZE])
+{
+	uint8_t seqb[8];
+	put32(seqb, (uint32_t)(seq >> 32));
+	put32(seqb + 4, (uint32_t)seq);
+	pthread_once(&hmac_once, hmac_fetch);
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	size_t n = 0;
+	EVP_MAC_CTX *m = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+	if (!m || EVP_MAC_init(m, key, PEER_KEY_SIZE, params) != 1 || EVP_MAC_update(m, seqb, 8) != 1 ||
+	    EVP_MAC_update(m, hdr, PEER_HEADER_SIZE + (size_t)stored_len) != 1 ||
+	    EVP_MAC_final(m, tag, &n, EVP_MAX_MD_SIZE) != 1)
+		memset(tag, 0, EVP_MAX_MD_SIZE); /* out of memory: a tag that will not match */
+	EVP_MAC_CTX_free(m);
+}
+
+int peer_frame_seal(struct buf *out, size_t at, const uint8_t key[PEER_KEY_SIZE], uint64_t seq)
+{
+	if (!buf_reserve(out, PEER_TAG_SIZE))
+		return SL_ENOMEM;
+	uint8_t *hdr = out->data + at;
+	uint32_t stored_len = get_u32(hdr + 16);
+	hdr[5] |= PEER_F_SEALED;
+	put32(hdr + 20, frame_crc(hdr, hdr + PEER_HEADER_SIZE, stored_len));
+	uint8_t tag[EVP_MAX_MD_SIZE];
+	frame_tag(hdr, stored_len, key, seq, tag);
+	buf_append(out, tag, PEER_TAG_SIZE);
+	return 0;
+}
+
+bool peer_frame_seal_ok(const struct peer_frame *f, const uint8_t key[PEER_KEY_SIZE], uint64_t seq)
+{
+	if (!(f->flags & PEER_F_SEALED))
+		return false;
+	uint8_t tag[EVP_MAX_MD_SIZE];
+	frame_tag(f->header, f->len, key, seq, tag);
+	return CRYPTO_memcmp(tag, f->payload + f->len, PEER_TAG_SIZE) == 0;
 }
 
 int peer_frame_decode(const uint8_t *data, size_t len, struct peer_frame *f, size_t *consumed)

@@ -4,7 +4,11 @@
  *
  * Every message between nodes is one frame: a fixed header (magic, type,
  * flags, the sender's epoch, payload length, CRC32) and a payload,
- * optionally zlib-compressed. The codec does no I/O.
+ * optionally zlib-compressed, and after authentication a tag that seals
+ * it (HMAC-SHA-256 under the link's key for its direction, over the
+ * frame's sequence number on the link, header and payload): a frame
+ * altered, replayed, dropped or reordered on the way fails its check. The
+ * codec does no I/O.
  */
 #ifndef SL_PEERFRAME_H
 #define SL_PEERFRAME_H
@@ -19,6 +23,9 @@
 /* A frame carries at most one whole log record (1 GiB) plus its framing. */
 #define PEER_MAX_PAYLOAD ((1024u * 1024u * 1024u) + (1024u * 1024u))
 #define PEER_F_COMPRESSED 0x01
+#define PEER_F_SEALED 0x02 /* a PEER_TAG_SIZE tag follows the payload */
+#define PEER_TAG_SIZE 16
+#define PEER_KEY_SIZE 32
 
 enum peer_type {
 	PEER_HELLO = 1,        /* follower → leader: version, cluster, name, nonce */
@@ -52,6 +59,7 @@ struct peer_frame {
 	uint64_t epoch;
 	const uint8_t *payload; /* as stored (compressed when flagged); not owned */
 	uint32_t len;           /* stored length */
+	const uint8_t *header;  /* the frame's first byte; not owned */
 };
 
 /*
@@ -61,6 +69,16 @@ struct peer_frame {
  */
 int peer_frame_encode(struct buf *out, uint8_t type, uint64_t epoch, const void *payload, size_t len,
 		      bool compress);
+
+/*
+ * Seals the frame just encoded at out->data + at: sets PEER_F_SEALED (and
+ * the CRC again) and appends its tag under key for sequence number seq.
+ * 0 or SL_ENOMEM (out unchanged).
+ */
+int peer_frame_seal(struct buf *out, size_t at, const uint8_t key[PEER_KEY_SIZE], uint64_t seq);
+/* Whether a decoded frame is sealed with the right tag for key and seq
+ * (constant time). */
+bool peer_frame_seal_ok(const struct peer_frame *f, const uint8_t key[PEER_KEY_SIZE], uint64_t seq);
 
 /*
  * Checks a header (the first PEER_HEADER_SIZE bytes of data) and gives the

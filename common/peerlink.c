@@ -1,6 +1,6 @@
 /*
- * peerlink.c — framed, deadline-bounded I/O on a peer socket (see
- * peerlink.h).
+ * peerlink.c — framed, deadline-bounded I/O on a peer socket, in clear or
+ * through TLS (see peerlink.h).
  */
 #include "peerlink.h"
 
@@ -15,10 +15,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "sl_error.h"
 #include "sl_time.h"
+#include "tls.h"
 
 #define READ_CHUNK (256 * 1024)
+
+/* peer_ssl: set once before any link exists, read-only afterwards */
+static SSL_CTX *accept_ctx, *dial_ctx;
 
 /* Waits for events until the deadline (-1: none). 1 ready, 0 timed out, -1 error. */
 static int wait_fd(int fd, short events, int64_t deadline)
@@ -40,9 +46,67 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
+int peerlink_tls_setup(const struct config *cfg, char *err, size_t errlen)
+{
+	if (!(accept_ctx = tls_peer_ctx(cfg, true, err, errlen)))
+		return -1;
+	if (!(dial_ctx = tls_peer_ctx(cfg, false, err, errlen))) {
+		peerlink_tls_teardown();
+		return -1;
+	}
+	return 0;
+}
+
+void peerlink_tls_teardown(void)
+{
+	SSL_CTX_free(accept_ctx);
+	SSL_CTX_free(dial_ctx);
+	accept_ctx = dial_ctx = NULL;
+}
+
+static int tls_start(struct peerlink *l, SSL *ssl, int timeout_ms, char *err, size_t errlen)
+{
+	if (!ssl) {
+		snprintf(err, errlen, "could not start a TLS session with %s", l->peer);
+		return -1;
+	}
+	l->ssl = ssl;
+	int64_t deadline = sl_monotonic_ms() + timeout_ms;
+	for (;;) {
+		enum tls_io r = tls_handshake(ssl);
+		if (r == TLS_IO_DONE)
+			return 0;
+		if (r == TLS_IO_WANT_READ || r == TLS_IO_WANT_WRITE) {
+			int w = wait_fd(l->fd, r == TLS_IO_WANT_READ ? POLLIN : POLLOUT, deadline);
+			if (w > 0)
+				continue;
+			snprintf(err, errlen, "TLS handshake with %s: %s", l->peer, w == 0 ? "timed out" : strerror(errno));
+			return -1;
+		}
+		char why[256];
+		long v = SSL_get_verify_result(ssl);
+		snprintf(err, errlen, "TLS handshake with %s failed: %s%s%s", l->peer,
+			 r == TLS_IO_CLOSED ? "the other side closed the connection" : tls_error(why, sizeof(why)),
+			 v != X509_V_OK ? ": " : "", v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
+		return -1;
+	}
+}
+
+int peerlink_tls_accept(struct peerlink *l, int timeout_ms, char *err, size_t errlen)
+{
+	return accept_ctx ? tls_start(l, tls_accept_new(accept_ctx, l->fd), timeout_ms, err, errlen) : 0;
+}
+
+int peerlink_tls_connect(struct peerlink *l, const char *host, int timeout_ms, char *err, size_t errlen)
+{
+	return dial_ctx ? tls_start(l, tls_connect_new(dial_ctx, l->fd, host), timeout_ms, err, errlen) : 0;
+}
+
 void peerlink_init(struct peerlink *l, int fd, const char *peer)
 {
 	memset(l, 0, sizeof(*l));
+	l->open = true;
+	pthread_mutex_init(&l->ssl_mu, NULL);
 	l->fd = fd;
 	snprintf(l->peer, sizeof(l->peer), "%s", peer);
 	buf_init(&l->in);
@@ -53,6 +117,14 @@ void peerlink_init(struct peerlink *l, int fd, const char *peer)
 
 void peerlink_close(struct peerlink *l)
 {
+	if (!l->open)
+		return;
+	l->open = false;
+	tls_free(l->ssl, false); /* the other side reads the end of the socket */
+	l->ssl = NULL;
+	pthread_mutex_destroy(&l->ssl_mu);
+	OPENSSL_cleanse(l->send_key, sizeof(l->send_key));
+	OPENSSL_cleanse(l->recv_key, sizeof(l->recv_key));
 	if (l->fd >= 0)
 		close(l->fd);
 	l->fd = -1;
@@ -129,27 +201,62 @@ int peerlink_dial(const char *hostport, int timeout_ms, char *err, size_t errlen
 	return fd;
 }
 
+/* A TLS call's outcome: bytes moved, 0 when the link failed, -1 when the
+ * socket must first be ready for *ev. */
+static ssize_t tls_moved(enum tls_io r, size_t n, short *ev)
+{
+	switch (r) {
+	case TLS_IO_DONE:
+		return (ssize_t)n;
+	case TLS_IO_WANT_READ:
+		*ev = POLLIN;
+		return -1;
+	case TLS_IO_WANT_WRITE:
+		*ev = POLLOUT;
+		return -1;
+	default:
+		return 0;
+	}
+}
+
+/* One send or receive, in clear or through TLS: as tls_moved says. */
+static ssize_t io_once(struct peerlink *l, bool out, void *p, size_t n, short *ev)
+{
+	if (!l->ssl) {
+		ssize_t m = out ? send(l->fd, p, n, MSG_NOSIGNAL) : recv(l->fd, p, n, 0);
+		if (m > 0)
+			return m;
+		if (m < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+			*ev = out ? POLLOUT : POLLIN;
+			return -1;
+		}
+		return 0;
+	}
+	size_t moved = 0;
+	pthread_mutex_lock(&l->ssl_mu);
+	enum tls_io r = out ? tls_write(l->ssl, p, n, &moved) : tls_read(l->ssl, p, n, &moved);
+	pthread_mutex_unlock(&l->ssl_mu);
+	return tls_moved(r, moved, ev);
+}
+
 static int send_all(struct peerlink *l, const uint8_t *p, size_t n, int timeout_ms)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : sl_monotonic_ms() + timeout_ms;
 	while (n > 0) {
-		ssize_t w = send(l->fd, p, n, MSG_NOSIGNAL);
+		short ev = POLLOUT;
+		ssize_t w = io_once(l, true, (void *)p, n, &ev);
 		if (w > 0) {
 			p += w;
 			n -= (size_t)w;
 			continue;
 		}
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int r = wait_fd(l->fd, POLLOUT, deadline);
-			if (r == 0)
-				return SL_ETIMEDOUT;
-			if (r < 0)
-				return SL_EIO;
-			continue;
-		}
-		return SL_EIO;
+		if (w == 0)
+			return SL_EIO;
+		int r = wait_fd(l->fd, ev, deadline);
+		if (r == 0)
+			return SL_ETIMEDOUT;
+		if (r < 0)
+			return SL_EIO;
 	}
 	return 0;
 }
@@ -159,6 +266,8 @@ int peerlink_send(struct peerlink *l, uint8_t type, const void *payload, size_t 
 	buf_reset(&l->out);
 	l->out.oom = false;
 	int rc = peer_frame_encode(&l->out, type, l->epoch, payload, len, l->compress);
+	if (rc == 0 && l->sealed)
+		rc = peer_frame_seal(&l->out, 0, l->send_key, l->send_seq++);
 	if (rc != 0)
 		return rc;
 	rc = send_all(l, l->out.data, l->out.len, timeout_ms);
@@ -167,6 +276,37 @@ int peerlink_send(struct peerlink *l, uint8_t type, const void *payload, size_t 
 		buf_init(&l->out);
 	}
 	return rc;
+}
+
+void peerlink_seal(struct peerlink *l, const uint8_t send_key[PEER_KEY_SIZE], const uint8_t recv_key[PEER_KEY_SIZE])
+{
+	memcpy(l->send_key, send_key, PEER_KEY_SIZE);
+	memcpy(l->recv_key, recv_key, PEER_KEY_SIZE);
+	l->send_seq = l->recv_seq = 0;
+	l->sealed = true;
+}
+
+/* A received frame against the link's sealing: 0, or SL_EPROTO with why. */
+static int check_seal(struct peerlink *l, const struct peer_frame *f)
+{
+	if (!l->sealed) {
+		if (!(f->flags & PEER_F_SEALED))
+			return 0;
+		l->why = "a sealed frame before authentication";
+		return SL_EPROTO;
+	}
+	if (!(f->flags & PEER_F_SEALED)) {
+		if (f->type == PEER_ERROR)
+			return 0; /* the other side could not seal it (it refused our proof) */
+		l->why = "an unsealed frame after authentication";
+		return SL_EPROTO;
+	}
+	if (!peer_frame_seal_ok(f, l->recv_key, l->recv_seq)) {
+		l->why = "a frame failed its seal (altered, replayed, dropped or out of order on the way)";
+		return SL_EPROTO;
+	}
+	l->recv_seq++;
+	return 0;
 }
 
 int peerlink_recv(struct peerlink *l, uint8_t *type, uint64_t *epoch, int timeout_ms)
@@ -191,6 +331,8 @@ int peerlink_recv(struct peerlink *l, uint8_t *type, uint64_t *epoch, int timeou
 				l->why = peer_frame_diagnose(l->in.data, l->in.len);
 				return SL_EPROTO;
 			}
+			if ((rc = check_seal(l, &f)) != 0)
+				return rc;
 			rc = peer_frame_payload(&f, (uint32_t)l->max_payload, &l->payload);
 			if (rc != 0) {
 				l->why = rc == SL_ENOMEM ? "out of memory" : "bad compressed payload";
@@ -209,18 +351,15 @@ int peerlink_recv(struct peerlink *l, uint8_t *type, uint64_t *epoch, int timeou
 			l->why = "out of memory";
 			return SL_ENOMEM;
 		}
-		ssize_t n = recv(l->fd, l->in.data + l->in.len, want, 0);
+		short ev = POLLIN;
+		ssize_t n = io_once(l, false, l->in.data + l->in.len, want, &ev);
 		if (n > 0) {
 			l->in.len += (size_t)n;
 			continue;
 		}
 		if (n == 0)
 			return SL_EIO;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return SL_EIO;
-		int r = wait_fd(l->fd, POLLIN, deadline);
+		int r = wait_fd(l->fd, ev, deadline);
 		if (r == 0)
 			return SL_ETIMEDOUT;
 		if (r < 0)

@@ -15,7 +15,7 @@
 
 #include "buf.h"
 
-#define PEER_VERSION 2
+#define PEER_VERSION 3
 #define PEER_NONCE_SIZE 32
 #define PEER_PROOF_SIZE 32
 #define PEER_STR_MAX 256

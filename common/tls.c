@@ -9,6 +9,7 @@
  */
 #include "tls.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -74,15 +75,18 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 	return SSL_TLSEXT_ERR_OK;
 }
 
-SSL_CTX *tls_server_ctx(const struct config *cfg, char *err, size_t errlen)
+/* A context with this node's certificate and key (what = the setting that
+ * asks for them, for messages), or NULL with err. */
+static SSL_CTX *identity_ctx(const struct config *cfg, const SSL_METHOD *method, const char *what, char *err,
+			     size_t errlen)
 {
 	if (!cfg->ssl_cert_file[0] || !cfg->ssl_key_file[0]) {
-		snprintf(err, errlen, "ssl = on needs ssl_cert_file and ssl_key_file");
+		snprintf(err, errlen, "%s = on needs ssl_cert_file and ssl_key_file", what);
 		return NULL;
 	}
 	if (key_file_private(cfg->ssl_key_file, err, errlen) != 0)
 		return NULL;
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	SSL_CTX *ctx = SSL_CTX_new(method);
 	if (!ctx) {
 		char why[256];
 		snprintf(err, errlen, "could not create a TLS context: %s", tls_error(why, sizeof(why)));
@@ -93,12 +97,21 @@ SSL_CTX *tls_server_ctx(const struct config *cfg, char *err, size_t errlen)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(ctx, 0); /* no resumption: nothing to send after the handshake */
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->ssl_cert_file) != 1)
 		return ctx_fail(ctx, err, errlen, "could not load ssl_cert_file", cfg->ssl_cert_file);
 	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->ssl_key_file, SSL_FILETYPE_PEM) != 1)
 		return ctx_fail(ctx, err, errlen, "could not load ssl_key_file", cfg->ssl_key_file);
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		return ctx_fail(ctx, err, errlen, "ssl_key_file does not match ssl_cert_file", cfg->ssl_key_file);
+	return ctx;
+}
+
+SSL_CTX *tls_server_ctx(const struct config *cfg, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = identity_ctx(cfg, TLS_server_method(), "ssl", err, errlen);
+	if (!ctx)
+		return NULL;
 	if (cfg->ssl_ca_file[0]) {
 		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->ssl_ca_file);
 		if (!names || SSL_CTX_load_verify_locations(ctx, cfg->ssl_ca_file, NULL) != 1) {
@@ -110,6 +123,42 @@ SSL_CTX *tls_server_ctx(const struct config *cfg, char *err, size_t errlen)
 	}
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
 	return ctx;
+}
+
+SSL_CTX *tls_peer_ctx(const struct config *cfg, bool accepting, char *err, size_t errlen)
+{
+	if (!cfg->ssl_ca_file[0]) {
+		snprintf(err, errlen, "peer_ssl = on needs ssl_ca_file: members verify each other against it");
+		return NULL;
+	}
+	SSL_CTX *ctx = identity_ctx(cfg, accepting ? TLS_server_method() : TLS_client_method(), "peer_ssl", err,
+				    errlen);
+	if (!ctx)
+		return NULL;
+	if (SSL_CTX_load_verify_locations(ctx, cfg->ssl_ca_file, NULL) != 1)
+		return ctx_fail(ctx, err, errlen, "could not load ssl_ca_file", cfg->ssl_ca_file);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	return ctx;
+}
+
+SSL *tls_connect_new(SSL_CTX *ctx, int fd, const char *host)
+{
+	SSL *ssl = SSL_new(ctx);
+	if (!ssl)
+		return NULL;
+	/* the certificate must name the address dialled: an IP, or a host
+	 * name (which also goes as SNI) */
+	unsigned char ip[16];
+	bool is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+	int named = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host)
+			  : SSL_set1_host(ssl, host) && SSL_set_tlsext_host_name(ssl, host);
+	if (named != 1 || SSL_set_fd(ssl, fd) != 1) {
+		ERR_clear_error();
+		SSL_free(ssl);
+		return NULL;
+	}
+	SSL_set_connect_state(ssl);
+	return ssl;
 }
 
 SSL *tls_accept_new(SSL_CTX *ctx, int fd)

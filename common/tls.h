@@ -32,6 +32,16 @@ enum tls_io {
  */
 SSL_CTX *tls_server_ctx(const struct config *cfg, char *err, size_t errlen);
 
+/*
+ * The peer port's contexts (peer_ssl), for the accepting or the dialing
+ * side: both present ssl_cert_file and require the other's certificate,
+ * signed by a CA of ssl_ca_file. NULL with err.
+ */
+SSL_CTX *tls_peer_ctx(const struct config *cfg, bool accepting, char *err, size_t errlen);
+/* A new client-side session on fd, to verify that the server's
+ * certificate names host (an IP address or a host name), or NULL. */
+SSL *tls_connect_new(SSL_CTX *ctx, int fd, const char *host);
+
 /* A new server-side session on the connected socket fd, or NULL. */
 SSL *tls_accept_new(SSL_CTX *ctx, int fd);
 

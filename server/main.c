@@ -19,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "members.h"
+#include "peerlink.h"
 #include "server.h"
 #include "witness.h"
 
@@ -138,8 +139,15 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (prepare_data_dir(cfg.data_dir) != 0)
 		return 1;
-	if (cfg.role == ROLE_WITNESS)
-		return witness_run(&cfg);
+	if (cfg.peer_ssl && peerlink_tls_setup(&cfg, err, sizeof(err)) != 0) {
+		log_fatal("main", "%s", err);
+		return 1;
+	}
+	if (cfg.role == ROLE_WITNESS) {
+		int wrc = witness_run(&cfg);
+		peerlink_tls_teardown();
+		return wrc;
+	}
 	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
 	struct server srv;
 	int rc = 0;
@@ -151,6 +159,7 @@ int main(int argc, char **argv)
 		rc = 1;
 	server_free(&srv);
 	ev_loop_destroy(loop);
+	peerlink_tls_teardown();
 	log_info("main", "stopped");
 	return rc;
 }

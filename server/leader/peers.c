@@ -30,6 +30,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <openssl/crypto.h>
+
 #include "epochs.h"
 #include "log.h"
 #include "lsn.h"
@@ -291,6 +293,11 @@ static int handshake(struct peers *p, struct peerlink *pl, struct peer_hello *h,
 	int tmo = (int)p->cfg->replication_timeout_ms;
 	if (tmo > HANDSHAKE_TIMEOUT_MS)
 		tmo = HANDSHAKE_TIMEOUT_MS; /* a stranger holds a pending slot this long at most */
+	char err[512];
+	if (peerlink_tls_accept(pl, tmo, err, sizeof(err)) != 0) {
+		log_warn("peers", "peer link refused peer=%s reason=\"%s\"", pl->peer, err);
+		return -1;
+	}
 	uint8_t type;
 	uint64_t epoch;
 	int rc = peerlink_recv(pl, &type, &epoch, tmo);
@@ -345,6 +352,11 @@ static int handshake(struct peers *p, struct peerlink *pl, struct peer_hello *h,
 		buf_free(&b);
 		return refuse(pl, tmo, "authentication failed", "wrong cluster secret");
 	}
+	uint8_t from_follower[PEER_KEY_SIZE], from_leader[PEER_KEY_SIZE];
+	peerauth_frame_keys(p->cfg->cluster_secret, ch.nonce, h->nonce, from_follower, from_leader);
+	peerlink_seal(pl, from_leader, from_follower); /* every frame from here on */
+	OPENSSL_cleanse(from_follower, sizeof(from_follower));
+	OPENSSL_cleanse(from_leader, sizeof(from_leader));
 	if (*member) { /* election messages follow (member_link) */
 		buf_free(&b);
 		return 0;

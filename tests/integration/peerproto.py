@@ -19,20 +19,34 @@ authentication: common/peerauth.h).
         sends, before any authentication, one HELLO whose compressed
         payload (under 64 KiB) inflates to 60 MB, and prints "closed" when
         the leader closes the link, else "open" after 10 s.
+    python3 peerproto.py tamper PORT_FILE TARGET_PORT MODE SECONDS
+        a proxy on 127.0.0.1 (its port written to PORT_FILE) to the peer
+        port TARGET_PORT that, once, meddles with a sealed frame and
+        fixes its CRC, so that only the seal can tell: MODE alter flips a
+        byte of the first RECORDS frame from the leader; MODE replay sends
+        the first ACK from the follower twice. It prints "tampered" then,
+        and passes everything else through as it is; ends after SECONDS.
+
+After AUTH every frame is sealed (common/peerframe.c): a 16-byte tag,
+HMAC-SHA-256 under the direction's key over the frame's sequence number
+on the link, its header and its payload.
 """
 import hashlib
 import hmac
 import os
+import select
 import socket
 import struct
 import sys
+import threading
 import time
 import zlib
 
 MAGIC = 0x534C5031
 HELLO, CHALLENGE, AUTH, WELCOME, ERROR, FOLLOW = 1, 2, 3, 4, 5, 6
-STREAM_START, ACK, SWITCHOVER, PROMOTE, NOT_LEADER = 11, 14, 18, 19, 20
-VERSION = 2
+STREAM_START, RECORDS, ACK, SWITCHOVER, PROMOTE, NOT_LEADER = 11, 12, 14, 18, 19, 20
+VERSION = 3
+SEALED = 2
 
 
 def frame(t, body, epoch=0, flags=0):
@@ -44,23 +58,50 @@ def pstr(s):
     return struct.pack("!H", len(s)) + s
 
 
+def seal(f, key, seq):
+    """The frame f sealed: flag set, CRC again, tag appended."""
+    hdr, body = bytearray(f[:24]), f[24:]
+    hdr[5] |= SEALED
+    hdr[20:24] = struct.pack("!I", zlib.crc32(bytes(hdr[:20]) + body))
+    tag = hmac.new(key, struct.pack("!Q", seq) + bytes(hdr) + body, hashlib.sha256).digest()[:16]
+    return bytes(hdr) + body + tag
+
+
+def frame_len(buf):
+    """The whole length of the frame at the start of buf, or None."""
+    if len(buf) < 24:
+        return None
+    n = 24 + struct.unpack("!I", buf[16:20])[0] + (16 if buf[5] & SEALED else 0)
+    return n if len(buf) >= n else None
+
+
 class Link:
     def __init__(self, port):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.buf = b""
+        self.keys = None  # (send, receive) once sealed
+        self.seq = [0, 0]
 
     def send(self, t, body=b"", epoch=0):
-        self.s.sendall(frame(t, body, epoch))
+        f = frame(t, body, epoch)
+        if self.keys:
+            f = seal(f, self.keys[0], self.seq[0])
+            self.seq[0] += 1
+        self.s.sendall(f)
 
     def recv(self):
         while True:
-            if len(self.buf) >= 24:
-                n = struct.unpack("!I", self.buf[16:20])[0]
-                if len(self.buf) >= 24 + n:
-                    t, body = self.buf[4], self.buf[24:24 + n]
-                    self.epoch = struct.unpack("!Q", self.buf[8:16])[0]
-                    self.buf = self.buf[24 + n:]
-                    return t, body
+            n = frame_len(self.buf)
+            if n is not None:
+                f, self.buf = self.buf[:n], self.buf[n:]
+                t, body = f[4], f[24:24 + struct.unpack("!I", f[16:20])[0]]
+                self.epoch = struct.unpack("!Q", f[8:16])[0]
+                if self.keys and f[5] & SEALED:
+                    want = seal(f[:24] + body, self.keys[1], self.seq[1])
+                    if want != f:
+                        raise SystemExit("a frame from the leader failed its seal")
+                    self.seq[1] += 1
+                return t, body
             chunk = self.s.recv(1 << 16)
             if not chunk:
                 raise SystemExit("closed")
@@ -80,8 +121,11 @@ def authenticate(port, secret, name):
     t, body = link.recv()
     if t != CHALLENGE:
         raise SystemExit("expected CHALLENGE, got %d" % t)
-    proof = hmac.new(secret, b"follower" + body[:32] + nf + name, hashlib.sha256).digest()
+    nl = body[:32]
+    proof = hmac.new(secret, b"follower" + nl + nf + name, hashlib.sha256).digest()
     link.send(AUTH, proof)
+    link.keys = (hmac.new(secret, b"frames from follower" + nl + nf, hashlib.sha256).digest(),
+                 hmac.new(secret, b"frames from leader" + nl + nf, hashlib.sha256).digest())
     return link, link.recv()
 
 
@@ -99,9 +143,72 @@ def bomb(port):
         print("closed", flush=True)
 
 
+def tamper(port_file, target, mode, seconds):
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(16)
+    with open(port_file + ".tmp", "w") as f:
+        f.write("%d\n" % lsock.getsockname()[1])
+    os.rename(port_file + ".tmp", port_file)
+    end = time.time() + seconds
+    done = threading.Event()
+
+    def pump(a, b, frame_type):
+        buf = b""
+        try:
+            while time.time() < end:
+                r, _, _ = select.select([a], [], [], 0.2)
+                if not r:
+                    continue
+                data = a.recv(1 << 16)
+                if not data:
+                    break
+                buf += data
+                out = b""
+                while (n := frame_len(buf)) is not None:
+                    f, buf = buf[:n], buf[n:]
+                    if f[4] == frame_type and f[5] & SEALED and not done.is_set():
+                        done.set()
+                        plen = struct.unpack("!I", f[16:20])[0]
+                        if mode == "alter" and plen > 0:
+                            body = bytearray(f[24:24 + plen])
+                            body[len(body) // 2] ^= 0x20
+                            hdr = bytearray(f[:24])
+                            hdr[20:24] = struct.pack("!I", zlib.crc32(bytes(hdr[:20]) + bytes(body)))
+                            f = bytes(hdr) + bytes(body) + f[24 + plen:]
+                        elif mode == "replay":
+                            f = f + f
+                        print("tampered", flush=True)
+                    out += f
+                if out:
+                    b.sendall(out)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    while time.time() < end:
+        r, _, _ = select.select([lsock], [], [], 0.2)
+        if not r:
+            continue
+        client, _ = lsock.accept()
+        server = socket.create_connection(("127.0.0.1", target))
+        threading.Thread(target=pump, args=(server, client, RECORDS if mode == "alter" else 0),
+                         daemon=True).start()
+        threading.Thread(target=pump, args=(client, server, ACK if mode == "replay" else 0),
+                         daemon=True).start()
+
+
 def main():
     if sys.argv[1] == "bomb":
         bomb(int(sys.argv[2]))
+        return
+    if sys.argv[1] == "tamper":
+        tamper(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]))
         return
     cmd, port, secret, name = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode(), sys.argv[4].encode()
     link, (t, body) = authenticate(port, secret, name)

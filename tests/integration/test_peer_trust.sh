@@ -18,6 +18,13 @@
 # And a HELLO whose compressed payload (under the 64 KiB allowed before
 # authentication) would inflate to 60 MB is refused unread: the leader
 # closes the link saying "bad compressed payload".
+#
+# Last, frames tampered with on the way (peerproto.py tamper, a proxy
+# that fixes the CRC, so that only the seal can tell): a RECORDS frame
+# with one byte flipped makes follower f2 close the link, and a
+# follower's ACK sent twice makes the leader close it, both saying the
+# frame failed its seal; f2 then reconnects, catches up, and holds
+# exactly the leader's rows (none of the flipped text).
 set -euo pipefail
 source "$TOP_SRCDIR/tests/integration/lib.sh"
 source "$TOP_SRCDIR/tests/integration/repl_lib.sh"
@@ -97,6 +104,37 @@ expect_eq "$(timeout 20 python3 "$TOP_SRCDIR/tests/integration/peerproto.py" bom
 	"the link of a decompression bomb"
 wait_until "log_since L $mark | grep -q 'peer link closed before HELLO .*reason=\"bad compressed payload\"'" 10 ||
 	fail "the leader's log does not show the bomb refused: $(log_since L "$mark" | grep -v pgconn | tail -n 3)"
+
+# tamper MODE FOLLOWER: start FOLLOWER of L through a tampering proxy and
+# write rows on L until the proxy says it tampered.
+tamper() {
+	local mode=$1 f=$2 pf=$TEST_TMP/tamper.$1.port out=$TEST_TMP/tamper.$1.out i
+	python3 "$TOP_SRCDIR/tests/integration/peerproto.py" tamper "$pf" "${PEER_PORT[L]}" "$mode" 120 >"$out" 2>&1 &
+	bg_track $!
+	wait_until "[ -s '$pf' ]" 10 || fail "the tampering proxy did not start"
+	follower_start "$f" L "--leader_peer=127.0.0.1:$(cat "$pf")"
+	for ((i = 0; i < 50; i++)); do
+		q L "INSERT INTO t VALUES ((SELECT max(k) + 1 FROM t))" >/dev/null
+		grep -q tampered "$out" && break
+		sleep 0.1
+	done
+	grep -q tampered "$out" || fail "the proxy found no frame to tamper with ($mode): $(cat "$out")"
+}
+tamper alter f2
+wait_until "grep -q 'leader link ended reason=.*a frame failed its seal' '$(node_log f2)'" 10 ||
+	fail "f2 did not refuse a RECORDS frame altered on the way: $(grep -v pgconn "$(node_log f2)" | tail -n 5)"
+q L "INSERT INTO t VALUES ((SELECT max(k) + 1 FROM t))" >/dev/null
+wait_caught_up f2 L 30
+expect_eq "$(q f2 "SELECT count(*), sum(k) FROM t")" "$(q L "SELECT count(*), sum(k) FROM t")" "f2's rows after the altered frame"
+node_stop f2
+mark=$(log_mark L)
+tamper replay f3
+wait_until "log_since L $mark | grep -q 'closing a follower link name=f3 reason=\".*a frame failed its seal'" 10 ||
+	fail "the leader did not refuse an ACK sent twice: $(log_since L "$mark" | grep -v pgconn | tail -n 5)"
+q L "INSERT INTO t VALUES ((SELECT max(k) + 1 FROM t))" >/dev/null
+wait_caught_up f3 L 30
+log "ok: an altered RECORDS frame and a replayed ACK both fail their seal; the followers catch up"
+node_stop f3
 node_stop f1
 node_stop L
 log "PASS"

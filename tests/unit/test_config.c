@@ -569,23 +569,32 @@ static void test_show_roundtrip(void **state)
 	expect_set(&a, "heartbeat_interval", "50ms");
 	expect_set(&a, "lease_timeout", "2s");
 	expect_set(&a, "failover_timeout", "5s");
+	expect_set(&a, "ssl", "on");
+	expect_set(&a, "ssl_required", "on");
+	expect_set(&a, "ssl_cert_file", "/etc/sluice/node.crt");
+	expect_set(&a, "ssl_key_file", "/etc/sluice/node.key");
+	expect_set(&a, "ssl_ca_file", "/etc/sluice/ca.crt");
+	expect_set(&a, "ssl_min_protocol_version", "TLSv1.3");
+	expect_set(&a, "peer_ssl", "on");
 
 	/* b starts from defaults, so every setting differs until copied. */
 	config_defaults(&b);
 	struct collect c = { .into = &b };
 	config_foreach(&a, collect_fn, &c);
-	assert_int_equal(c.count, 45);
+	assert_int_equal(c.count, 52);
 	assert_memory_equal(&a, &b, sizeof(a));
 	assert_string_equal(c.names[0], "listen_address");
 	assert_string_equal(c.names[9], "log_mode");
 	assert_string_equal(c.names[21], "admin_users");
-	assert_string_equal(c.names[23], "port_file");
-	assert_string_equal(c.names[27], "peers");
-	assert_string_equal(c.names[29], "cluster_secret");
-	assert_string_equal(c.names[37], "switchover_timeout");
-	assert_string_equal(c.names[38], "follower_retention_timeout");
-	assert_string_equal(c.names[39], "failover");
-	assert_string_equal(c.names[43], "failover_timeout");
+	assert_string_equal(c.names[22], "ssl");
+	assert_string_equal(c.names[28], "peer_ssl");
+	assert_string_equal(c.names[30], "port_file");
+	assert_string_equal(c.names[34], "peers");
+	assert_string_equal(c.names[36], "cluster_secret");
+	assert_string_equal(c.names[44], "switchover_timeout");
+	assert_string_equal(c.names[45], "follower_retention_timeout");
+	assert_string_equal(c.names[46], "failover");
+	assert_string_equal(c.names[50], "failover_timeout");
 
 	/* a secret is never shown, nor echoed when refused; a weak one is refused */
 	char shown[64];

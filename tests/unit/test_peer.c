@@ -354,12 +354,67 @@ static void test_header_errors(void **state)
 	uint8_t types[] = { 0, PEER_TYPE_LAST + 1, 0x7F, 0xFF };
 	for (size_t i = 0; i < N_ELEMS(types); i++)
 		check_bad_header(&b, 4, types[i], "unknown frame type");
-	for (int bit = 1; bit < 8; bit++)
+	for (int bit = 2; bit < 8; bit++) /* bit 0: compressed, bit 1: sealed */
 		check_bad_header(&b, 5, (uint8_t)(1u << bit), "unknown flags");
 	check_bad_header(&b, 5, 0xFF, "unknown flags");
 	check_bad_header(&b, 6, 1, "reserved bits set");
 	check_bad_header(&b, 7, 0x80, "reserved bits set");
 	buf_free(&b);
+}
+
+/* A sealed frame checks with its key and sequence number only, and not
+ * once a byte of it changed (CRC mended, as someone on the path would). */
+static void test_seal(void **state)
+{
+	(void)state;
+	uint8_t key[PEER_KEY_SIZE], other[PEER_KEY_SIZE];
+	memset(key, 0x5A, sizeof(key));
+	memset(other, 0x5B, sizeof(other));
+	uint8_t text[300];
+	fill_text(text, sizeof(text));
+	for (int compress = 0; compress <= 1; compress++) {
+		struct buf b;
+		buf_init(&b);
+		assert_int_equal(peer_frame_encode(&b, PEER_RECORDS, 7, text, sizeof(text), compress), 0);
+		struct peer_frame f;
+		size_t used;
+		assert_int_equal(peer_frame_decode(b.data, b.len, &f, &used), 0);
+		assert_false(peer_frame_seal_ok(&f, key, 0)); /* not sealed */
+		size_t plain = b.len;
+		assert_int_equal(peer_frame_seal(&b, 0, key, 41), 0);
+		assert_int_equal(b.len, plain + PEER_TAG_SIZE);
+		assert_int_equal(peer_frame_decode(b.data, b.len, &f, &used), 0);
+		assert_int_equal(used, b.len);
+		assert_true(f.flags & PEER_F_SEALED);
+		assert_true(peer_frame_seal_ok(&f, key, 41));
+		assert_false(peer_frame_seal_ok(&f, key, 40));
+		assert_false(peer_frame_seal_ok(&f, key, 42));
+		assert_false(peer_frame_seal_ok(&f, other, 41));
+		struct buf raw;
+		buf_init(&raw);
+		assert_int_equal(peer_frame_payload(&f, PEER_MAX_PAYLOAD, &raw), 0);
+		assert_memory_equal(raw.data, text, sizeof(text));
+		buf_free(&raw);
+		/* a truncated sealed frame is not whole yet */
+		assert_int_equal(peer_frame_decode(b.data, b.len - 1, &f, &used), SL_EAGAIN);
+		/* one byte of the payload or header changed, the CRC made right */
+		size_t at[] = { PEER_HEADER_SIZE + 3, 9 /* epoch */ };
+		for (size_t i = 0; i < N_ELEMS(at); i++) {
+			b.data[at[i]] ^= 0x01;
+			uLong crc = crc32(crc32(0L, b.data, 20), b.data + PEER_HEADER_SIZE, f.len);
+			uint8_t c[4] = { (uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc };
+			uint8_t keep[4];
+			memcpy(keep, b.data + 20, 4);
+			memcpy(b.data + 20, c, 4);
+			assert_int_equal(peer_frame_decode(b.data, b.len, &f, &used), 0);
+			assert_false(peer_frame_seal_ok(&f, key, 41));
+			b.data[at[i]] ^= 0x01;
+			memcpy(b.data + 20, keep, 4);
+		}
+		assert_int_equal(peer_frame_decode(b.data, b.len, &f, &used), 0);
+		assert_true(peer_frame_seal_ok(&f, key, 41));
+		buf_free(&b);
+	}
 }
 
 static void test_length_limit(void **state)
@@ -411,6 +466,8 @@ static void test_crc(void **state)
 				int rc = peer_frame_decode(b.data, b.len, &f, &used);
 				if (i >= 16 && i < 20 && rc == SL_EAGAIN) /* a longer length: wait for it */
 					assert_true(get_u32(b.data + 16) > b.len - PEER_HEADER_SIZE);
+				else if (i == 5 && (1u << bit) == PEER_F_SEALED) /* a tag to wait for */
+					assert_int_equal(rc, SL_EAGAIN);
 				else
 					assert_int_equal(rc, SL_EPROTO);
 				if (i >= 8 && i < 16) /* the epoch has no check but the CRC */
@@ -1100,6 +1157,70 @@ static void test_link_one_piece(void **state)
 	peerlink_close(&b);
 }
 
+/* Sealed links: frames go both ways; a replayed frame, an unsealed one and
+ * a frame under the wrong key are refused; an unsealed ERROR is taken. */
+static void test_link_sealed(void **state)
+{
+	(void)state;
+	uint8_t k1[PEER_KEY_SIZE], k2[PEER_KEY_SIZE];
+	memset(k1, 1, sizeof(k1));
+	memset(k2, 2, sizeof(k2));
+	uint8_t type;
+	uint64_t epoch;
+	struct peerlink a, b;
+	link_pair(&a, &b);
+	peerlink_seal(&a, k1, k2);
+	peerlink_seal(&b, k2, k1);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(peerlink_send(&a, PEER_HEARTBEAT, "0123456789abcdef", 16, TMO), 0);
+		assert_int_equal(peerlink_recv(&b, &type, &epoch, TMO), 0);
+		assert_int_equal(type, PEER_HEARTBEAT);
+		assert_int_equal(peerlink_send(&b, PEER_ACK, "012345678901234567890123", 24, TMO), 0);
+		assert_int_equal(peerlink_recv(&a, &type, &epoch, TMO), 0);
+		assert_int_equal(type, PEER_ACK);
+	}
+	/* a's next frame, sent twice: the copy fails its seal */
+	assert_int_equal(peerlink_send(&a, PEER_HEARTBEAT, "0123456789abcdef", 16, TMO), 0);
+	assert_int_equal(peerlink_recv(&b, &type, &epoch, TMO), 0);
+	write_raw(a.fd, a.out.data, a.out.len);
+	assert_int_equal(peerlink_recv(&b, &type, &epoch, TMO), SL_EPROTO);
+	assert_non_null(strstr(b.why, "failed its seal"));
+	peerlink_close(&a);
+	peerlink_close(&b);
+
+	link_pair(&a, &b);
+	peerlink_seal(&b, k2, k1);
+	struct buf f;
+	buf_init(&f);
+	peer_text_put(&f, "refused");
+	assert_int_equal(peerlink_send(&a, PEER_ERROR, f.data, f.len, TMO), 0); /* unsealed: taken */
+	assert_int_equal(peerlink_recv(&b, &type, &epoch, TMO), 0);
+	assert_int_equal(type, PEER_ERROR);
+	assert_int_equal(peerlink_send(&a, PEER_HEARTBEAT, "0123456789abcdef", 16, TMO), 0);
+	assert_int_equal(peerlink_recv(&b, &type, &epoch, TMO), SL_EPROTO);
+	assert_non_null(strstr(b.why, "unsealed frame"));
+	peerlink_close(&a);
+	peerlink_close(&b);
+
+	link_pair(&a, &b);
+	peerlink_seal(&a, k2, k1); /* the wrong key for what b expects */
+	peerlink_seal(&b, k2, k1);
+	assert_int_equal(peerlink_send(&a, PEER_HEARTBEAT, "0123456789abcdef", 16, TMO), 0);
+	assert_int_equal(peerlink_recv(&b, &type, &epoch, TMO), SL_EPROTO);
+	/* and a sealed frame to a link that is not sealed yet */
+	struct peerlink c, d;
+	link_pair(&c, &d);
+	peerlink_seal(&c, k1, k2);
+	assert_int_equal(peerlink_send(&c, PEER_HEARTBEAT, "0123456789abcdef", 16, TMO), 0);
+	assert_int_equal(peerlink_recv(&d, &type, &epoch, TMO), SL_EPROTO);
+	assert_non_null(strstr(d.why, "before authentication"));
+	buf_free(&f);
+	peerlink_close(&a);
+	peerlink_close(&b);
+	peerlink_close(&c);
+	peerlink_close(&d);
+}
+
 static void test_link_byte_by_byte(void **state)
 {
 	(void)state;
@@ -1328,6 +1449,8 @@ int main(void)
 		cmocka_unit_test(test_encode_too_big),
 		cmocka_unit_test(test_inflate_bound),
 		cmocka_unit_test(test_header_errors),
+		cmocka_unit_test(test_seal),
+		cmocka_unit_test(test_link_sealed),
 		cmocka_unit_test(test_length_limit),
 		cmocka_unit_test(test_crc),
 		cmocka_unit_test(test_compressed_errors),
