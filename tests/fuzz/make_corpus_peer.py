@@ -10,6 +10,8 @@ snapshot or a record stream can be wrong. Nothing random: the same seeds
 every run. Run once from anywhere; it overwrites the seeds it names and
 leaves other files (e.g. ones libFuzzer found) alone.
 """
+import hashlib
+import hmac
 import os
 import struct
 import zlib
@@ -19,6 +21,9 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "peer")
 MAGIC = 0x534C5031
 MAX_PAYLOAD = (1 << 30) + (1 << 20)
 COMPRESSED = 0x01
+SEALED = 0x02
+# tests/fuzz/fuzz_peer.c's FUZZ_KEY
+FUZZ_KEY = b"sluice fuzz key for sealed frame"
 (HELLO, CHALLENGE, AUTH, WELCOME, ERROR, FOLLOW, SNAPSHOT_REQ, SNAP_BEGIN, SNAP_DATA, SNAP_END,
  STREAM_START, RECORDS, HEARTBEAT, ACK, REBOOTSTRAP, VISIBLE, TRUNCATE, SWITCHOVER, PROMOTE, NOT_LEADER) = range(1, 21)
 
@@ -55,6 +60,19 @@ def stored_frame(ftype, stored, flags=COMPRESSED, epoch=1):
     """A frame with these stored bytes as they are (a correct CRC)."""
     head = struct.pack(">IBBHQI", MAGIC, ftype, flags, 0, epoch, len(stored))
     return head + u32(zlib.crc32(head + stored)) + stored
+
+
+def sealed(frames, first_seq=0, key=FUZZ_KEY):
+    """Each frame sealed in turn (flag, CRC again, tag), as common/peerlink.c
+    does after AUTH."""
+    out = b""
+    for i, f in enumerate(frames):
+        head, stored = bytearray(f[:24]), f[24:]
+        head[5] |= SEALED
+        head[20:24] = u32(zlib.crc32(bytes(head[:20]) + stored))
+        tag = hmac.new(key, u64(first_seq + i) + bytes(head) + stored, hashlib.sha256).digest()[:16]
+        out += bytes(head) + stored + tag
+    return out
 
 
 def pstr(s, length=None):
@@ -260,6 +278,14 @@ SEEDS = {
     "auth_trailing": frame(AUTH, PROOF + b"\0"),
     "heartbeat_short": frame(HEARTBEAT, heartbeat(1)[:-1]),
     "u64_short": frame(SNAP_END, u32(zlib.crc32(DB))),
+    # sealed frames (after AUTH): a stream in order, one out of order, one
+    # altered with its CRC mended, a sealed frame compressed
+    "sealed_stream": sealed([frame(WELCOME, welcome()), frame(STREAM_START, u64(SNAP_LSN)), frame(RECORDS, LOG1),
+                             frame(VISIBLE, u64(SNAP_LSN)), HB]),
+    "sealed_out_of_order": sealed([frame(STREAM_START, u64(SNAP_LSN)), frame(RECORDS, LOG1)], first_seq=1),
+    "sealed_compressed": sealed([frame(STREAM_START, u64(SNAP_LSN)), frame(RECORDS, LOG1 * 4, compress=True)]),
+    "sealed_altered": (lambda s: s[:40] + bytes([s[40] ^ 1]) + s[41:])(
+        sealed([frame(STREAM_START, u64(SNAP_LSN)) , frame(RECORDS, LOG1)])),
 }
 
 os.makedirs(OUT, exist_ok=True)
