@@ -34,13 +34,15 @@ on the link, its header and its payload.
 import hashlib
 import hmac
 import os
-import select
 import socket
 import struct
 import sys
 import threading
 import time
 import zlib
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tcpproxy  # noqa: E402
 
 MAGIC = 0x534C5031
 HELLO, CHALLENGE, AUTH, WELCOME, ERROR, FOLLOW = 1, 2, 3, 4, 5, 6
@@ -144,63 +146,35 @@ def bomb(port):
 
 
 def tamper(port_file, target, mode, seconds):
-    lsock = socket.socket()
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(16)
-    with open(port_file + ".tmp", "w") as f:
-        f.write("%d\n" % lsock.getsockname()[1])
-    os.rename(port_file + ".tmp", port_file)
-    end = time.time() + seconds
     done = threading.Event()
+    # the frame type meddled with, in each direction
+    victim = {"to_client": RECORDS if mode == "alter" else 0, "to_target": ACK if mode == "replay" else 0}
 
-    def pump(a, b, frame_type):
-        buf = b""
-        try:
-            while time.time() < end:
-                r, _, _ = select.select([a], [], [], 0.2)
-                if not r:
-                    continue
-                data = a.recv(1 << 16)
-                if not data:
-                    break
-                buf += data
-                out = b""
-                while (n := frame_len(buf)) is not None:
-                    f, buf = buf[:n], buf[n:]
-                    if f[4] == frame_type and f[5] & SEALED and not done.is_set():
-                        done.set()
-                        plen = struct.unpack("!I", f[16:20])[0]
-                        if mode == "alter" and plen > 0:
-                            body = bytearray(f[24:24 + plen])
-                            body[len(body) // 2] ^= 0x20
-                            hdr = bytearray(f[:24])
-                            hdr[20:24] = struct.pack("!I", zlib.crc32(bytes(hdr[:20]) + bytes(body)))
-                            f = bytes(hdr) + bytes(body) + f[24 + plen:]
-                        elif mode == "replay":
-                            f = f + f
-                        print("tampered", flush=True)
-                    out += f
-                if out:
-                    b.sendall(out)
-        except OSError:
-            pass
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+    def make_filter(direction):
+        held = [b""]
 
-    while time.time() < end:
-        r, _, _ = select.select([lsock], [], [], 0.2)
-        if not r:
-            continue
-        client, _ = lsock.accept()
-        server = socket.create_connection(("127.0.0.1", target))
-        threading.Thread(target=pump, args=(server, client, RECORDS if mode == "alter" else 0),
-                         daemon=True).start()
-        threading.Thread(target=pump, args=(client, server, ACK if mode == "replay" else 0),
-                         daemon=True).start()
+        def meddle(data):
+            buf, out = held[0] + data, b""
+            while (n := frame_len(buf)) is not None:
+                f, buf = buf[:n], buf[n:]
+                if f[4] == victim[direction] and f[5] & SEALED and not done.is_set():
+                    done.set()
+                    plen = struct.unpack("!I", f[16:20])[0]
+                    if mode == "alter" and plen > 0:
+                        body = bytearray(f[24:24 + plen])
+                        body[len(body) // 2] ^= 0x20
+                        hdr = bytearray(f[:24])
+                        hdr[20:24] = struct.pack("!I", zlib.crc32(bytes(hdr[:20]) + bytes(body)))
+                        f = bytes(hdr) + bytes(body) + f[24 + plen:]
+                    elif mode == "replay":
+                        f = f + f
+                    print("tampered", flush=True)
+                out += f
+            held[0] = buf
+            return out
+        return meddle
+
+    tcpproxy.serve(port_file, target, seconds, make_filter)
 
 
 def main():

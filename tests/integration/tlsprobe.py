@@ -18,13 +18,14 @@ cannot make, for the integration tests (python3's ssl module).
         ends after SECONDS.
 """
 import os
-import select
 import socket
 import ssl
 import struct
 import sys
 import threading
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tcpproxy  # noqa: E402
 
 
 def startup_packet(user):
@@ -102,44 +103,16 @@ def stuffed(port):
 
 
 def record(port_file, target, out, seconds):
-    lsock = socket.socket()
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(16)
-    with open(port_file + ".tmp", "w") as f:
-        f.write("%d\n" % lsock.getsockname()[1])
-    os.rename(port_file + ".tmp", port_file)
     lock = threading.Lock()
-    end = time.time() + seconds
 
-    def pump(a, b):
-        try:
-            while time.time() < end:
-                r, _, _ = select.select([a], [], [], 0.2)
-                if not r:
-                    continue
-                data = a.recv(65536)
-                if not data:
-                    break
-                with lock, open(out, "ab") as f:
-                    f.write(data)
-                b.sendall(data)
-        except OSError:
-            pass
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+    def make_filter(direction):
+        def keep(data):
+            with lock, open(out, "ab") as f:
+                f.write(data)
+            return data
+        return keep
 
-    while time.time() < end:
-        r, _, _ = select.select([lsock], [], [], 0.2)
-        if not r:
-            continue
-        client, _ = lsock.accept()
-        server = socket.create_connection(("127.0.0.1", target))
-        for a, b in ((client, server), (server, client)):
-            threading.Thread(target=pump, args=(a, b), daemon=True).start()
+    tcpproxy.serve(port_file, target, seconds, make_filter)
 
 
 def main():
