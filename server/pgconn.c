@@ -9,8 +9,8 @@
  * → AUTH_* (trust, cleartext password or SCRAM-SHA-256, bounded by
  * authentication_timeout) → READY → CLOSING. Bytes sent after an
  * SSLRequest before the handshake are refused (they would be taken as
- * sent inside TLS). With TLS the loop thread does all the socket's I/O;
- * in clear an executor thread may send a job's replies itself.
+ * sent inside TLS). An executor thread may send a job's replies itself
+ * (executor.c); with TLS every call on the session holds c->ssl_mu.
  * Until READY a connection counts in the server's pre-authentication
  * budget (server.c), not toward max_connections.
  * In READY, whole messages up to a Sync, Query or Flush become one job;
@@ -70,7 +70,9 @@ static ssize_t conn_send(struct pgconn *c)
 	if (!c->ssl)
 		return send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
 	size_t n = 0;
+	pthread_mutex_lock(&c->ssl_mu);
 	enum tls_io r = tls_write(c->ssl, c->out.data, c->out.len, &n);
+	pthread_mutex_unlock(&c->ssl_mu);
 	return tls_outcome(c, r, n);
 }
 
@@ -79,8 +81,19 @@ static ssize_t conn_recv(struct pgconn *c, void *buf, size_t len)
 	if (!c->ssl)
 		return recv(c->fd, buf, len, 0);
 	size_t n = 0;
+	pthread_mutex_lock(&c->ssl_mu);
 	enum tls_io r = tls_read(c->ssl, buf, len, &n);
+	pthread_mutex_unlock(&c->ssl_mu);
 	return tls_outcome(c, r, n);
+}
+
+/* Whether TLS holds bytes it decrypted that were not read yet. */
+static bool tls_pending(struct pgconn *c)
+{
+	pthread_mutex_lock(&c->ssl_mu);
+	bool pending = SSL_pending(c->ssl) > 0;
+	pthread_mutex_unlock(&c->ssl_mu);
+	return pending;
 }
 
 static void fatal(struct pgconn *c, const char *sqlstate, const char *message)
@@ -259,7 +272,7 @@ static void update_watch(struct pgconn *c)
 		}
 	}
 	/* bytes TLS decrypted already: the socket will not say they are there */
-	if ((events & EV_READ) && c->ssl && c->state != PGCONN_TLS_HANDSHAKE && SSL_pending(c->ssl) > 0)
+	if ((events & EV_READ) && c->ssl && c->state != PGCONN_TLS_HANDSHAKE && tls_pending(c))
 		ev_feed_event(c->srv->loop, &c->io, EV_READ);
 }
 
@@ -271,6 +284,7 @@ struct pgconn *pgconn_new(struct server *srv, int fd, const char *peer)
 	c->srv = srv;
 	c->fd = fd;
 	c->deferred_fd = -1;
+	pthread_mutex_init(&c->ssl_mu, NULL);
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	buf_init(&c->in);
 	buf_init(&c->out);
@@ -299,6 +313,7 @@ static void free_conn(struct pgconn *c)
 	buf_free(&c->in);
 	buf_free(&c->out);
 	buf_free(&c->startup);
+	pthread_mutex_destroy(&c->ssl_mu);
 	server_conn_closed(c->srv, c);
 	free(c);
 }
@@ -325,12 +340,14 @@ void pgconn_close(struct pgconn *c, const char *reason)
 			 c->user[0] ? c->user : "-", c->pid);
 		ev_io_stop(c->srv->loop, &c->io);
 		ev_timer_stop(c->srv->loop, &c->timer);
-		tls_free(c->ssl, !c->io_error[0]); /* only the loop thread uses it */
-		c->ssl = NULL;
-		if (c->job)
-			c->deferred_fd = c->fd; /* the executor may still send on it */
-		else
+		if (c->job) { /* the executor may still send on them */
+			c->deferred_fd = c->fd;
+			c->deferred_ssl = c->ssl;
+		} else {
+			tls_free(c->ssl, !c->io_error[0]);
 			close(c->fd);
+		}
+		c->ssl = NULL;
 		c->fd = -1;
 	}
 	c->state = PGCONN_CLOSING;
@@ -703,8 +720,11 @@ static void dispatch(struct pgconn *c)
 	}
 	buf_consume(&c->in, pos);
 	ev_timer_stop(c->srv->loop, &c->timer);
-	if (c->out.len == 0 && !c->ssl)
-		j->reply_fd = c->fd; /* nothing queued before it: the executor may answer directly */
+	if (c->out.len == 0) { /* nothing queued before it: the executor may answer directly */
+		j->reply_fd = c->fd;
+		j->reply_ssl = c->ssl;
+		j->reply_mu = &c->ssl_mu;
+	}
 	c->job = j;
 	executor_submit(c->srv->ex, j);
 }
@@ -714,6 +734,8 @@ void pgconn_job_done(struct job *job)
 	struct pgconn *c = job->owner;
 	c->job = NULL;
 	if (c->deferred_fd >= 0) {
+		tls_free(c->deferred_ssl, false);
+		c->deferred_ssl = NULL;
 		close(c->deferred_fd);
 		c->deferred_fd = -1;
 	}

@@ -10,6 +10,7 @@
 #define SL_PGCONN_H
 
 #include <ev.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -35,6 +36,7 @@ struct pgconn {
 	struct server *srv;
 	int fd;
 	int deferred_fd; /* closed, but an executor may still send on it: close when its job is back */
+	SSL *deferred_ssl; /* the same for its TLS session */
 	char peer[64];
 	ev_io io;
 	ev_timer timer; /* authentication timeout, then idle-in-transaction timeout */
@@ -45,6 +47,7 @@ struct pgconn {
 	bool counted_session;
 	bool spoke;           /* some bytes came (an SSL request, say) */
 	SSL *ssl;             /* the TLS session, or NULL: in clear */
+	pthread_mutex_t ssl_mu; /* held around every call on ssl: a job's executor may write too */
 	bool tls_direct;      /* TLS began without SSLRequest: ALPN must say postgresql */
 	bool tls_wants_write; /* the last TLS call waits for the socket to be writable */
 	char io_error[240];   /* why the last TLS read or write failed */

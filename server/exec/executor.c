@@ -133,13 +133,27 @@ void job_free(struct job *job)
 	free(job);
 }
 
+/* The replies go out on this thread as far as the socket takes them (the
+ * loop sends the rest); through TLS under the connection's lock. */
+static void send_replies(struct job *j)
+{
+	if (j->reply_ssl) {
+		pthread_mutex_lock(j->reply_mu);
+		size_t n = 0;
+		while (j->out.len > 0 && tls_write(j->reply_ssl, j->out.data, j->out.len, &n) == TLS_IO_DONE)
+			buf_consume(&j->out, n);
+		pthread_mutex_unlock(j->reply_mu);
+		return;
+	}
+	ssize_t n = send(j->reply_fd, j->out.data, j->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n > 0)
+		buf_consume(&j->out, (size_t)n);
+}
+
 static void finish(struct executor *ex, struct job *j)
 {
-	if (j->reply_fd >= 0 && j->out.len > 0 && !atomic_load(&j->intr.cancel)) {
-		ssize_t n = send(j->reply_fd, j->out.data, j->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0)
-			buf_consume(&j->out, (size_t)n);
-	}
+	if (j->reply_fd >= 0 && j->out.len > 0 && !atomic_load(&j->intr.cancel))
+		send_replies(j);
 	pthread_mutex_lock(&ex->done_mu);
 	job_queue_push(&ex->finished, j);
 	pthread_mutex_unlock(&ex->done_mu);

@@ -22,6 +22,7 @@
 #define SL_EXECUTOR_H
 
 #include <ev.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -30,6 +31,7 @@
 #include "dbpool.h"
 #include "session.h"
 #include "syncrep.h"
+#include "tls.h"
 
 enum job_kind {
 	JOB_MESSAGES, /* run the protocol messages in `in` */
@@ -55,6 +57,8 @@ struct job {
 	void *owner;     /* the client connection (loop side) */
 	uint64_t commit_lsn; /* remote_apply: the commit it waits to see applied (applywait.h) */
 	int reply_fd;    /* the client socket to send replies on at once, or -1 */
+	SSL *reply_ssl;  /* its TLS session, or NULL: in clear */
+	pthread_mutex_t *reply_mu; /* held around every call on reply_ssl */
 	struct job *next;
 };
 
