@@ -320,7 +320,7 @@ int peerlink_recv(struct peerlink *l, uint8_t *type, uint64_t *epoch, int timeou
 			l->why = peer_frame_diagnose(l->in.data, l->in.len);
 			return SL_EPROTO;
 		}
-		if (rc == 0 && total - PEER_HEADER_SIZE > l->max_payload) {
+		if (rc == 0 && get_u32(l->in.data + 16) > l->max_payload) { /* the payload, tag aside */
 			l->why = "frame larger than allowed at this point";
 			return SL_EPROTO;
 		}

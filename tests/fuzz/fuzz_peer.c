@@ -463,7 +463,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* refused from the header alone, before any payload is wanted */
 			CHECK(rc == SL_EPROTO && strcmp(why, "truncated frame") != 0);
 		} else {
-			CHECK(size_rc == 0 && total >= PEER_HEADER_SIZE && total - PEER_HEADER_SIZE <= PEER_MAX_PAYLOAD);
+			size_t tag = at[5] & PEER_F_SEALED ? PEER_TAG_SIZE : 0;
+			CHECK(size_rc == 0 && total >= PEER_HEADER_SIZE + tag &&
+			      total - PEER_HEADER_SIZE - tag <= PEER_MAX_PAYLOAD);
 			if (rc == SL_EAGAIN)
 				CHECK(total > left && strcmp(why, "truncated frame") == 0);
 			else

@@ -1179,6 +1179,14 @@ static void test_link_sealed(void **state)
 		assert_int_equal(peerlink_recv(&a, &type, &epoch, TMO), 0);
 		assert_int_equal(type, PEER_ACK);
 	}
+	/* the limit is on the payload: a sealed frame may carry exactly it */
+	uint8_t at_limit[100];
+	memset(at_limit, 'x', sizeof(at_limit));
+	b.max_payload = sizeof(at_limit);
+	assert_int_equal(peerlink_send(&a, PEER_RECORDS, at_limit, sizeof(at_limit), TMO), 0);
+	assert_int_equal(peerlink_recv(&b, &type, &epoch, TMO), 0);
+	assert_int_equal(b.payload.len, sizeof(at_limit));
+	b.max_payload = PEER_MAX_PAYLOAD;
 	/* a's next frame, sent twice: the copy fails its seal */
 	assert_int_equal(peerlink_send(&a, PEER_HEARTBEAT, "0123456789abcdef", 16, TMO), 0);
 	assert_int_equal(peerlink_recv(&b, &type, &epoch, TMO), 0);
