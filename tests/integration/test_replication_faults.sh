@@ -340,7 +340,7 @@ def pstr(t):
     return struct.pack("!H", len(b)) + b
 
 def hello(cluster="sluice", name="intruder"):
-    return frame(HELLO, struct.pack("!H", 2) + pstr(cluster) + pstr(name) + pstr("127.0.0.1:1") + junk(32))
+    return frame(HELLO, struct.pack("!H", 3) + pstr(cluster) + pstr(name) + pstr("127.0.0.1:1") + junk(32))
 
 def read_frame(s, deadline):
     """One whole frame (type, payload), or None when closed or out of time."""
