@@ -3,7 +3,7 @@
  * connect, HELLO (or MEMBER_HELLO), check the answering node's proof of
  * the cluster secret, send AUTH. What follows depends on the link: a
  * follower expects WELCOME (or NOT_LEADER), a member sends ELECTION
- * messages.
+ * messages. The accepting side is peeraccept.h.
  */
 #ifndef SL_PEERDIAL_H
 #define SL_PEERDIAL_H
@@ -19,6 +19,7 @@ struct peerdial {
 	uint8_t hello_type;      /* PEER_HELLO or PEER_MEMBER_HELLO */
 	const char *cluster_id, *secret, *node_name, *client_addr;
 	int dial_timeout_ms, timeout_ms;
+	const uint8_t *nonce; /* this side's nonce; NULL: a fresh random one (tests fix it) */
 };
 
 /*
@@ -26,6 +27,14 @@ struct peerdial {
  * closes it). 0, or -1 with err saying why (the link closed).
  */
 int peerdial_open(struct peerlink *pl, const struct peerdial *d, char *err, size_t errlen);
+
+/*
+ * The handshake on a link already connected (peerdial_open's second
+ * half): 0, or -1 with err saying why (the caller closes the link). AUTH
+ * is sent only once the other node proved the cluster secret, and until
+ * then frames are held to PEER_HANDSHAKE_MAX.
+ */
+int peerdial_auth(struct peerlink *pl, const struct peerdial *d, char *err, size_t errlen);
 
 /*
  * Receives the frame due (want) within timeout_ms; -1 with err otherwise

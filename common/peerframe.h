@@ -22,6 +22,9 @@
 #define PEER_HEADER_SIZE 24
 /* A frame carries at most one whole log record (1 GiB) plus its framing. */
 #define PEER_MAX_PAYLOAD ((1024u * 1024u * 1024u) + (1024u * 1024u))
+/* The largest payload either side of a link takes before the other has
+ * proved the cluster secret: a stranger gets no large buffers. */
+#define PEER_HANDSHAKE_MAX (64u * 1024u)
 #define PEER_F_COMPRESSED 0x01
 #define PEER_F_SEALED 0x02 /* a PEER_TAG_SIZE tag follows the payload */
 #define PEER_TAG_SIZE 16

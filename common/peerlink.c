@@ -17,6 +17,7 @@
 
 #include <openssl/crypto.h>
 
+#include "peermsg.h"
 #include "sl_error.h"
 #include "sl_time.h"
 #include "tls.h"
@@ -276,6 +277,27 @@ int peerlink_send(struct peerlink *l, uint8_t type, const void *payload, size_t 
 		buf_init(&l->out);
 	}
 	return rc;
+}
+
+int peerlink_send_text(struct peerlink *l, uint8_t type, const char *text, int timeout_ms)
+{
+	struct buf b;
+	buf_init(&b);
+	peer_text_put(&b, text);
+	int rc = b.oom ? SL_ENOMEM : peerlink_send(l, type, b.data, b.len, timeout_ms);
+	buf_free(&b);
+	return rc;
+}
+
+const char *peerlink_problem(const struct peerlink *l, int rc)
+{
+	if (rc == SL_ETIMEDOUT)
+		return "timed out";
+	if (rc == SL_EPROTO)
+		return l->why ? l->why : "malformed frame";
+	if (rc == SL_ENOMEM)
+		return "out of memory";
+	return "connection closed";
 }
 
 void peerlink_seal(struct peerlink *l, const uint8_t send_key[PEER_KEY_SIZE], const uint8_t recv_key[PEER_KEY_SIZE])

@@ -74,6 +74,8 @@ void peerlink_seal(struct peerlink *l, const uint8_t send_key[PEER_KEY_SIZE], co
 
 /* Sends one frame, waiting at most timeout_ms for the socket. 0, SL_ETIMEDOUT, SL_EIO, SL_ENOMEM. */
 int peerlink_send(struct peerlink *l, uint8_t type, const void *payload, size_t len, int timeout_ms);
+/* Sends a frame whose payload is one text (ERROR, REBOOTSTRAP, ...). */
+int peerlink_send_text(struct peerlink *l, uint8_t type, const char *text, int timeout_ms);
 /*
  * Receives one frame within timeout_ms (0: only what is already there;
  * -1: forever). On 0, *type and *epoch are set and l->payload holds the raw
@@ -81,5 +83,9 @@ int peerlink_send(struct peerlink *l, uint8_t type, const void *payload, size_t 
  * (malformed: l->why says how).
  */
 int peerlink_recv(struct peerlink *l, uint8_t *type, uint64_t *epoch, int timeout_ms);
+
+/* What a failed peerlink_send or peerlink_recv's rc means, for log lines
+ * and errors. */
+const char *peerlink_problem(const struct peerlink *l, int rc);
 
 #endif

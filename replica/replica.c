@@ -217,7 +217,7 @@ int replica_connect(struct replica *r, struct peerlink *pl, struct peer_welcome 
 	char name[PEER_STR_MAX];
 	snprintf(name, sizeof(name), "%.255s", cfg->node_name[0] ? cfg->node_name : r->client_addr);
 	struct peerdial d = { r->leader, PEER_HELLO, cfg->cluster_id, cfg->cluster_secret, name, r->client_addr,
-			      DIAL_TIMEOUT_MS, tmo };
+			      DIAL_TIMEOUT_MS, tmo, NULL };
 	if (peerdial_open(pl, &d, err, errlen) != 0)
 		return -1;
 	pl->compress = cfg->stream_compression != 0;

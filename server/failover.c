@@ -262,7 +262,7 @@ static void *out_main(void *arg)
 		struct peerlink pl;
 		char err[256];
 		struct peerdial d = { m->addr, PEER_MEMBER_HELLO, f->cfg->cluster_id, f->cfg->cluster_secret, me->name,
-				      "", DIAL_TIMEOUT_MS, SEND_TIMEOUT_MS };
+				      "", DIAL_TIMEOUT_MS, SEND_TIMEOUT_MS, NULL };
 		int rc = peerdial_open(&pl, &d, err, sizeof(err));
 		pthread_mutex_lock(&f->mu);
 		if (rc != 0 && backoff == 0) {

@@ -2,7 +2,7 @@
  * peers.c — the peer port and the leader's sender threads (see peers.h;
  * the conversation is specified in docs/PROTOCOL.md).
  *
- * A link: HELLO / CHALLENGE / AUTH / WELCOME (peerauth.h), then the
+ * A link: HELLO / CHALLENGE / AUTH (peeraccept.h), WELCOME, then the
  * follower asks either for a snapshot (SNAPSHOT_REQ: SNAP_BEGIN, SNAP_DATA
  * pieces, SNAP_END, then the stream from the snapshot's LSN) or to go on
  * from its position (FOLLOW: checked against the epoch history; a
@@ -30,13 +30,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include <openssl/crypto.h>
 
 #include "epochs.h"
 #include "log.h"
 #include "lsn.h"
 #include "netaddr.h"
-#include "peerauth.h"
+#include "peeraccept.h"
 #include "peerlink.h"
 #include "record.h"
 #include "sl_assert.h"
@@ -56,7 +55,6 @@
 #define ACK_POLL_MS 200
 #define GATHER_WAIT_MS 100
 #define LAG_RING 4096
-#define PEER_HANDSHAKE_MAX (64u * 1024u) /* largest frame before authentication */
 #define MAX_MEMBER_LINKS 16 /* members' election links at once */
 
 /* A follower by name: what it acknowledged, and which link serves it. */
@@ -258,35 +256,6 @@ int peers_followers(struct peers *p, struct follower_info *out, int max)
 
 /* ------------------------------------------------------------- the link */
 
-static int send_text(struct peerlink *pl, uint8_t type, const char *text, int timeout_ms)
-{
-	struct buf b;
-	buf_init(&b);
-	peer_text_put(&b, text);
-	int rc = b.oom ? SL_ENOMEM : peerlink_send(pl, type, b.data, b.len, timeout_ms);
-	buf_free(&b);
-	return rc;
-}
-
-/* Refuses the link: tells the peer why, logs it. Returns -1. */
-static int refuse(struct peerlink *pl, int timeout_ms, const char *reason, const char *log_reason)
-{
-	log_warn("peers", "refused a peer peer=%s reason=\"%s\"", pl->peer, log_reason ? log_reason : reason);
-	send_text(pl, PEER_ERROR, reason, timeout_ms);
-	return -1;
-}
-
-static const char *recv_problem(struct peerlink *pl, int rc)
-{
-	if (rc == SL_ETIMEDOUT)
-		return "timed out";
-	if (rc == SL_EPROTO)
-		return pl->why ? pl->why : "malformed frame";
-	if (rc == SL_ENOMEM)
-		return "out of memory";
-	return "connection closed";
-}
-
 /* HELLO, CHALLENGE, AUTH, WELCOME. 0 or -1 (logged). */
 static int handshake(struct peers *p, struct peerlink *pl, struct peer_hello *h, bool *member)
 {
@@ -298,69 +267,11 @@ static int handshake(struct peers *p, struct peerlink *pl, struct peer_hello *h,
 		log_warn("peers", "peer link refused peer=%s reason=\"%s\"", pl->peer, err);
 		return -1;
 	}
-	uint8_t type;
-	uint64_t epoch;
-	int rc = peerlink_recv(pl, &type, &epoch, tmo);
-	if (rc != 0) {
-		log_warn("peers", "peer link closed before HELLO peer=%s reason=\"%s\"", pl->peer, recv_problem(pl, rc));
+	struct peeraccept a = { p->cfg->cluster_id, p->cfg->cluster_secret, tmo, NULL };
+	if (peeraccept_auth(pl, &a, h, member) != 0)
 		return -1;
-	}
-	*member = type == PEER_MEMBER_HELLO;
-	if ((type != PEER_HELLO && !*member) || peer_hello_get(pl->payload.data, pl->payload.len, h) != 0)
-		return refuse(pl, tmo, "expected a HELLO message", NULL);
-	if (h->version != PEER_VERSION) {
-		char why[128];
-		snprintf(why, sizeof(why), "peer protocol version %u is not supported (this node speaks %u)",
-			 h->version, PEER_VERSION);
-		return refuse(pl, tmo, why, NULL);
-	}
-	if (strcmp(h->cluster_id, p->cfg->cluster_id) != 0) {
-		char why[PEER_STR_MAX + 64];
-		snprintf(why, sizeof(why), "foreign cluster id \"%s\"", h->cluster_id);
-		return refuse(pl, tmo, "cluster_id does not match", why);
-	}
-	if (!h->node_name[0])
-		return refuse(pl, tmo, "a follower needs a node_name", NULL);
-	struct peer_challenge ch;
-	if (peerauth_nonce(ch.nonce) != 0)
-		return refuse(pl, tmo, "no random numbers", NULL);
-	peerauth_leader_proof(p->cfg->cluster_secret, p->cfg->cluster_id, h->nonce, ch.nonce, ch.proof);
-	struct buf b;
-	buf_init(&b);
-	peer_challenge_put(&b, &ch);
-	rc = peerlink_send(pl, PEER_CHALLENGE, b.data, b.len, tmo);
-	buf_reset(&b);
-	if (rc == 0)
-		rc = peerlink_recv(pl, &type, &epoch, tmo);
-	uint8_t proof[PEER_PROOF_SIZE], want[PEER_PROOF_SIZE];
-	if (rc != 0) {
-		log_warn("peers", "peer link closed during authentication peer=%s name=%s reason=\"%s\"", pl->peer,
-			 h->node_name, recv_problem(pl, rc));
-		buf_free(&b);
-		return -1;
-	}
-	peerauth_follower_proof(p->cfg->cluster_secret, h->node_name, ch.nonce, h->nonce, want);
-	char text[PEER_STR_MAX * 2];
-	if (type == PEER_ERROR && peer_text_get(pl->payload.data, pl->payload.len, text) == 0) {
-		log_warn("peers", "refused a peer peer=%s name=%s reason=\"wrong cluster secret: the follower says %s\"",
-			 pl->peer, h->node_name, text);
-		buf_free(&b);
-		return -1;
-	}
-	if (type != PEER_AUTH || peer_auth_get(pl->payload.data, pl->payload.len, proof) != 0 ||
-	    !peerauth_equal(proof, want)) {
-		buf_free(&b);
-		return refuse(pl, tmo, "authentication failed", "wrong cluster secret");
-	}
-	uint8_t from_follower[PEER_KEY_SIZE], from_leader[PEER_KEY_SIZE];
-	peerauth_frame_keys(p->cfg->cluster_secret, ch.nonce, h->nonce, from_follower, from_leader);
-	peerlink_seal(pl, from_leader, from_follower); /* every frame from here on */
-	OPENSSL_cleanse(from_follower, sizeof(from_follower));
-	OPENSSL_cleanse(from_leader, sizeof(from_leader));
-	if (*member) { /* election messages follow (member_link) */
-		buf_free(&b);
+	if (*member) /* election messages follow (member_link) */
 		return 0;
-	}
 	if (!p->cl) { /* not the leader: say which node is */
 		char leader[PEER_STR_MAX] = "";
 		pthread_mutex_lock(&p->mu);
@@ -369,10 +280,7 @@ static int handshake(struct peers *p, struct peerlink *pl, struct peer_hello *h,
 		pthread_mutex_unlock(&p->mu);
 		if (leader_of)
 			leader_of(arg, leader, sizeof(leader));
-		peer_text_put(&b, leader);
-		if (!b.oom)
-			peerlink_send(pl, PEER_NOT_LEADER, b.data, b.len, tmo);
-		buf_free(&b);
+		peerlink_send_text(pl, PEER_NOT_LEADER, leader, tmo);
 		return -1;
 	}
 	const struct epochs *hist = commitlog_history(p->cl);
@@ -382,19 +290,19 @@ static int handshake(struct peers *p, struct peerlink *pl, struct peer_hello *h,
 	size_t n = hist->n > PEER_MAX_EPOCHS ? PEER_MAX_EPOCHS : hist->n;
 	size_t from = hist->n - n; /* the newest, if ever there are more */
 	w.epochs = calloc(n ? n : 1, sizeof(*w.epochs));
-	if (!w.epochs) {
-		buf_free(&b);
+	if (!w.epochs)
 		return -1;
-	}
 	for (size_t i = 0; i < n; i++) {
 		w.epochs[i].epoch = hist->v[from + i].epoch;
 		w.epochs[i].start_lsn = hist->v[from + i].start_lsn;
 		snprintf(w.epochs[i].leader, sizeof(w.epochs[i].leader), "%s", hist->v[from + i].leader);
 	}
 	w.nepochs = (uint32_t)n;
+	struct buf b;
+	buf_init(&b);
 	peer_welcome_put(&b, &w);
 	free(w.epochs);
-	rc = b.oom ? SL_ENOMEM : peerlink_send(pl, PEER_WELCOME, b.data, b.len, tmo);
+	int rc = b.oom ? SL_ENOMEM : peerlink_send(pl, PEER_WELCOME, b.data, b.len, tmo);
 	buf_free(&b);
 	return rc == 0 ? 0 : -1;
 }
@@ -413,7 +321,7 @@ static int send_snapshot(struct peers *p, struct peerlink *pl, struct follower *
 	if (snapshot_take(p->cl, p->db_path, &snap, err, sizeof(err)) != 0) {
 		pthread_mutex_unlock(&p->snap_mu);
 		log_error("peers", "%s", err);
-		send_text(pl, PEER_ERROR, "the leader could not take a snapshot", tmo);
+		peerlink_send_text(pl, PEER_ERROR, "the leader could not take a snapshot", tmo);
 		return -1;
 	}
 	char at[LSN_TEXT_MAX];
@@ -482,7 +390,7 @@ static int check_position(struct peers *p, struct peerlink *pl, const struct fol
 			 "its log (epoch %" PRIu64 ", %s) is ahead of this leader's (epoch %" PRIu64 ", ends at %s)",
 			 fw->epoch, lsn_format(fw->end_lsn, a), commitlog_epoch(p->cl), lsn_format(end, b));
 		log_warn("peers", "refusing a follower name=%s reason=\"%s\"", f->info.name, why);
-		send_text(pl, PEER_ERROR, why, tmo);
+		peerlink_send_text(pl, PEER_ERROR, why, tmo);
 		return -1;
 	}
 	if (fw->end_lsn < start)
@@ -493,7 +401,7 @@ static int check_position(struct peers *p, struct peerlink *pl, const struct fol
 		return 0;
 	}
 	log_warn("peers", "follower must bootstrap again name=%s reason=\"%s\"", f->info.name, why);
-	send_text(pl, PEER_REBOOTSTRAP, why, tmo);
+	peerlink_send_text(pl, PEER_REBOOTSTRAP, why, tmo);
 	return -1;
 }
 
@@ -563,7 +471,7 @@ static void *ack_main(void *arg)
 				log_info("peers", "follower disconnected name=%s", name);
 			else
 				log_warn("peers", "closing a follower link name=%s reason=\"%s\"", name,
-					 recv_problem(a->pl, rc));
+					 peerlink_problem(a->pl, rc));
 			break;
 		}
 		last_rx = now;
@@ -615,7 +523,7 @@ static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uin
 		char why[128], a[LSN_TEXT_MAX];
 		snprintf(why, sizeof(why), "position %s is not in the log kept here", lsn_format(from, a));
 		log_warn("peers", "follower must bootstrap again name=%s reason=\"%s\"", f->info.name, why);
-		send_text(pl, PEER_REBOOTSTRAP, why, tmo);
+		peerlink_send_text(pl, PEER_REBOOTSTRAP, why, tmo);
 		goto out;
 	}
 	peer_u64_put(&msg, from);
@@ -653,13 +561,13 @@ static void stream(struct peers *p, struct peerlink *pl, struct follower *f, uin
 			if (rc == SL_ENOTFOUND) {
 				log_warn("peers", "follower must bootstrap again name=%s reason=\"log removed past its position\"",
 					 f->info.name);
-				send_text(pl, PEER_REBOOTSTRAP, "the log it needs was removed (max_log_size)", tmo);
+				peerlink_send_text(pl, PEER_REBOOTSTRAP, "the log it needs was removed (max_log_size)", tmo);
 				goto out;
 			}
 			if (rc != 0) {
 				log_error("peers", "could not read the log for a follower name=%s: %s", f->info.name,
 					  sl_strerror(rc));
-				send_text(pl, PEER_ERROR, "the leader could not read its log", tmo);
+				peerlink_send_text(pl, PEER_ERROR, "the leader could not read its log", tmo);
 				goto out;
 			}
 			if (record_encode_stored(&batch, &rec) != 0) {
@@ -740,7 +648,7 @@ static void member_link(struct peers *p, struct peerlink *pl, const char *name)
 	pthread_mutex_unlock(&p->mu);
 	int tmo = (int)p->cfg->replication_timeout_ms;
 	if (!fn) {
-		refuse(pl, tmo, "this node takes no part in elections (failover is off)", NULL);
+		peeraccept_refuse(pl, tmo, "this node takes no part in elections (failover is off)", NULL);
 		return;
 	}
 	log_debug("peers", "member linked name=%s peer=%s", name, pl->peer);
@@ -762,7 +670,7 @@ static void member_link(struct peers *p, struct peerlink *pl, const char *name)
 	}
 	pthread_mutex_unlock(&p->mu);
 	if (slot < 0) {
-		refuse(pl, tmo, "too many member links", NULL);
+		peeraccept_refuse(pl, tmo, "too many member links", NULL);
 		return;
 	}
 	/* members speak only when they have something to say: no idle limit */
@@ -774,16 +682,16 @@ static void member_link(struct peers *p, struct peerlink *pl, const char *name)
 			continue;
 		struct peer_election m;
 		if (rc != 0) {
-			log_debug("peers", "member link closed name=%s reason=\"%s\"", name, recv_problem(pl, rc));
+			log_debug("peers", "member link closed name=%s reason=\"%s\"", name, peerlink_problem(pl, rc));
 			break;
 		}
 		if (type != PEER_ELECTION || peer_election_get(pl->payload.data, pl->payload.len, &m) != 0 ||
 		    m.epoch != epoch) {
-			refuse(pl, tmo, "malformed election message", NULL);
+			peeraccept_refuse(pl, tmo, "malformed election message", NULL);
 			break;
 		}
 		if (fn(arg, name, &m) != 0) {
-			refuse(pl, tmo, "not a member of this cluster (peers)", NULL);
+			peeraccept_refuse(pl, tmo, "not a member of this cluster (peers)", NULL);
 			break;
 		}
 	}
@@ -802,7 +710,6 @@ static void *link_main(void *arg)
 	peerlink_init(&pl, ln->fd, ln->addr);
 	pl.epoch = p->cl ? commitlog_epoch(p->cl) : 0;
 	pl.compress = p->cfg->stream_compression != 0;
-	pl.max_payload = PEER_HANDSHAKE_MAX; /* a stranger gets no large buffers */
 	struct peer_hello h;
 	struct follower *f = NULL;
 	bool member;
@@ -816,7 +723,7 @@ static void *link_main(void *arg)
 	pl.max_payload = PEER_MAX_PAYLOAD;
 	f = follower_claim(p, &h, ln);
 	if (!f) {
-		refuse(&pl, tmo, "too many followers", NULL);
+		peeraccept_refuse(&pl, tmo, "too many followers", NULL);
 		goto out;
 	}
 	log_info("peers", "follower connected name=%s peer=%s", h.node_name, ln->addr);
@@ -825,7 +732,7 @@ static void *link_main(void *arg)
 	int rc = peerlink_recv(&pl, &type, &epoch, tmo);
 	struct peer_follow fw;
 	if (rc != 0) {
-		log_warn("peers", "follower link closed name=%s reason=\"%s\"", h.node_name, recv_problem(&pl, rc));
+		log_warn("peers", "follower link closed name=%s reason=\"%s\"", h.node_name, peerlink_problem(&pl, rc));
 	} else if (type == PEER_SNAPSHOT_REQ) {
 		if (send_snapshot(p, &pl, f, &from) == 0)
 			stream(p, &pl, f, ln->gen, from);
@@ -833,7 +740,7 @@ static void *link_main(void *arg)
 		if (check_position(p, &pl, f, &fw, &from) == 0)
 			stream(p, &pl, f, ln->gen, from);
 	} else {
-		refuse(&pl, tmo, "expected FOLLOW or SNAPSHOT_REQ", NULL);
+		peeraccept_refuse(&pl, tmo, "expected FOLLOW or SNAPSHOT_REQ", NULL);
 	}
 	follower_release(p, f, ln);
 out:

@@ -288,8 +288,15 @@ SEEDS = {
         sealed([frame(STREAM_START, u64(SNAP_LSN)) , frame(RECORDS, LOG1)])),
 }
 
-os.makedirs(OUT, exist_ok=True)
-for name, data in SEEDS.items():
-    with open(os.path.join(OUT, name), "wb") as f:
-        f.write(data)
-print(f"wrote {len(SEEDS)} seeds to {OUT}")
+
+def write_seeds(out, seeds):
+    """Writes each seed to out/NAME, leaving other files there alone."""
+    os.makedirs(out, exist_ok=True)
+    for name, data in seeds.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(data)
+    print(f"wrote {len(seeds)} seeds to {out}")
+
+
+if __name__ == "__main__":
+    write_seeds(OUT, SEEDS)

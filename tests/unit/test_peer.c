@@ -1,7 +1,8 @@
 /*
  * test_peer.c — unit tests for the peer protocol: common/peerframe.c (frames),
  * common/peermsg.c (message bodies), common/peerauth.c (proofs of the
- * cluster secret) and common/peerlink.c (framed socket I/O).
+ * cluster secret), common/peerlink.c (framed socket I/O) and the two sides
+ * of a link's handshake (common/peerdial.c, common/peeraccept.c).
  *
  * Every message type round-trips, compressed and not; every truncation of a
  * frame asks for more; every malformed header, CRC, compressed payload and
@@ -26,7 +27,9 @@
 #include <zlib.h>
 
 #include "buf.h"
+#include "peeraccept.h"
 #include "peerauth.h"
+#include "peerdial.h"
 #include "peerframe.h"
 #include "peerlink.h"
 #include "peermsg.h"
@@ -1448,6 +1451,102 @@ static void test_link_split(void **state)
 	assert_int_equal(peerlink_split("abcdefgh:1", host, 8, &port), SL_EINVAL);
 }
 
+/* ------------------------------------------------------------- handshake */
+
+struct accepting {
+	struct peerlink *pl;
+	const char *secret;
+	struct peer_hello h;
+	bool member;
+	int rc;
+};
+
+static void *accept_main(void *arg)
+{
+	struct accepting *a = arg;
+	struct peeraccept pa = { "cluster-1", a->secret, TMO, NULL };
+	a->rc = peeraccept_auth(a->pl, &pa, &a->h, &a->member);
+	return NULL;
+}
+
+/* Both sides of the handshake on one link, the accepting one on a thread
+ * of its own: rc of each side. */
+static void handshake_pair(struct peerlink *dialer, struct peerlink *acceptor, const char *dial_secret,
+			   const char *accept_secret, uint8_t hello_type, int *dial_rc, struct accepting *acc)
+{
+	link_pair(dialer, acceptor);
+	*acc = (struct accepting){ .pl = acceptor, .secret = accept_secret };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, accept_main, acc), 0);
+	struct peerdial d = { "b:2", hello_type, "cluster-1", dial_secret, "node2", "127.0.0.1:5433", TMO, TMO, NULL };
+	char err[256];
+	*dial_rc = peerdial_auth(dialer, &d, err, sizeof(err));
+	if (*dial_rc != 0) /* the other side waits for AUTH: end the link */
+		shutdown(dialer->fd, SHUT_RDWR);
+	assert_int_equal(pthread_join(t, NULL), 0);
+}
+
+/* The two sides agree: the accepting side learns the dialer's HELLO, both
+ * links are sealed, and sealed frames then go both ways; with another
+ * secret, neither side gets through. */
+static void test_handshake(void **state)
+{
+	(void)state;
+	struct peerlink a, b;
+	struct accepting acc;
+	int rc;
+	for (int member = 0; member <= 1; member++) {
+		handshake_pair(&a, &b, "s3cret-s3cret", "s3cret-s3cret", member ? PEER_MEMBER_HELLO : PEER_HELLO, &rc,
+			       &acc);
+		assert_int_equal(rc, 0);
+		assert_int_equal(acc.rc, 0);
+		assert_int_equal(acc.member, member);
+		assert_string_equal(acc.h.node_name, "node2");
+		assert_string_equal(acc.h.client_addr, "127.0.0.1:5433");
+		assert_true(a.sealed && b.sealed);
+		assert_int_equal(a.max_payload, PEER_MAX_PAYLOAD); /* the dialer knows its peer now */
+		uint8_t type;
+		uint64_t epoch;
+		assert_int_equal(peerlink_send(&b, PEER_WELCOME, "w", 1, TMO), 0);
+		assert_int_equal(peerlink_recv(&a, &type, &epoch, TMO), 0);
+		assert_int_equal(type, PEER_WELCOME);
+		assert_int_equal(peerlink_send(&a, PEER_SNAPSHOT_REQ, NULL, 0, TMO), 0);
+		assert_int_equal(peerlink_recv(&b, &type, &epoch, TMO), 0);
+		assert_int_equal(type, PEER_SNAPSHOT_REQ);
+		peerlink_close(&a);
+		peerlink_close(&b);
+	}
+	handshake_pair(&a, &b, "s3cret-s3cret", "another-secret", PEER_HELLO, &rc, &acc);
+	assert_int_equal(rc, -1); /* the acceptor's proof did not check: no AUTH sent */
+	assert_int_equal(acc.rc, -1);
+	assert_false(a.sealed || b.sealed);
+	peerlink_close(&a);
+	peerlink_close(&b);
+}
+
+/* A node dialled that has not proved the cluster secret cannot make the
+ * dialer take a large frame: the header alone is refused, at once. */
+static void test_handshake_dialer_bounded(void **state)
+{
+	(void)state;
+	struct peerlink a, b;
+	link_pair(&a, &b);
+	struct buf f;
+	buf_init(&f);
+	uint8_t *big = calloc(1, PEER_HANDSHAKE_MAX + 1);
+	assert_non_null(big);
+	assert_int_equal(peer_frame_encode(&f, PEER_CHALLENGE, 0, big, PEER_HANDSHAKE_MAX + 1, false), 0);
+	free(big);
+	write_raw(b.fd, f.data, PEER_HEADER_SIZE); /* the header only: the payload never comes */
+	struct peerdial d = { "b:2", PEER_HELLO, "cluster-1", "s3cret-s3cret", "node2", "", TMO, TMO, NULL };
+	char err[256];
+	assert_int_equal(peerdial_auth(&a, &d, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "frame larger than allowed at this point"));
+	buf_free(&f);
+	peerlink_close(&a);
+	peerlink_close(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1479,6 +1578,8 @@ int main(void)
 		cmocka_unit_test(test_link_malformed),
 		cmocka_unit_test(test_link_closed_and_timeout),
 		cmocka_unit_test(test_link_split),
+		cmocka_unit_test(test_handshake),
+		cmocka_unit_test(test_handshake_dialer_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
