@@ -424,6 +424,30 @@ void failover_led(struct failover *f, uint64_t epoch)
 
 bool failover_first_start(const struct failover *f) { return f->first_start; }
 
+int failover_members(struct failover *f, struct failover_member *out, int max)
+{
+	pthread_mutex_lock(&f->mu);
+	int64_t now = sl_monotonic_ms();
+	int n = f->members.n < max ? f->members.n : max;
+	for (int i = 0; i < n; i++) {
+		struct failover_member *m = &out[i];
+		snprintf(m->name, sizeof(m->name), "%s", f->members.v[i].name);
+		snprintf(m->peer_address, sizeof(m->peer_address), "%s", f->members.v[i].addr);
+		m->self = i == f->self;
+		m->linked = !m->self && f->out[i].linked;
+		m->leading = f->e.leader == i;
+		bool leading_here = f->e.role == ELECTION_LEADER;
+		m->answered_age_ms = -1;
+		if (leading_here && m->self)
+			m->answered_age_ms = 0;
+		else if (leading_here && f->e.acked[i] >= 0)
+			m->answered_age_ms = now - f->e.acked[i];
+		m->answering = m->answered_age_ms >= 0 && m->answered_age_ms <= f->e.cfg.lease_ms;
+	}
+	pthread_mutex_unlock(&f->mu);
+	return n;
+}
+
 void failover_status(struct failover *f, struct failover_status *out)
 {
 	memset(out, 0, sizeof(*out));

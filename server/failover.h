@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "lease.h"
+#include "members.h"
 #include "peermsg.h"
 
 struct failover;
@@ -85,6 +86,22 @@ void failover_stepped_down(struct failover *f);
 void failover_led(struct failover *f, uint64_t epoch);
 
 void failover_status(struct failover *f, struct failover_status *out);
+
+/* One member of `peers` as this node sees it (sluice_members). */
+struct failover_member {
+	char name[MEMBERS_NAME_MAX];
+	char peer_address[MEMBERS_ADDR_MAX];
+	bool self;
+	bool linked;   /* this node's election link to it is up (never for itself) */
+	bool leading;  /* it leads, as far as this node knows */
+	/* the leader: how long ago it sent the newest heartbeat this member
+	 * answered in its epoch; -1 when none was, or this node does not lead */
+	int64_t answered_age_ms;
+	bool answering; /* the leader: it answered within lease_timeout (itself: always) */
+};
+
+/* Every member, in the order of `peers`: how many (at most max). */
+int failover_members(struct failover *f, struct failover_member *out, int max);
 
 /*
  * The safety check: with N voters, acknowledged writes survive automatic

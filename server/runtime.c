@@ -59,6 +59,24 @@ static void election_info(struct server *srv, struct node_info *out)
 	snprintf(out->failover_warning, sizeof(out->failover_warning), "%s", fs.warning);
 }
 
+/* sluice_members's rows (executor threads). */
+static int members_info(void *arg, struct member_info *out, int max)
+{
+	struct server *srv = arg;
+	struct failover_member m[MEMBERS_MAX];
+	int n = failover_members(srv->failover, m, max < MEMBERS_MAX ? max : MEMBERS_MAX);
+	for (int i = 0; i < n; i++) {
+		snprintf(out[i].name, sizeof(out[i].name), "%.63s", m[i].name);
+		snprintf(out[i].peer_address, sizeof(out[i].peer_address), "%.255s", m[i].peer_address);
+		out[i].self = m[i].self;
+		out[i].linked = m[i].linked;
+		out[i].leading = m[i].leading;
+		out[i].answered_age_ms = m[i].answered_age_ms;
+		out[i].answering = m[i].answering;
+	}
+	return n;
+}
+
 /* sluice_status's row for this node (executor threads). */
 static void node_info(void *arg, struct node_info *out)
 {
@@ -331,7 +349,9 @@ int runtime_start_role(struct server *srv, enum node_role role, char *err, size_
 	pthread_mutex_unlock(&srv->runtime_mu);
 	if (rc != 0)
 		return -1;
-	nodestatus_set(node_info, srv->commitlog ? srv->peers : NULL, srv); /* a leader's followers */
+	struct nodestatus_source src = { node_info, srv->failover ? members_info : NULL,
+					 srv->commitlog ? srv->peers : NULL /* a leader's followers */, srv };
+	nodestatus_set(&src);
 	struct admin_ops ops = { is_admin, request_promote, drop_follower, srv };
 	admin_set(&ops);
 	return 0;
@@ -362,7 +382,7 @@ void runtime_stop(struct server *srv)
 	replica_stop(srv->replica);
 	peers_stop(srv->peers);
 	srv->peers = NULL;
-	nodestatus_set(NULL, NULL, NULL);
+	nodestatus_set(NULL);
 	admin_set(NULL);
 	dbpool_close(srv->pool);
 	srv->pool = NULL;

@@ -11,7 +11,12 @@
  *     that connected since the leader started, with the follower's client
  *     address and how far it has been sent, written, flushed and replayed;
  *
- * and it reads sluice_status on each of those nodes too. Nodes are asked
+ *   - the leader's `SELECT * FROM sluice_members` lists the voting members
+ *     of automatic failover: one that no data node goes by (a witness,
+ *     which serves no client) is shown with the leader's view of it,
+ *     whether it answers the leader's heartbeats;
+ *
+ * and it reads sluice_status on each of the data nodes too. Nodes are asked
  * one after the other, on a fresh connection each, and every step has a
  * deadline (libpq's connect_timeout of 5 s, then 10 s for each query,
  * waited for with poll()), so a stopped or hung node costs at most 15 s
@@ -27,13 +32,15 @@
  * port and database given here override PGHOST, PGPORT and PGDATABASE;
  * other PG* variables (PGSSLMODE, ...) apply as for any libpq client.
  *
- * Output: a table, one line per node, the leader first and then the
+ * Output: a table, one line per node, the leader first, then the
  * followers in the leader's order, with the leader's view of each follower
- * beside the follower's own; or, with --json, one JSON document
- * {"ok": ..., "nodes": [...]} holding every column of both tables. Exit
- * status: 0 when every node answered (and the leader is one of them),
- * 1 otherwise; the table is printed either way, and a line on stderr
- * says what is missing.
+ * beside the follower's own, then the other members (role "member",
+ * their peer address, state "answering" or "silent"); or, with --json,
+ * one JSON document {"ok": ..., "nodes": [...]} holding every column of
+ * the three tables. Exit status: 0 when every node answered (and the
+ * leader is one of them) and every other member answers the leader's
+ * heartbeats, 1 otherwise; the table is printed either way, and a line on
+ * stderr says what is missing.
  */
 #include <errno.h>
 #include <poll.h>
@@ -81,6 +88,11 @@ struct node {
 	char error[NODE_ERROR_MAX];   /* why it did not answer, or what is wrong; "" if nothing */
 	struct row status;            /* its own sluice_status */
 	struct row repl;              /* the leader's sluice_replication row about it */
+	/* a member the leader lists in sluice_members but no data node is
+	 * known by: a witness (it serves no client), or a data node the
+	 * leader has not heard from as a follower */
+	bool member_only;
+	struct row member;            /* the leader's sluice_members row about it */
 };
 
 struct cluster {
@@ -252,10 +264,14 @@ static void error_one_line(const char *msg, char *out, size_t size)
 	out[o] = '\0';
 }
 
+static bool same_text(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
+
 static const char *node_name(const struct node *n)
 {
 	const char *s = row_get(&n->status, "node_name");
-	return s ? s : row_get(&n->repl, "name");
+	if (!s)
+		s = row_get(&n->repl, "name");
+	return s ? s : row_get(&n->member, "name");
 }
 
 static const char *node_role(const struct node *n)
@@ -264,7 +280,12 @@ static const char *node_role(const struct node *n)
 	return s ? s : n->expected_role;
 }
 
-static bool node_ok(const struct node *n) { return n->answered && !n->error[0]; }
+static bool node_ok(const struct node *n)
+{
+	if (n->member_only)
+		return same_text(row_get(&n->member, "heartbeat"), "answering");
+	return n->answered && !n->error[0];
+}
 
 static struct node *node_new(const char *address, const char *expected_role)
 {
@@ -283,6 +304,7 @@ static void node_free(struct node *n)
 		return;
 	row_free(&n->status);
 	row_free(&n->repl);
+	row_free(&n->member);
 	free(n);
 }
 
@@ -378,7 +400,7 @@ fail:
  * also sluice_replication into *repl (the caller PQclear()s it). Problems
  * are recorded in the node. Returns SL_ENOMEM only when memory ran out.
  */
-static int node_probe(struct node *n, PGresult **repl)
+static int node_probe(struct node *n, PGresult **repl, PGresult **members)
 {
 	PGresult *res = NULL;
 	int rc = 0;
@@ -405,6 +427,8 @@ static int node_probe(struct node *n, PGresult **repl)
 	}
 	if (repl && strcmp(role, "leader") == 0)
 		*repl = conn_query(conn, n, "SELECT * FROM sluice_replication");
+	if (members && strcmp(role, "leader") == 0 && *repl)
+		*members = conn_query(conn, n, "SELECT * FROM sluice_members");
 done:
 	PQclear(res);
 	PQfinish(conn);
@@ -435,7 +459,6 @@ static void cluster_free(struct cluster *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static bool same_text(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
 
 /*
  * The followers in the leader's sluice_replication, in its order. The
@@ -483,8 +506,44 @@ static int add_followers(struct cluster *c, struct node *leader, const PGresult 
 			node_fail(n, "the leader does not know its client address");
 		else if (addr_resolve(address, leader->address, n->address) != 0)
 			node_fail(n, "the leader gives it an invalid client address \"%s\"", address);
-		else if (node_probe(n, NULL) != 0)
+		else if (node_probe(n, NULL, NULL) != 0)
 			return SL_ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * The members in the leader's sluice_members that no node shown so far is
+ * called: a witness, or a data node the leader has not heard from as a
+ * follower. The leader's view is all there is of them.
+ */
+static int add_members(struct cluster *c, const PGresult *members)
+{
+	int rows = PQntuples(members);
+	for (int i = 0; i < rows && i < STATUS_MAX_NODES; i++) {
+		struct row r;
+		if (row_copy(members, i, &r) != 0)
+			return SL_ENOMEM;
+		const char *name = row_get(&r, "name");
+		bool seen = !name;
+		for (size_t k = 0; k < c->n && !seen; k++)
+			seen = same_text(node_name(c->nodes[k]), name);
+		struct node *n = seen ? NULL : node_new(NULL, "member");
+		if (seen || !n || cluster_add(c, n) != 0) {
+			row_free(&r);
+			node_free(n);
+			if (seen)
+				continue;
+			return SL_ENOMEM;
+		}
+		n->member_only = true;
+		n->member = r;
+		const char *peer = row_get(&r, "peer_address");
+		snprintf(n->address, sizeof(n->address), "%s", peer ? peer : "");
+		const char *age = row_get(&r, "heartbeat_answered_ms");
+		if (!node_ok(n))
+			snprintf(n->error, sizeof(n->error), "it answers no heartbeat of the leader's (%s)",
+				 age ? "the last one it answered is too old" : "none in this epoch");
 	}
 	return 0;
 }
@@ -508,8 +567,8 @@ static void leader_address(const struct node *follower, struct node *leader)
 static int discover(struct cluster *c, const char *address)
 {
 	struct node *entry = node_new(address, NULL), *leader = NULL;
-	PGresult *repl = NULL;
-	if (!entry || node_probe(entry, &repl) != 0)
+	PGresult *repl = NULL, *members = NULL;
+	if (!entry || node_probe(entry, &repl, &members) != 0)
 		goto oom;
 	if (!node_ok(entry) || same_text(node_role(entry), "leader")) {
 		/* the leader, or a node that cannot tell where the leader is */
@@ -521,7 +580,7 @@ static int discover(struct cluster *c, const char *address)
 		if (!(leader = node_new(NULL, "leader")) || cluster_add(c, leader) != 0)
 			goto oom;
 		leader_address(entry, leader);
-		if (!leader->error[0] && node_probe(leader, &repl) != 0)
+		if (!leader->error[0] && node_probe(leader, &repl, &members) != 0)
 			goto oom_added;
 	}
 	if (repl && add_followers(c, leader, repl, &entry) != 0)
@@ -529,13 +588,18 @@ static int discover(struct cluster *c, const char *address)
 	/* a follower the leader does not list, or whose leader was not reached */
 	if (entry && cluster_add(c, entry) != 0)
 		goto oom_added;
+	entry = NULL;
+	if (members && add_members(c, members) != 0)
+		goto oom_added;
 	PQclear(repl);
+	PQclear(members);
 	return 0;
 oom:
 	node_free(leader); /* not in the cluster yet */
 oom_added:
 	node_free(entry);
 	PQclear(repl);
+	PQclear(members);
 	return SL_ENOMEM;
 }
 
@@ -604,7 +668,8 @@ static int put_table(const struct cluster *c, struct buf *out)
 			[COL_NAME] = node_name(n),
 			[COL_ROLE] = node_role(n),
 			[COL_ADDRESS] = n->address,
-			[COL_STATE] = n->answered ? row_get(s, "state") : "unreachable",
+			[COL_STATE] = n->member_only ? row_get(&n->member, "heartbeat")
+				      : n->answered ? row_get(s, "state") : "unreachable",
 			[COL_EPOCH] = row_get(s, "epoch"),
 			[COL_ELECTION] = election_shown(row_get(s, "election")),
 			[COL_LEASE] = row_get(s, "lease"),
@@ -680,10 +745,24 @@ static void json_columns(struct buf *o, const struct row *r, const char *const *
 	}
 }
 
+/* key, then the row as an object, or null when there is none */
+static void put_json_row(struct buf *o, const char *key, const struct row *r)
+{
+	buf_append(o, key, strlen(key));
+	if (r->ncols == 0) {
+		buf_append(o, "null", 4);
+		return;
+	}
+	buf_put_u8(o, '{');
+	json_columns(o, r, NULL, true);
+	buf_put_u8(o, '}');
+}
+
 static void put_json(const struct cluster *c, bool ok, struct buf *o)
 {
 	/* the keys every node has; sluice_status columns of the same name are these */
-	static const char *const fixed[] = { "name", "role", "address", "state", "reachable", "error", "replication", NULL };
+	static const char *const fixed[] = { "name",  "role",        "address", "state", "reachable",
+					     "error", "replication", "member",  NULL };
 	buf_printf(o, "{\"ok\":%s,\"nodes\":[", ok ? "true" : "false");
 	for (size_t i = 0; i < c->n; i++) {
 		const struct node *n = c->nodes[i];
@@ -695,18 +774,14 @@ static void put_json(const struct cluster *c, bool ok, struct buf *o)
 		buf_append(o, ",\"address\":", 11);
 		json_value(o, n->address[0] ? n->address : NULL, false);
 		buf_append(o, ",\"state\":", 9);
-		json_value(o, n->answered ? row_get(&n->status, "state") : "unreachable", false);
+		json_value(o, n->member_only ? row_get(&n->member, "heartbeat")
+			      : n->answered ? row_get(&n->status, "state") : "unreachable",
+			   false);
 		buf_printf(o, ",\"reachable\":%s,\"error\":", n->answered ? "true" : "false");
 		json_value(o, n->error[0] ? n->error : NULL, false);
 		json_columns(o, &n->status, fixed, false);
-		buf_append(o, ",\"replication\":", 15);
-		if (n->repl.ncols == 0) {
-			buf_append(o, "null", 4);
-		} else {
-			buf_put_u8(o, '{');
-			json_columns(o, &n->repl, NULL, true);
-			buf_put_u8(o, '}');
-		}
+		put_json_row(o, ",\"replication\":", &n->repl);
+		put_json_row(o, ",\"member\":", &n->member);
 		buf_put_u8(o, '}');
 	}
 	buf_append(o, "\n]}\n", 4);

@@ -194,7 +194,15 @@ struct dbconn *backend_any_conn(struct ctx *x)
 	return x->job->temp;
 }
 
-int backend_conn_for(struct ctx *x, bool write, struct dbconn **out)
+/* sql reads nothing but the node's own status (sluice_status, ...): what a
+ * node that must not show its data still answers. */
+static bool status_only(struct ctx *x, const char *sql)
+{
+	struct dbconn *c = sql ? backend_any_conn(x) : NULL;
+	return c && dbconn_reads_no_data(c, sql);
+}
+
+int backend_conn_for(struct ctx *x, bool write, const char *sql, struct dbconn **out)
 {
 	struct session *s = x->s;
 	struct dbpool *pool = x->pool;
@@ -253,7 +261,7 @@ int backend_conn_for(struct ctx *x, bool write, struct dbconn **out)
 		*out = s->bound;
 		return STEP_OK;
 	}
-	if (atomic_load(&pool->unconfirmed))
+	if (atomic_load(&pool->unconfirmed) && !status_only(x, sql))
 		return backend_error(x, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 				     "this node lost its leader lease holding commits that no standby confirmed; "
 				     "it serves reads again once it has rejoined a leader");
@@ -640,7 +648,7 @@ static int portal_open(struct ctx *x, struct portal *pt)
 {
 	struct prepared *p = pt->prep;
 	struct dbconn *c;
-	int rc = backend_conn_for(x, !p->readonly, &c);
+	int rc = backend_conn_for(x, !p->readonly, p->sql, &c);
 	if (rc != STEP_OK)
 		return rc;
 	if (dbconn_prepare(c, p->sql, &pt->st, NULL) != SQLITE_OK || !pt->st)

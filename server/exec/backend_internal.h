@@ -28,7 +28,9 @@ struct ctx {
 int backend_error(struct ctx *x, const char *sqlstate, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int backend_sqlite_error(struct ctx *x, struct dbconn *c);
 void backend_notice(struct ctx *x, const char *severity, const char *sqlstate, const char *message);
-int backend_conn_for(struct ctx *x, bool write, struct dbconn **out);
+/* The connection a statement runs on (write: the writer), or an error
+ * step; sql is the statement's SQLite text when known (NULL for writes). */
+int backend_conn_for(struct ctx *x, bool write, const char *sql, struct dbconn **out);
 struct dbconn *backend_any_conn(struct ctx *x);
 int backend_txn_finish(struct ctx *x, bool commit);
 void backend_portal_close(struct ctx *x, struct portal *p);

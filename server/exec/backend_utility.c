@@ -228,7 +228,7 @@ static int run_declare(struct ctx *x, struct prepared *prep)
 	if (prep->nparams > 0)
 		return backend_error(x, SQLSTATE_UNDEFINED_PARAMETER, "there is no parameter $1");
 	struct dbconn *c;
-	int rc = backend_conn_for(x, !prep->readonly, &c);
+	int rc = backend_conn_for(x, !prep->readonly, prep->sql, &c);
 	if (rc != STEP_OK)
 		return rc;
 	struct portal *p = backend_portal_new(x, cmd->name, prep);
@@ -307,7 +307,7 @@ static int run_close(struct ctx *x, const struct sql_command *cmd)
 static int run_on_writer(struct ctx *x, const char *sql)
 {
 	struct dbconn *c;
-	int rc = backend_conn_for(x, true, &c);
+	int rc = backend_conn_for(x, true, NULL, &c);
 	if (rc != STEP_OK)
 		return rc;
 	if (dbconn_exec(c, sql) != SQLITE_OK)
@@ -319,7 +319,7 @@ static int run_on_writer(struct ctx *x, const char *sql)
 static int on_writer(struct ctx *x, int (*fn)(struct dbconn *))
 {
 	struct dbconn *c;
-	int rc = backend_conn_for(x, true, &c);
+	int rc = backend_conn_for(x, true, NULL, &c);
 	if (rc != STEP_OK)
 		return rc;
 	if (fn(c) != SQLITE_OK)

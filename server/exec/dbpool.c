@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -133,9 +134,19 @@ static int checkpointer_start(struct dbpool *pool, char *err, size_t errlen)
  * error, 42501 with the reason. Then logical capture looks at it, when the
  * log has rows.
  */
+/* The schema's own table, which SQLite reads when it loads the schema
+ * (a statement that reads it opens its b-tree: dbconn_reads_no_data). */
+static bool is_schema_table(const char *name)
+{
+	return strcasecmp(name, "sqlite_master") == 0 || strcasecmp(name, "sqlite_schema") == 0 ||
+	       strcasecmp(name, "sqlite_temp_master") == 0 || strcasecmp(name, "sqlite_temp_schema") == 0;
+}
+
 static int conn_authorize(void *arg, int action, const char *a1, const char *a2, const char *db, const char *trigger)
 {
 	struct dbconn *c = arg;
+	if (c->probing && action == SQLITE_READ && !(a1 && (nodestatus_is_table(a1) || is_schema_table(a1))))
+		c->probe_read_data = true;
 	if (c->vacuuming && (action == SQLITE_ATTACH || action == SQLITE_DETACH))
 		return SQLITE_OK; /* VACUUM's own temporary copy (dbconn_vacuum) */
 	char why[sizeof(c->fn_error.message)];
@@ -410,6 +421,29 @@ static int note_ddl(struct dbconn *c, sqlite3_stmt *st)
 	}
 	c->ddl_stmts[c->nddl++] = st;
 	return SQLITE_OK;
+}
+
+bool dbconn_reads_no_data(struct dbconn *c, const char *sql)
+{
+	char *explain = sqlite3_mprintf("EXPLAIN %s", sql);
+	if (!explain)
+		return false;
+	/* EXPLAIN compiles against the schema the connection has and runs
+	 * nothing that would find it changed: a statement that does, first */
+	sqlite3_exec(c->db, "SELECT 1 FROM sqlite_schema LIMIT 0", NULL, NULL, NULL);
+	sqlite3_stmt *st = NULL;
+	c->probing = true;
+	c->probe_read_data = false;
+	int rc = sqlite3_prepare_v2(c->db, explain, -1, &st, NULL);
+	c->probing = false;
+	sqlite3_free(explain);
+	bool none = rc == SQLITE_OK && st && !c->probe_read_data;
+	while (none && sqlite3_step(st) == SQLITE_ROW) {
+		const char *op = (const char *)sqlite3_column_text(st, 1);
+		none = op && strcmp(op, "OpenRead") != 0 && strcmp(op, "OpenWrite") != 0 && strcmp(op, "ReopenIdx") != 0;
+	}
+	sqlite3_finalize(st);
+	return none;
 }
 
 int dbconn_prepare(struct dbconn *c, const char *sql, sqlite3_stmt **st, const char **tail)

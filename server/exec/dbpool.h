@@ -77,6 +77,8 @@ struct dbconn {
 	} fn_error;
 	struct logical *logical;  /* logical capture, when the log mode has it */
 	bool vacuuming;           /* in dbconn_vacuum: SQLite attaches its temporary copy */
+	bool probing;             /* in dbconn_reads_no_data: the authorizer notes reads */
+	bool probe_read_data;     /* it saw a read of a table that is not a status table */
 	sqlite3_stmt **ddl_stmts; /* uncached statements that do DDL */
 	int nddl, ddl_cap;
 };
@@ -132,6 +134,14 @@ void dbpool_release(struct dbpool *pool, struct dbconn *c);
 int dbconn_prepare(struct dbconn *c, const char *sql, sqlite3_stmt **st, const char **tail);
 /* Gives a statement back: reset, bindings cleared, cached or finalized. */
 void dbconn_unprepare(struct dbconn *c, sqlite3_stmt *st);
+/*
+ * Whether sql reads nothing stored in the database: only the node's own
+ * status tables (nodestatus.h) and expressions. Prepared afresh, never
+ * from the cache, so that the authorizer sees every table it reads (no
+ * virtual table but those), and as EXPLAIN, whose program must open no
+ * b-tree (the schema's, or a table that took a status table's name).
+ */
+bool dbconn_reads_no_data(struct dbconn *c, const char *sql);
 /* Runs SQL that returns no rows (BEGIN, COMMIT, SAVEPOINT…). On the
  * writer during a batch, transaction control becomes savepoints. */
 int dbconn_exec(struct dbconn *c, const char *sql);

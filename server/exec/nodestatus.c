@@ -1,8 +1,8 @@
 /*
- * nodestatus.c — sluice_status, sluice_replication and sluice_current_lsn()
- * (see nodestatus.h).
+ * nodestatus.c — sluice_status, sluice_replication, sluice_members and
+ * sluice_current_lsn() (see nodestatus.h).
  *
- * Both tables are read-only eponymous virtual tables: each scan copies
+ * The tables are read-only eponymous virtual tables: each scan copies
  * the current state into rows first (xFilter), so a scan is one
  * consistent picture. LSNs are text in the PostgreSQL form, X/Y.
  */
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lsn.h"
 #include "peers.h"
@@ -19,17 +20,14 @@
 #define MAX_COLS 24
 #define MAX_ROWS 64
 
-static struct {
-	void (*node)(void *arg, struct node_info *out);
-	struct peers *peers;
-	void *arg;
-} source;
+static struct nodestatus_source source;
 
-void nodestatus_set(void (*node)(void *arg, struct node_info *out), struct peers *peers, void *arg)
+void nodestatus_set(const struct nodestatus_source *src)
 {
-	source.node = node;
-	source.peers = peers;
-	source.arg = arg;
+	if (src)
+		source = *src;
+	else
+		memset(&source, 0, sizeof(source));
 }
 
 /* One value of a row: text (NULL when null), an integer or a real. */
@@ -41,6 +39,7 @@ struct cell {
 };
 
 struct table_def {
+	const char *name;
 	const char *schema;
 	int ncols;
 	/* fills rows (each MAX_COLS cells), returns how many */
@@ -157,6 +156,7 @@ static int fill_replication(struct cell (*rows)[MAX_COLS], int max)
 }
 
 static const struct table_def status_def = {
+	"sluice_status",
 	"CREATE TABLE x(role TEXT, node_name TEXT, epoch INTEGER, log_mode TEXT, current_lsn TEXT, "
 	"applied_lsn TEXT, lag_bytes INTEGER, lag_ms REAL, state TEXT, leader TEXT, leader_client TEXT, "
 	"client_address TEXT, last_error TEXT, synchronous TEXT, election TEXT, lease TEXT, "
@@ -166,9 +166,41 @@ static const struct table_def status_def = {
 };
 
 static const struct table_def replication_def = {
+	"sluice_replication",
 	"CREATE TABLE x(name TEXT, address TEXT, state TEXT, sent_lsn TEXT, write_lsn TEXT, flush_lsn TEXT, "
 	"replay_lsn TEXT, lag_bytes INTEGER, lag_ms REAL, sync_state TEXT, retained_bytes INTEGER)",
 	11, fill_replication,
+};
+
+static int fill_members(struct cell (*rows)[MAX_COLS], int max)
+{
+	if (!source.members)
+		return 0;
+	struct member_info m[MAX_ROWS];
+	int n = source.members(source.arg, m, max < MAX_ROWS ? max : MAX_ROWS);
+	bool leads_here = false; /* only the leader knows who answers its heartbeats */
+	for (int i = 0; i < n; i++)
+		leads_here = leads_here || (m[i].self && m[i].leading);
+	for (int i = 0; i < n; i++) {
+		struct cell *r = rows[i];
+		text(&r[0], m[i].name);
+		text(&r[1], m[i].peer_address);
+		text(&r[2], m[i].self ? "self" : m[i].linked ? "up" : "down");
+		integer(&r[3], m[i].leading);
+		text(&r[4], !leads_here ? NULL : m[i].answering ? "answering" : "silent");
+		if (m[i].answered_age_ms >= 0)
+			integer(&r[5], m[i].answered_age_ms);
+		else
+			text(&r[5], NULL);
+	}
+	return n;
+}
+
+static const struct table_def members_def = {
+	"sluice_members",
+	"CREATE TABLE x(name TEXT, peer_address TEXT, link TEXT, leading BOOLEAN, heartbeat TEXT, "
+	"heartbeat_answered_ms INTEGER)",
+	6, fill_members,
 };
 
 static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)
@@ -292,10 +324,18 @@ static void fn_current_lsn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 int nodestatus_register(sqlite3 *db)
 {
-	int rc = sqlite3_create_module(db, "sluice_status", &module, (void *)&status_def);
+	int rc = sqlite3_create_module(db, status_def.name, &module, (void *)&status_def);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_create_module(db, "sluice_replication", &module, (void *)&replication_def);
+		rc = sqlite3_create_module(db, replication_def.name, &module, (void *)&replication_def);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_module(db, members_def.name, &module, (void *)&members_def);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_create_function(db, "sluice_current_lsn", 0, SQLITE_UTF8, NULL, fn_current_lsn, NULL, NULL);
 	return rc;
+}
+
+bool nodestatus_is_table(const char *name)
+{
+	return strcasecmp(name, status_def.name) == 0 || strcasecmp(name, replication_def.name) == 0 ||
+	       strcasecmp(name, members_def.name) == 0;
 }

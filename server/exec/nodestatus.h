@@ -1,7 +1,8 @@
 /*
  * nodestatus.h — the node's replication state as SQL: the eponymous
- * virtual tables sluice_status (one row: this node) and sluice_replication
- * (one row per follower, on the leader), sluice_current_lsn() and
+ * virtual tables sluice_status (one row: this node), sluice_replication
+ * (one row per follower, on the leader) and sluice_members (one row per
+ * member of `peers`, with automatic failover), sluice_current_lsn() and
  * sluice_wait_lsn(lsn, timeout_ms), which waits until this node's readers
  * see every commit up to lsn (for read-your-writes on a follower).
  */
@@ -9,6 +10,7 @@
 #define SL_NODESTATUS_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "peermsg.h"
@@ -42,13 +44,34 @@ struct node_info {
 	char failover_warning[512];
 };
 
-/* Set once at start-up, before any connection opens. */
-void nodestatus_set(void (*node)(void *arg, struct node_info *out), struct peers *peers, void *arg);
+/* A member of `peers` as this node sees it (automatic failover). */
+struct member_info {
+	char name[PEER_STR_MAX];
+	char peer_address[PEER_STR_MAX];
+	bool self, linked, leading;
+	int64_t answered_age_ms; /* the leader: its newest answered heartbeat's age; -1: none, or not the leader */
+	bool answering;          /* the leader: it answered within lease_timeout */
+};
+
+/* Where the tables' rows come from. */
+struct nodestatus_source {
+	void (*node)(void *arg, struct node_info *out);
+	/* the members, at most max: how many (NULL: no automatic failover) */
+	int (*members)(void *arg, struct member_info *out, int max);
+	struct peers *peers; /* a leader's followers, or NULL */
+	void *arg;
+};
+
+/* Set at start-up and at each change of role, before connections use it
+ * (NULL: nothing to show). */
+void nodestatus_set(const struct nodestatus_source *src);
 
 /* This node's row of sluice_status now. */
 void nodestatus_node(struct node_info *out);
 
 /* Registers the tables and functions on a connection. SQLITE_OK or an error. */
 int nodestatus_register(sqlite3 *db);
+/* Whether name (any case) is one of the tables registered here. */
+bool nodestatus_is_table(const char *name);
 
 #endif

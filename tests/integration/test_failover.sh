@@ -27,9 +27,12 @@
 #      the lease, keeps no data): the leader holds its lease with only the
 #      witness answering, and when it is killed the other data node is
 #      elected with the witness's vote; every acknowledged row is there.
+#      The leader's sluice_members and `sluice status` show the witness
+#      answering its heartbeats and a dead data node silent.
 #      Its COMMIT then waits for the dead standby; with the witness paused
 #      the lease runs out, the COMMIT fails with 40003, and reads on that
-#      node are refused (55000) rather than showing the unconfirmed row.
+#      node are refused (55000) rather than showing the unconfirmed row;
+#      its own sluice_status it still answers.
 set -euo pipefail
 source "$TOP_SRCDIR/tests/integration/lib.sh"
 
@@ -202,8 +205,22 @@ wait_caught_up d2 d1 30
 node_kill_hard d2 # the leader keeps its lease with the witness alone
 sleep 1.5
 expect_eq "$(node_status d1 "lease")" held "d1's lease with only the witness answering"
+# the leader's view of the members: the witness answers, d2 does not
+members_seen() { q d1 "SELECT name || ':' || link || ':' || heartbeat FROM sluice_members ORDER BY name" | tr '\n' ' '; }
+wait_until "[ \"\$(members_seen)\" = 'd1:self:answering d2:down:silent w:up:answering ' ]" 5 ||
+	fail "d1's sluice_members with d2 down: $(members_seen)"
+rc=0
+st=$(timeout 40 "$SLUICE" status --host "127.0.0.1:$(node_port d1)" 2>&1) || rc=$?
+expect_eq "$rc" 1 "sluice status's exit status with d2 down"
+expect_match "$st" "w +member +127.0.0.1:$p9 +answering" "sluice status shows the witness answering"
 node_start d2 --role=follower --node_name=d2 "${COMMON3[@]}"
 wait_caught_up d2 d1 30
+st=$(timeout 40 "$SLUICE" status --host "127.0.0.1:$(node_port d2)") ||
+	fail "sluice status failed with every member up: $st"
+expect_match "$st" "w +member +127.0.0.1:$p9 +answering" "sluice status from d2 shows the witness"
+expect_match "$(timeout 40 "$SLUICE" status --json --host "127.0.0.1:$(node_port d1)")" \
+	'"name":"w","role":"member","address":"127.0.0.1:'"$p9"'","state":"answering","reachable":false' \
+	"sluice status --json shows the witness"
 q d1 "INSERT INTO t VALUES (2)" >/dev/null
 node_kill_hard d1
 wait_until "[ \"\$(status_try d2 \"SELECT role || '/' || state FROM sluice_status\")\" = leader/leading ]" 10 ||
@@ -227,6 +244,10 @@ wait_pid_exit "$ins" 10 || rc=$?
 [ "$rc" != 124 ] || fail "the INSERT on d2 still waits after its lease ran out"
 expect_match "$(cat "$TEST_TMP/unconfirmed.out")" "40003" "the INSERT whose lease ran out while it waited"
 expect_sqlstate d2 "SELECT count(*) FROM t" 55000
+expect_sqlstate d2 "SELECT s.node_name, count(*) FROM sluice_status s, t" 55000
+# what it says of itself it still answers: its status, and no data
+expect_eq "$(q d2 "SELECT node_name FROM sluice_status")" d2 "d2's sluice_status while it holds unconfirmed commits"
+expect_eq "$(q d2 "SELECT 6 * 7")" 42 "an expression on d2 while it holds unconfirmed commits"
 kill -CONT "$wpid"
 node_stop d2
 kill -TERM "$wpid"
