@@ -1,9 +1,9 @@
 /*
- * json.h — the little JSON output the tools need: strings escaped so that
- * any bytes give valid JSON text.
+ * json.h — the little JSON output sluice writes (the tools, change
+ * events): strings escaped so that any bytes give valid JSON text.
  */
-#ifndef SL_TOOLS_JSON_H
-#define SL_TOOLS_JSON_H
+#ifndef SL_JSON_H
+#define SL_JSON_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /*
- * json.c — JSON string output for the tools (see json.h).
+ * json.c — JSON string output (see json.h).
  *
  * UTF-8 is checked by RFC 3629's table: no overlong forms, no surrogates,
  * nothing above U+10FFFF. Each invalid byte is replaced on its own, so the
