@@ -107,7 +107,7 @@ static void node_now(const char *address, struct node_now *now)
 {
 	char err[512];
 	memset(now, 0, sizeof(*now));
-	PGconn *conn = status_connect(address, err, sizeof(err));
+	PGconn *conn = status_connect(address, "sluice promote", err, sizeof(err));
 	if (!conn)
 		return;
 	PGresult *res = PQexec(conn, "SELECT role, epoch, state FROM sluice_status");
@@ -124,7 +124,7 @@ static void node_now(const char *address, struct node_now *now)
 static int ask(const struct status_node *target, const struct status_node *leader, bool force)
 {
 	char err[512];
-	PGconn *conn = status_connect(target->address, err, sizeof(err));
+	PGconn *conn = status_connect(target->address, "sluice promote", err, sizeof(err));
 	if (!conn)
 		return tool_error("could not connect to %s at %s: %s", target->name, target->address, err);
 	int64_t t0 = sl_monotonic_ms();

@@ -8,10 +8,12 @@
  *
  * Both open DATA_DIR/log themselves, which locks it and repairs a torn
  * tail, so the sluiced that owns the data directory must be stopped (while
- * it runs they fail on the lock), or they are run on a copy. One asks a
+ * it runs they fail on the lock), or they are run on a copy. Three ask a
  * running cluster over the PostgreSQL protocol:
  *
  *   sluice status --host H:P [--json]                  (status.c)
+ *   sluice promote NODE --host H:P[,H:P...] [--force [--yes]]  (promote.c)
+ *   sluice cdc --host H:P [--host H:P...] [--from LSN] ...     (cdc.c)
  *
  * and one needs nothing: `sluice secret` prints a new cluster secret.
  *
@@ -26,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cdc.h"
 #include "lsn.h"
 #include "replay.h"
 #include "replog.h"
@@ -43,6 +46,8 @@ static const char usage_text[] =
 	"  sluice log replay DATA_DIR OUT_DB [--mode physical|logical] [--from LSN]\n"
 	"  sluice status --host HOST:PORT [--json]\n"
 	"  sluice promote NODE --host HOST:PORT[,HOST:PORT...] [--force [--yes]]\n"
+	"  sluice cdc --host HOST:PORT [--host HOST:PORT...] [--from LSN]\n"
+	"             [--format json|debezium] [--tables T1,T2] [--endpos LSN]\n"
 	"  sluice secret\n"
 	"  sluice help\n"
 	"\n"
@@ -81,15 +86,25 @@ static const char usage_text[] =
 	"               asks for confirmation, or takes --yes. Either way NODE opens\n"
 	"               the next epoch, and the command prints it once NODE leads.\n"
 	"               Admin users only (admin_users).\n"
+	"  cdc          Print the change events of the leader found from the hosts\n"
+	"               given (any nodes, as for status), one JSON object per line:\n"
+	"               each transaction's begin, row changes and DDL, and commit\n"
+	"               (docs/CDC.md); needs log_mode = logical or both. It follows\n"
+	"               new commits until SIGINT or SIGTERM, and after a switchover or\n"
+	"               failover goes on from the new leader where it stopped. Without\n"
+	"               --from it starts at the leader's end of log; --from 0/0 starts\n"
+	"               at the oldest record kept. --format debezium writes Debezium's\n"
+	"               envelope; --tables keeps the row changes of these tables;\n"
+	"               --endpos prints the transactions before that LSN and exits.\n"
 	"  secret       Print a new random cluster_secret (32 bytes from the kernel's\n"
 	"               random source, as 64 hex digits). Every member of a cluster\n"
 	"               needs the same one; sluiced refuses a short or predictable one.\n"
 	"\n"
 	"Options:\n"
 	"  --from LSN   Start at this record (X/Y in hex, as the dump prints it)\n"
-	"               instead of the oldest one kept.\n"
-	"  --host H:P   status: a node's PostgreSQL client address (host:port or\n"
-	"               [IPv6]:port).\n"
+	"               instead of the oldest one kept (cdc: the end of the log).\n"
+	"  --host H:P   A node's PostgreSQL client address (host:port or\n"
+	"               [IPv6]:port); cdc and promote take several.\n"
 	"  --json       log dump, status: JSON output.\n"
 	"  --force      promote: even though the leader may still be reachable.\n"
 	"  --yes        promote --force: do not ask for confirmation.\n"
@@ -106,8 +121,12 @@ struct args {
 	bool has_from;
 	bool json;
 	const char *mode;
-	const char *host;
+	const char *host; /* every --host given, comma-separated (in hosts) */
+	char hosts[1024];
 	bool force, yes;
+	const char *format, *tables;
+	uint64_t endpos;
+	bool has_endpos;
 };
 
 int tool_error(const char *fmt, ...)
@@ -188,7 +207,19 @@ static int args_parse(int argc, char **argv, struct args *a)
 		} else if ((v = option_value(argc, argv, &i, "--mode")) != NULL) {
 			a->mode = v;
 		} else if ((v = option_value(argc, argv, &i, "--host")) != NULL) {
-			a->host = v;
+			size_t used = strlen(a->hosts);
+			if (used + strlen(v) + 2 > sizeof(a->hosts))
+				return usage_error("--host is too long");
+			snprintf(a->hosts + used, sizeof(a->hosts) - used, "%s%s", used ? "," : "", v);
+			a->host = a->hosts;
+		} else if ((v = option_value(argc, argv, &i, "--endpos")) != NULL) {
+			if (lsn_parse(v, &a->endpos) != 0)
+				return usage_error("invalid LSN \"%s\": want X/Y in hex, e.g. 0/16B3F0", v);
+			a->has_endpos = true;
+		} else if ((v = option_value(argc, argv, &i, "--format")) != NULL) {
+			a->format = v;
+		} else if ((v = option_value(argc, argv, &i, "--tables")) != NULL) {
+			a->tables = v;
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			return usage_error("unknown option or missing value: %s", argv[i]);
 		} else if (a->npos == (int)(sizeof(a->pos) / sizeof(a->pos[0]))) {
@@ -210,8 +241,8 @@ static int cmd_log_dump(int argc, char **argv)
 		return usage_error("log dump takes one DATA_DIR");
 	if (a.mode)
 		return usage_error("log dump has no --mode");
-	if (a.host || a.force || a.yes)
-		return usage_error("log dump has no --host, --force or --yes");
+	if (a.host || a.force || a.yes || a.format || a.tables || a.has_endpos)
+		return usage_error("log dump has no --host, --force, --yes, --format, --tables or --endpos");
 	return log_dump(a.pos[0], a.from, a.json);
 }
 
@@ -238,8 +269,8 @@ static int cmd_log_replay(int argc, char **argv)
 		return usage_error("log replay takes DATA_DIR and OUT_DB");
 	if (a.json)
 		return usage_error("log replay has no --json");
-	if (a.host || a.force || a.yes)
-		return usage_error("log replay has no --host, --force or --yes");
+	if (a.host || a.force || a.yes || a.format || a.tables || a.has_endpos)
+		return usage_error("log replay has no --host, --force, --yes, --format, --tables or --endpos");
 	if (a.mode && strcmp(a.mode, "logical") == 0)
 		mode = REPLAY_LOGICAL;
 	else if (a.mode && strcmp(a.mode, "physical") != 0)
@@ -278,13 +309,26 @@ static int cmd_status(int argc, char **argv)
 		return rc;
 	if (a.npos != 0)
 		return usage_error("status takes no arguments, only --host HOST:PORT [--json]");
-	if (a.mode || a.has_from || a.force || a.yes)
-		return usage_error("status has no --mode, --from, --force or --yes");
+	if (a.mode || a.has_from || a.force || a.yes || a.format || a.tables || a.has_endpos)
+		return usage_error("status has no --mode, --from, --force, --yes, --format, --tables or --endpos");
 	if (!a.host)
 		return usage_error("status needs --host HOST:PORT");
+	if (strchr(a.host, ','))
+		return usage_error("status takes one --host");
 	if (!status_address_valid(a.host))
 		return usage_error("invalid --host \"%s\": want HOST:PORT, e.g. 127.0.0.1:5433", a.host);
 	return status_show(a.host, a.json);
+}
+
+/* Every address in a comma-separated --host list. */
+static int hosts_valid(const char *hosts)
+{
+	char list[1024], *save = NULL;
+	snprintf(list, sizeof(list), "%s", hosts);
+	for (char *h = strtok_r(list, ",", &save); h; h = strtok_r(NULL, ",", &save))
+		if (!status_address_valid(h))
+			return usage_error("invalid --host \"%s\": want HOST:PORT, e.g. 127.0.0.1:5433", h);
+	return TOOL_EXIT_OK;
 }
 
 static int cmd_promote(int argc, char **argv)
@@ -295,20 +339,46 @@ static int cmd_promote(int argc, char **argv)
 		return rc;
 	if (a.npos != 1)
 		return usage_error("promote takes one NODE: sluice promote NODE --host HOST:PORT [--force [--yes]]");
-	if (a.mode || a.has_from || a.json)
-		return usage_error("promote has no --mode, --from or --json");
+	if (a.mode || a.has_from || a.json || a.format || a.tables || a.has_endpos)
+		return usage_error("promote has no --mode, --from, --json, --format, --tables or --endpos");
 	if (a.yes && !a.force)
 		return usage_error("--yes goes with --force");
 	if (!a.host)
 		return usage_error("promote needs --host HOST:PORT[,HOST:PORT...]");
-	char list[1024], *save = NULL;
-	if (strlen(a.host) >= sizeof(list))
-		return usage_error("--host is too long");
-	snprintf(list, sizeof(list), "%s", a.host);
-	for (char *h = strtok_r(list, ",", &save); h; h = strtok_r(NULL, ",", &save))
-		if (!status_address_valid(h))
-			return usage_error("invalid --host \"%s\": want HOST:PORT, e.g. 127.0.0.1:5433", h);
+	if ((rc = hosts_valid(a.host)) != TOOL_EXIT_OK)
+		return rc;
 	return promote_run(a.pos[0], a.host, a.force, a.yes);
+}
+
+static int cmd_cdc(int argc, char **argv)
+{
+	struct args a;
+	int rc = args_parse(argc, argv, &a);
+	if (rc != TOOL_EXIT_OK)
+		return rc;
+	if (a.npos != 0)
+		return usage_error("cdc takes no arguments, only options");
+	if (a.mode || a.json || a.force || a.yes)
+		return usage_error("cdc has no --mode, --json, --force or --yes (its output is JSON)");
+	if (!a.host)
+		return usage_error("cdc needs --host HOST:PORT (one or more)");
+	if ((rc = hosts_valid(a.host)) != TOOL_EXIT_OK)
+		return rc;
+	enum cdc_format format = CDC_FORMAT_JSON;
+	if (a.format && cdc_format_parse(a.format, &format) != 0)
+		return usage_error("invalid --format \"%s\": want json or debezium", a.format);
+	if (a.tables) {
+		struct cdc_options *o = calloc(1, sizeof(*o));
+		char err[512];
+		if (!o)
+			return tool_error("out of memory");
+		int bad = cdc_tables_parse(a.tables, o, err, sizeof(err));
+		free(o);
+		if (bad)
+			return usage_error("invalid --tables: %s", err);
+	}
+	return cdc_run(a.host, a.has_from ? &a.from : NULL, a.format ? a.format : "json", a.tables,
+		       a.has_endpos ? &a.endpos : NULL);
 }
 
 int main(int argc, char **argv)
@@ -326,6 +396,8 @@ int main(int argc, char **argv)
 		return cmd_status(argc - 2, argv + 2);
 	if (strcmp(cmd, "promote") == 0)
 		return cmd_promote(argc - 2, argv + 2);
+	if (strcmp(cmd, "cdc") == 0)
+		return cmd_cdc(argc - 2, argv + 2);
 	if (strcmp(cmd, "secret") == 0) {
 		if (argc > 2)
 			return usage_error("secret takes no arguments");

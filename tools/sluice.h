@@ -56,13 +56,32 @@ struct status_node {
 int status_find(const char *address, struct status_node **out, size_t *n);
 
 /* A libpq connection to the node at address, as `sluice status` makes
- * them (PGUSER, default sluice; dbname sluice; 5 s to connect); NULL
- * with err. */
+ * them (PGUSER, default sluice; dbname sluice; 5 s to connect), under the
+ * application_name given; NULL with err. */
 struct pg_conn;
-struct pg_conn *status_connect(const char *address, char *err, size_t errlen);
+struct pg_result;
+struct pg_conn *status_connect(const char *address, const char *application, char *err, size_t errlen);
+
+/*
+ * Sends sql with its text parameters and waits up to timeout_ms for its
+ * last result, which it returns whatever its status (the caller
+ * PQclear()s it); NULL with err when the connection failed or no answer
+ * came in time.
+ */
+struct pg_result *tool_query(struct pg_conn *conn, const char *sql, int nparams, const char *const *values,
+			     int timeout_ms, char *err, size_t errlen);
+/* A failed result's error on one line: "ERROR SQLSTATE: message". */
+void tool_result_error(const struct pg_result *res, char *out, size_t outlen);
 
 /* `sluice promote NODE --host H:P[,H:P...] [--force] [--yes]`. Returns a
  * tool_exit status. */
 int promote_run(const char *node, const char *addresses, bool force, bool yes);
+
+/* `sluice cdc`: prints the change events of the cluster at the
+ * comma-separated hosts from *from_lsn (NULL: the leader's end of log) in
+ * format ("json" or "debezium"), of tables (comma-separated, NULL for
+ * all), until endpos (NULL: until stopped). Returns a tool_exit status. */
+int cdc_run(const char *hosts, const uint64_t *from_lsn, const char *format, const char *tables,
+	    const uint64_t *endpos);
 
 #endif

@@ -310,7 +310,7 @@ static void node_free(struct node *n)
 
 /* ---------------------------------------------------------------- libpq */
 
-static PGconn *conn_open(struct node *n)
+static PGconn *conn_open(struct node *n, const char *application)
 {
 	char host[ADDR_HOST_MAX], port[ADDR_PORT_MAX], msg[NODE_ERROR_MAX];
 	if (addr_split(n->address, host, port) != 0) {
@@ -321,7 +321,7 @@ static PGconn *conn_open(struct node *n)
 	if (!user || !user[0])
 		user = STATUS_DEFAULT_USER;
 	const char *const keys[] = { "host", "port", "user", "dbname", "connect_timeout", "application_name", NULL };
-	const char *const values[] = { host, port, user, STATUS_DBNAME, STATUS_CONNECT_TIMEOUT, "sluice status", NULL };
+	const char *const values[] = { host, port, user, STATUS_DBNAME, STATUS_CONNECT_TIMEOUT, application, NULL };
 	PGconn *conn = PQconnectdbParams(keys, values, 0);
 	if (!conn) {
 		node_fail(n, "could not connect: out of memory");
@@ -336,22 +336,19 @@ static PGconn *conn_open(struct node *n)
 	return conn;
 }
 
-/*
- * Runs sql and returns its result set, or NULL with the reason in the
- * node. Waits at most STATUS_QUERY_TIMEOUT_MS.
- */
-static PGresult *conn_query(PGconn *conn, struct node *n, const char *sql)
+PGresult *tool_query(PGconn *conn, const char *sql, int nparams, const char *const *values, int timeout_ms,
+		     char *err, size_t errlen)
 {
 	char msg[NODE_ERROR_MAX];
 	PGresult *keep = NULL, *res;
-	int64_t deadline = sl_monotonic_ms() + STATUS_QUERY_TIMEOUT_MS;
-	if (!PQsendQuery(conn, sql))
+	int64_t deadline = sl_monotonic_ms() + timeout_ms;
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, 0))
 		goto conn_error;
 	for (;;) {
 		while (PQisBusy(conn)) {
 			int64_t left = deadline - sl_monotonic_ms();
 			if (left <= 0) {
-				node_fail(n, "%s: no answer within %d s", sql, STATUS_QUERY_TIMEOUT_MS / 1000);
+				snprintf(err, errlen, "no answer within %d s", timeout_ms / 1000);
 				goto fail;
 			}
 			struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN };
@@ -359,7 +356,7 @@ static PGresult *conn_query(PGconn *conn, struct node *n, const char *sql)
 				goto conn_error;
 			int rc = poll(&pfd, 1, (int)left);
 			if (rc < 0 && errno != EINTR) {
-				node_fail(n, "%s: poll failed: %s", sql, strerror(errno));
+				snprintf(err, errlen, "poll failed: %s", strerror(errno));
 				goto fail;
 			}
 			if (rc > 0 && !PQconsumeInput(conn))
@@ -372,27 +369,49 @@ static PGresult *conn_query(PGconn *conn, struct node *n, const char *sql)
 		else
 			PQclear(res);
 	}
-	if (!keep)
-		goto conn_error;
-	if (PQresultStatus(keep) != PGRES_TUPLES_OK) {
-		const char *state = PQresultErrorField(keep, PG_DIAG_SQLSTATE);
-		const char *primary = PQresultErrorField(keep, PG_DIAG_MESSAGE_PRIMARY);
-		if (primary) {
-			error_one_line(primary, msg, sizeof(msg));
-			node_fail(n, "%s: ERROR %s: %s", sql, state ? state : "", msg);
-		} else {
-			error_one_line(PQresultErrorMessage(keep), msg, sizeof(msg));
-			node_fail(n, "%s: %s", sql, msg[0] ? msg : PQresStatus(PQresultStatus(keep)));
-		}
-		goto fail;
-	}
-	return keep;
+	if (keep)
+		return keep;
 conn_error:
 	error_one_line(PQerrorMessage(conn), msg, sizeof(msg));
-	node_fail(n, "%s: %s", sql, msg[0] ? msg : "the connection failed");
+	snprintf(err, errlen, "%s", msg[0] ? msg : "the connection failed");
 fail:
 	PQclear(keep);
 	return NULL;
+}
+
+void tool_result_error(const PGresult *res, char *out, size_t outlen)
+{
+	char msg[NODE_ERROR_MAX];
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	if (primary) {
+		error_one_line(primary, msg, sizeof(msg));
+		snprintf(out, outlen, "ERROR %s: %s", state ? state : "", msg);
+	} else {
+		error_one_line(PQresultErrorMessage(res), msg, sizeof(msg));
+		snprintf(out, outlen, "%s", msg[0] ? msg : PQresStatus(PQresultStatus(res)));
+	}
+}
+
+/*
+ * Runs sql and returns its result set, or NULL with the reason in the
+ * node. Waits at most STATUS_QUERY_TIMEOUT_MS.
+ */
+static PGresult *conn_query(PGconn *conn, struct node *n, const char *sql)
+{
+	char msg[NODE_ERROR_MAX];
+	PGresult *res = tool_query(conn, sql, 0, NULL, STATUS_QUERY_TIMEOUT_MS, msg, sizeof(msg));
+	if (!res) {
+		node_fail(n, "%s: %s", sql, msg);
+		return NULL;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		tool_result_error(res, msg, sizeof(msg));
+		node_fail(n, "%s: %s", sql, msg);
+		PQclear(res);
+		return NULL;
+	}
+	return res;
 }
 
 /*
@@ -404,7 +423,7 @@ static int node_probe(struct node *n, PGresult **repl, PGresult **members)
 {
 	PGresult *res = NULL;
 	int rc = 0;
-	PGconn *conn = conn_open(n);
+	PGconn *conn = conn_open(n, "sluice status");
 	if (!conn)
 		return 0;
 	if (!(res = conn_query(conn, n, "SELECT * FROM sluice_status")))
@@ -814,14 +833,14 @@ int status_find(const char *address, struct status_node **out, size_t *n)
 	return rc;
 }
 
-PGconn *status_connect(const char *address, char *err, size_t errlen)
+PGconn *status_connect(const char *address, const char *application, char *err, size_t errlen)
 {
 	struct node *n = node_new(address, NULL);
 	if (!n) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	PGconn *conn = conn_open(n);
+	PGconn *conn = conn_open(n, application);
 	if (!conn)
 		snprintf(err, errlen, "%s", n->error);
 	node_free(n);

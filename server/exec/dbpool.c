@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "changes.h"
 #include "log.h"
 #include "nodestatus.h"
 #include "admin.h"
@@ -201,7 +202,7 @@ static struct dbconn *conn_open(struct dbpool *pool, bool writer, char *err, siz
 	}
 	sqlite3_set_authorizer(c->db, conn_authorize, c); /* client SQL is sandboxed (sandbox.h) */
 	if (pgfuncs_register(c->db, c) != SQLITE_OK || nodestatus_register(c->db) != SQLITE_OK ||
-	    admin_register(c->db, c) != SQLITE_OK) {
+	    changes_register(c->db, c) != SQLITE_OK || admin_register(c->db, c) != SQLITE_OK) {
 		snprintf(err, errlen, "could not register SQL functions: %s", sqlite3_errmsg(c->db));
 		goto fail;
 	}

@@ -1,0 +1,455 @@
+/*
+ * cdc.c — change events from TXN records (see cdc.h; the schema:
+ * docs/CDC.md).
+ *
+ * A record's logical items come in the order they happened: TABLE items
+ * (a table's name, columns and primary key) before each changeset that
+ * touches it, changesets, and DDL statements. A changeset gives each row
+ * change with the values SQLite's session extension keeps: an INSERT's new
+ * row, a DELETE's old row, and for an UPDATE the primary key and the old
+ * and new values of the columns that changed (the others are not in it).
+ *
+ * The transaction's events are built first and framed by begin and commit
+ * only when there are any (after the table filter), so a consumer of some
+ * tables sees no empty transactions.
+ */
+#include "cdc.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "autoconfig.h"
+#include "json.h"
+#include "lsn.h"
+#include "sl_error.h"
+#include "txnrec.h"
+
+/* Appends a string literal (its length counted by the compiler). */
+#define PUT(b, literal) buf_append((b), literal, sizeof(literal) - 1)
+
+/* The tables a transaction described so far, and its events. */
+struct txn {
+	const struct record *rec;
+	const struct cdc_options *o;
+	char lsn[LSN_TEXT_MAX];
+	char time[40]; /* commit time, ISO 8601 UTC to the microsecond */
+	struct txnrec_table **tables;
+	int ntables, cap;
+	struct buf body;   /* the events between begin and commit */
+	uint32_t changes;  /* row change events in body */
+	uint32_t events;   /* all events in body */
+	/* Debezium's per-table event counts */
+	struct table_count {
+		const char *name; /* points into a TABLE item */
+		uint32_t count;
+	} *counts;
+	int ncounts, counts_cap;
+};
+
+int cdc_format_parse(const char *name, enum cdc_format *out)
+{
+	if (strcmp(name, "json") == 0)
+		*out = CDC_FORMAT_JSON;
+	else if (strcmp(name, "debezium") == 0)
+		*out = CDC_FORMAT_DEBEZIUM;
+	else
+		return SL_EINVAL;
+	return 0;
+}
+
+int cdc_tables_parse(const char *list, struct cdc_options *o, char *err, size_t errlen)
+{
+	o->ntables = 0;
+	const char *p = list;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		while (n > 0 && (*p == ' ' || *p == '\t')) {
+			p++;
+			n--;
+		}
+		size_t len = n;
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len == 0 || len >= CDC_NAME_MAX) {
+			snprintf(err, errlen, "a table name in \"%s\" is %s", list, len ? "too long" : "empty");
+			return SL_EINVAL;
+		}
+		if (o->ntables == CDC_MAX_TABLES) {
+			snprintf(err, errlen, "more than %d tables", CDC_MAX_TABLES);
+			return SL_EINVAL;
+		}
+		memcpy(o->tables[o->ntables], p, len);
+		o->tables[o->ntables++][len] = '\0';
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static bool wanted(const struct cdc_options *o, const char *table)
+{
+	if (o->ntables == 0)
+		return true;
+	for (int i = 0; i < o->ntables; i++)
+		if (sqlite3_stricmp(o->tables[i], table) == 0)
+			return true;
+	return false;
+}
+
+/* ----------------------------------------------------------------- values */
+
+static void put_base64(struct buf *b, const uint8_t *p, int n)
+{
+	size_t room = 4 * (((size_t)n + 2) / 3) + 1;
+	if (!buf_reserve(b, room + 2))
+		return;
+	b->data[b->len++] = '"';
+	int w = EVP_EncodeBlock(b->data + b->len, p, n);
+	b->len += (size_t)w;
+	b->data[b->len++] = '"';
+}
+
+/* A finite real in the fewest digits that read back as the same double
+ * (0.1, not 0.10000000000000001). */
+static void put_real(struct buf *b, double d)
+{
+	char text[40];
+	for (int digits = 15; digits <= 17; digits++) {
+		snprintf(text, sizeof(text), "%.*g", digits, d);
+		if (strtod(text, NULL) == d)
+			break;
+	}
+	buf_printf(b, "%s", text);
+}
+
+/* A value as JSON: integers and reals as numbers (a real that is not
+ * finite as the string PostgreSQL's JSON gives it), text as a string,
+ * a blob as base64, NULL as null. */
+static void put_value(struct buf *b, sqlite3_value *v)
+{
+	switch (sqlite3_value_type(v)) {
+	case SQLITE_INTEGER:
+		buf_printf(b, "%lld", sqlite3_value_int64(v));
+		break;
+	case SQLITE_FLOAT: {
+		double d = sqlite3_value_double(v);
+		if (isnan(d))
+			json_put_cstr(b, "NaN");
+		else if (isinf(d))
+			json_put_cstr(b, d > 0 ? "Infinity" : "-Infinity");
+		else if (fabs(d) < 1e15 && d == (double)(int64_t)d)
+			buf_printf(b, "%.1f", d); /* a real stays a real: 2.0, not 2 */
+		else
+			put_real(b, d);
+		break;
+	}
+	case SQLITE_TEXT:
+		json_put_string(b, sqlite3_value_text(v), (size_t)sqlite3_value_bytes(v));
+		break;
+	case SQLITE_BLOB:
+		put_base64(b, sqlite3_value_blob(v), sqlite3_value_bytes(v));
+		break;
+	default:
+		PUT(b, "null");
+	}
+}
+
+/*
+ * A row as an object by column name: the changeset's old values or its new
+ * ones, only the primary key's with key_only, and for an UPDATE's new
+ * values the key's old ones where it did not change. Columns the
+ * changeset does not hold (an UPDATE's unchanged ones) are left out.
+ */
+static void put_row(struct buf *b, const struct txnrec_table *t, sqlite3_changeset_iter *it, int ncol, bool old,
+		    bool key_only)
+{
+	buf_put_u8(b, '{');
+	bool first = true;
+	for (int i = 0; i < ncol; i++) {
+		if (key_only && !t->pk[i])
+			continue;
+		sqlite3_value *v = NULL;
+		if (old)
+			sqlite3changeset_old(it, i, &v);
+		else if (sqlite3changeset_new(it, i, &v) == SQLITE_OK && !v && t->pk[i])
+			sqlite3changeset_old(it, i, &v); /* an UPDATE leaves the key as it was */
+		if (!v)
+			continue;
+		if (!first)
+			buf_put_u8(b, ',');
+		first = false;
+		json_put_cstr(b, t->cols[i]);
+		buf_put_u8(b, ':');
+		put_value(b, v);
+	}
+	buf_put_u8(b, '}');
+}
+
+static void format_time(uint64_t us, char *out, size_t outlen)
+{
+	time_t s = (time_t)(us / 1000000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	char day[32];
+	strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, outlen, "%s.%06" PRIu64 "Z", day, us % 1000000);
+}
+
+/* ---------------------------------------------------------------- events */
+
+/* Fields every sluice event has. */
+static void put_head(struct txn *x, struct buf *b, const char *event)
+{
+	buf_printf(b, "{\"event\":\"%s\",\"xid\":%" PRIu64 ",\"lsn\":\"%s\",\"commit_time\":\"%s\"", event,
+		   x->rec->lsn, x->lsn, x->time);
+}
+
+/* Debezium's source block. */
+static void put_source(struct txn *x, struct buf *b, const char *table)
+{
+	buf_printf(b, "\"source\":{\"version\":\"%s\",\"connector\":\"sluice\",\"name\":", PACKAGE_VERSION);
+	json_put_cstr(b, x->o->connector ? x->o->connector : "sluice");
+	buf_printf(b, ",\"ts_ms\":%" PRIu64 ",\"snapshot\":\"false\",\"db\":\"main\",\"table\":",
+		   x->rec->commit_ts / 1000);
+	if (table)
+		json_put_cstr(b, table);
+	else
+		PUT(b, "null");
+	buf_printf(b, ",\"lsn\":\"%s\",\"txId\":%" PRIu64 "}", x->lsn, x->rec->lsn);
+}
+
+/* This event's place among the transaction's events of its table; 0 when
+ * out of memory. */
+static uint32_t count_table(struct txn *x, const char *table)
+{
+	for (int i = 0; i < x->ncounts; i++)
+		if (strcmp(x->counts[i].name, table) == 0)
+			return ++x->counts[i].count;
+	if (x->ncounts == x->counts_cap) {
+		int cap = x->counts_cap ? 2 * x->counts_cap : 4;
+		struct table_count *v = realloc(x->counts, (size_t)cap * sizeof(*v));
+		if (!v)
+			return 0;
+		x->counts = v;
+		x->counts_cap = cap;
+	}
+	x->counts[x->ncounts++] = (struct table_count){ table, 1 };
+	return 1;
+}
+
+static void change_event(struct txn *x, const struct txnrec_table *t, sqlite3_changeset_iter *it, int ncol, int op)
+{
+	struct buf *b = &x->body;
+	x->changes++;
+	x->events++;
+	if (x->o->format == CDC_FORMAT_JSON) {
+		put_head(x, b, "change");
+		PUT(b, ",\"table\":");
+		json_put_cstr(b, t->name);
+		buf_printf(b, ",\"op\":\"%s\",\"key\":",
+			   op == SQLITE_INSERT ? "insert" : op == SQLITE_UPDATE ? "update" : "delete");
+		put_row(b, t, it, ncol, op != SQLITE_INSERT, true);
+		buf_put_u8(b, ',');
+	} else {
+		buf_put_u8(b, '{');
+	}
+	PUT(b, "\"before\":");
+	if (op == SQLITE_INSERT)
+		PUT(b, "null");
+	else
+		put_row(b, t, it, ncol, true, false);
+	PUT(b, ",\"after\":");
+	if (op == SQLITE_DELETE)
+		PUT(b, "null");
+	else
+		put_row(b, t, it, ncol, false, false);
+	if (x->o->format == CDC_FORMAT_DEBEZIUM) {
+		uint32_t in_table = count_table(x, t->name);
+		if (in_table == 0)
+			b->oom = true;
+		buf_put_u8(b, ',');
+		put_source(x, b, t->name);
+		buf_printf(b,
+			   ",\"op\":\"%c\",\"ts_ms\":%" PRId64 ",\"transaction\":{\"id\":\"%" PRIu64
+			   "\",\"total_order\":%" PRIu32 ",\"data_collection_order\":%" PRIu32 "}",
+			   op == SQLITE_INSERT ? 'c' : op == SQLITE_UPDATE ? 'u' : 'd', x->o->now_ms, x->rec->lsn,
+			   x->events, in_table);
+	}
+	PUT(b, "}\n");
+}
+
+static void ddl_event(struct txn *x, const uint8_t *sql, uint32_t len)
+{
+	struct buf *b = &x->body;
+	x->events++;
+	if (x->o->format == CDC_FORMAT_JSON) {
+		put_head(x, b, "ddl");
+		PUT(b, ",\"sql\":");
+	} else {
+		buf_put_u8(b, '{');
+		put_source(x, b, NULL);
+		buf_printf(b, ",\"ts_ms\":%" PRId64 ",\"databaseName\":\"main\",\"ddl\":", x->o->now_ms);
+	}
+	json_put_string(b, sql, len);
+	if (x->o->format == CDC_FORMAT_DEBEZIUM)
+		PUT(b, ",\"tableChanges\":[]");
+	PUT(b, "}\n");
+}
+
+static void begin_event(struct txn *x, struct buf *b)
+{
+	if (x->o->format == CDC_FORMAT_JSON) {
+		put_head(x, b, "begin");
+		PUT(b, "}\n");
+	} else {
+		buf_printf(b,
+			   "{\"status\":\"BEGIN\",\"id\":\"%" PRIu64 "\",\"ts_ms\":%" PRIu64
+			   ",\"event_count\":null,\"data_collections\":null}\n",
+			   x->rec->lsn, x->rec->commit_ts / 1000);
+	}
+}
+
+static void commit_event(struct txn *x, struct buf *b, uint64_t next_lsn)
+{
+	char next[LSN_TEXT_MAX];
+	lsn_format(next_lsn, next);
+	if (x->o->format == CDC_FORMAT_JSON) {
+		put_head(x, b, "commit");
+		buf_printf(b, ",\"rows\":%" PRIu32 ",\"next_lsn\":\"%s\"}\n", x->changes, next);
+		return;
+	}
+	buf_printf(b, "{\"status\":\"END\",\"id\":\"%" PRIu64 "\",\"ts_ms\":%" PRIu64 ",\"event_count\":%" PRIu32
+		   ",\"data_collections\":[",
+		   x->rec->lsn, x->rec->commit_ts / 1000, x->changes);
+	for (int i = 0; i < x->ncounts; i++) {
+		struct buf name;
+		buf_init(&name);
+		buf_printf(&name, "main.%s", x->counts[i].name);
+		if (i)
+			buf_put_u8(b, ',');
+		PUT(b, "{\"data_collection\":");
+		if (name.oom)
+			b->oom = true;
+		else
+			json_put_string(b, name.data, name.len);
+		buf_free(&name);
+		buf_printf(b, ",\"event_count\":%" PRIu32 "}", x->counts[i].count);
+	}
+	buf_printf(b, "],\"next_lsn\":\"%s\"}\n", next);
+}
+
+/* ---------------------------------------------------------------- records */
+
+/* The TABLE item for name in this transaction, or NULL. */
+static const struct txnrec_table *table_named(const struct txn *x, const char *name)
+{
+	for (int i = x->ntables - 1; i >= 0; i--)
+		if (strcmp(x->tables[i]->name, name) == 0)
+			return x->tables[i];
+	return NULL;
+}
+
+static int add_table(struct txn *x, const uint8_t *data, uint32_t len)
+{
+	if (x->ntables == x->cap) {
+		int cap = x->cap ? 2 * x->cap : 4;
+		struct txnrec_table **v = realloc(x->tables, (size_t)cap * sizeof(*v));
+		if (!v)
+			return SL_ENOMEM;
+		x->tables = v;
+		x->cap = cap;
+	}
+	struct txnrec_table *t = malloc(sizeof(*t));
+	if (!t)
+		return SL_ENOMEM;
+	if (txnrec_table_decode(data, len, t) != 0) {
+		free(t);
+		return SL_ECORRUPT;
+	}
+	x->tables[x->ntables++] = t;
+	return 0;
+}
+
+static int changeset_events(struct txn *x, const uint8_t *data, uint32_t len)
+{
+	sqlite3_changeset_iter *it = NULL;
+	if (sqlite3changeset_start(&it, (int)len, (void *)data) != SQLITE_OK)
+		return SL_ECORRUPT;
+	int rc, step;
+	while ((step = sqlite3changeset_next(it)) == SQLITE_ROW) {
+		const char *name;
+		int ncol, op, indirect;
+		if (sqlite3changeset_op(it, &name, &ncol, &op, &indirect) != SQLITE_OK)
+			break;
+		const struct txnrec_table *t = table_named(x, name);
+		if (!t || t->ncols < ncol) { /* every changeset's tables are described before it */
+			sqlite3changeset_finalize(it);
+			return SL_ECORRUPT;
+		}
+		if (wanted(x->o, name))
+			change_event(x, t, it, ncol, op);
+	}
+	rc = sqlite3changeset_finalize(it);
+	return step == SQLITE_DONE && rc == SQLITE_OK ? 0 : SL_ECORRUPT;
+}
+
+int cdc_record_events(const struct record *rec, uint64_t next_lsn, const struct cdc_options *o, struct buf *out,
+		      uint32_t *nevents)
+{
+	*nevents = 0;
+	if (rec->type != RECORD_TXN)
+		return 0;
+	struct buf raw;
+	buf_init(&raw);
+	int rc = record_payload(rec, &raw);
+	struct txnrec tr;
+	if (rc == 0 && txnrec_decode(raw.data, raw.len, &tr) != 0)
+		rc = SL_ECORRUPT;
+	if (rc == 0 && !(tr.sections & TXNREC_LOGICAL))
+		rc = SL_EINVAL;
+	if (rc != 0) {
+		buf_free(&raw);
+		return rc;
+	}
+	struct txn x = { .rec = rec, .o = o };
+	lsn_format(rec->lsn, x.lsn);
+	format_time(rec->commit_ts, x.time, sizeof(x.time));
+	buf_init(&x.body);
+	struct txnrec_iter it;
+	txnrec_items(&tr, &it);
+	uint8_t kind;
+	const uint8_t *data;
+	uint32_t len;
+	while (rc == 0 && txnrec_next_item(&it, &kind, &data, &len) == 1) {
+		if (kind == TXNREC_TABLE)
+			rc = add_table(&x, data, len);
+		else if (kind == TXNREC_CHANGESET && len > 0)
+			rc = changeset_events(&x, data, len);
+		else if (kind == TXNREC_DDL)
+			ddl_event(&x, data, len);
+	}
+	if (rc == 0 && x.body.oom)
+		rc = SL_ENOMEM;
+	if (rc == 0 && x.events > 0) {
+		begin_event(&x, out);
+		buf_append(out, x.body.data, x.body.len);
+		commit_event(&x, out, next_lsn);
+		rc = out->oom ? SL_ENOMEM : 0;
+		*nevents = x.events + 2;
+	}
+	for (int i = 0; i < x.ntables; i++)
+		free(x.tables[i]);
+	free(x.tables);
+	free(x.counts);
+	buf_free(&x.body);
+	buf_free(&raw);
+	return rc;
+}

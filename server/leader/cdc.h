@@ -1,0 +1,54 @@
+/*
+ * cdc.h — change events from the replication log: each TXN record's
+ * logical section (txnrec.h: changesets, the tables' columns, DDL) as one
+ * JSON object per line, in sluice's own form or in Debezium's change-event
+ * envelope. The schema, with an example of every event: docs/CDC.md.
+ *
+ * A transaction gives a begin line, its row changes and DDL statements in
+ * the order they happened, and a commit line carrying the LSN to resume
+ * from. Pure: a record in, lines out; no I/O, no clock (the caller passes
+ * the time Debezium's envelope stamps).
+ */
+#ifndef SL_CDC_H
+#define SL_CDC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "record.h"
+
+#define CDC_MAX_TABLES 64
+#define CDC_NAME_MAX 256
+
+enum cdc_format {
+	CDC_FORMAT_JSON,     /* sluice's events: begin, change, ddl, commit */
+	CDC_FORMAT_DEBEZIUM, /* Debezium's envelope; transaction and schema-change lines */
+};
+
+struct cdc_options {
+	enum cdc_format format;
+	int ntables; /* 0: every table */
+	char tables[CDC_MAX_TABLES][CDC_NAME_MAX];
+	const char *connector; /* Debezium's source.name */
+	int64_t now_ms;        /* Debezium's envelope ts_ms */
+};
+
+/* "json" or "debezium"; 0 or SL_EINVAL. */
+int cdc_format_parse(const char *name, enum cdc_format *out);
+/* A comma-separated list of table names into o->tables ("" keeps every
+ * table); 0, or SL_EINVAL with err. */
+int cdc_tables_parse(const char *list, struct cdc_options *o, char *err, size_t errlen);
+
+/*
+ * Appends the events of the record at rec (begin, its row changes and DDL,
+ * commit; nothing for an EPOCH record or a transaction with nothing of the
+ * tables asked for), each a line of JSON ending in '\n'; *nevents gets how
+ * many. 0; SL_EINVAL when the record holds no logical section (the log
+ * was written with log_mode = physical); SL_ECORRUPT; SL_ENOMEM.
+ */
+int cdc_record_events(const struct record *rec, uint64_t next_lsn, const struct cdc_options *o, struct buf *out,
+		      uint32_t *nevents);
+
+#endif

@@ -1,0 +1,196 @@
+/*
+ * cdc.c — `sluice cdc --host H:P [--host H:P...] [--from LSN]
+ * [--format json|debezium] [--tables t1,t2] [--endpos LSN]`: prints the
+ * leader's change events, one JSON object per line (docs/CDC.md), and
+ * follows new ones as they commit.
+ *
+ * It finds the leader from the hosts given (each as `sluice status` does,
+ * so a follower's address leads to its leader) and polls
+ * sluice_changes(from, CDC_BATCH_EVENTS, format, tables) there. Each
+ * answer holds whole transactions; they are written and flushed before
+ * the position moves to the last row's next_lsn, so the output never
+ * holds half a transaction, and after a lost connection, a promotion or a
+ * failover it goes on from the new leader exactly after the last
+ * transaction printed. When an answer is empty (the leader's visible log
+ * is all printed), it waits CDC_IDLE_MS before asking again.
+ *
+ * Without --from it starts at the leader's end of log: changes committed
+ * from then on. --from 0/0 starts at the oldest record the leader keeps.
+ * --endpos prints the transactions that start before that LSN and stops.
+ * SIGINT and SIGTERM stop it between two answers (exit status 0).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "lsn.h"
+#include "sl_time.h"
+#include "sluice.h"
+
+#define CDC_BATCH_EVENTS "5000"
+#define CDC_IDLE_MS 100          /* between polls once caught up */
+#define CDC_QUERY_TIMEOUT_MS 30000
+#define CDC_RETRY_MS 200         /* between attempts to find a leader */
+#define CDC_LEADERLESS_MS 120000 /* with no leader that long, give up */
+#define CDC_ERROR_MAX 1024
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL); /* a signal ends it early, as it should */
+}
+
+/* The leader as found from one of the comma-separated hosts: a connection
+ * to it, or NULL with why in err. */
+static PGconn *leader_connect(const char *hosts, char *err, size_t errlen)
+{
+	char list[1024], *save = NULL;
+	snprintf(list, sizeof(list), "%s", hosts);
+	snprintf(err, errlen, "no leader found");
+	for (char *h = strtok_r(list, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
+		struct status_node *nodes;
+		size_t n;
+		if (status_find(h, &nodes, &n) != 0) {
+			snprintf(err, errlen, "out of memory");
+			return NULL;
+		}
+		char leader[sizeof(nodes->address)] = "";
+		for (size_t i = 0; i < n; i++)
+			if (nodes[i].ok && strcmp(nodes[i].role, "leader") == 0)
+				snprintf(leader, sizeof(leader), "%s", nodes[i].address);
+		if (!leader[0] && n > 0)
+			snprintf(err, errlen, "no leader answers (asked %s: %s)", h,
+				 nodes[0].error[0] ? nodes[0].error : nodes[0].role);
+		free(nodes);
+		if (!leader[0])
+			continue;
+		PGconn *conn = status_connect(leader, "sluice cdc", err, errlen);
+		if (conn)
+			return conn;
+	}
+	return NULL;
+}
+
+/* True for an error that a later attempt, perhaps at another leader, may
+ * not meet: this node no longer leads, or holds reads for a moment. */
+static bool transient(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	return !state || strcmp(state, "55000") == 0 || strncmp(state, "08", 2) == 0 ||
+	       strncmp(state, "57", 2) == 0 || strcmp(state, "40001") == 0;
+}
+
+/* The leader's end of log, where a stream with no --from begins. */
+static int start_position(PGconn *conn, char *lsn, size_t lsnlen, char *err, size_t errlen)
+{
+	PGresult *res = tool_query(conn, "SELECT sluice_current_lsn()", 0, NULL, CDC_QUERY_TIMEOUT_MS, err, errlen);
+	if (!res)
+		return -1;
+	int rc = -1;
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		snprintf(lsn, lsnlen, "%s", PQgetvalue(res, 0, 0));
+		rc = 0;
+	} else {
+		tool_result_error(res, err, errlen);
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Writes an answer's events (those of transactions before endpos); moves
+ * from to the last next_lsn written; *done once endpos is reached. */
+static int print_events(const PGresult *res, char *from, size_t fromlen, const uint64_t *endpos, bool *done)
+{
+	for (int i = 0; i < PQntuples(res); i++) {
+		uint64_t lsn;
+		if (endpos && lsn_parse(PQgetvalue(res, i, 2), &lsn) == 0 && lsn >= *endpos) {
+			*done = true;
+			break;
+		}
+		if (!PQgetisnull(res, i, 0)) {
+			fwrite(PQgetvalue(res, i, 0), 1, (size_t)PQgetlength(res, i, 0), stdout);
+			fputc('\n', stdout);
+		}
+		if (!PQgetisnull(res, i, 1))
+			snprintf(from, fromlen, "%s", PQgetvalue(res, i, 1));
+	}
+	uint64_t at;
+	if (endpos && lsn_parse(from, &at) == 0 && at >= *endpos)
+		*done = true;
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return tool_error("could not write the output: %s", strerror(errno));
+	return TOOL_EXIT_OK;
+}
+
+int cdc_run(const char *hosts, const uint64_t *from_lsn, const char *format, const char *tables,
+	    const uint64_t *endpos)
+{
+	char from[LSN_TEXT_MAX] = "", err[CDC_ERROR_MAX] = "";
+	if (from_lsn)
+		lsn_format(*from_lsn, from);
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	PGconn *conn = NULL;
+	int64_t leaderless_since = sl_monotonic_ms();
+	int rc = TOOL_EXIT_OK;
+	while (!stopping) {
+		if (!conn) {
+			conn = leader_connect(hosts, err, sizeof(err));
+			if (conn && !from[0] && start_position(conn, from, sizeof(from), err, sizeof(err)) != 0) {
+				PQfinish(conn);
+				conn = NULL;
+			}
+			if (!conn) {
+				if (sl_monotonic_ms() - leaderless_since > CDC_LEADERLESS_MS) {
+					rc = tool_error("no leader for %d s: %s", CDC_LEADERLESS_MS / 1000, err);
+					break;
+				}
+				sleep_ms(CDC_RETRY_MS);
+				continue;
+			}
+		}
+		const char *values[] = { from, CDC_BATCH_EVENTS, format, tables };
+		PGresult *res = tool_query(conn,
+					   "SELECT data, next_lsn, lsn FROM sluice_changes($1, $2::integer, $3, $4)", 4,
+					   values, CDC_QUERY_TIMEOUT_MS, err, sizeof(err));
+		if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+			if (res && !transient(res)) {
+				tool_result_error(res, err, sizeof(err));
+				PQclear(res);
+				rc = tool_error("%s", err);
+				break;
+			}
+			PQclear(res);
+			PQfinish(conn);
+			conn = NULL;
+			leaderless_since = sl_monotonic_ms();
+			continue;
+		}
+		leaderless_since = sl_monotonic_ms();
+		bool done = false;
+		rc = print_events(res, from, sizeof(from), endpos, &done);
+		int rows = PQntuples(res);
+		PQclear(res);
+		if (rc != TOOL_EXIT_OK || done)
+			break;
+		if (rows == 0)
+			sleep_ms(CDC_IDLE_MS);
+	}
+	PQfinish(conn);
+	return rc;
+}
