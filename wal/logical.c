@@ -31,6 +31,11 @@ struct table_desc {
 	struct buf item; /* an encoded TXNREC_TABLE body */
 };
 
+struct names {
+	char **v;
+	int n;
+};
+
 struct logical {
 	sqlite3 *db;
 	sqlite3_session *session;
@@ -38,13 +43,14 @@ struct logical {
 	uint32_t nitems;
 	struct mark *marks;
 	int nmarks, marks_cap;
-	/* tables of the main database without a PRIMARY KEY */
-	char **no_pk;
-	int nno_pk;
+	/* tables of the main database the session extension cannot record:
+	 * without a PRIMARY KEY, or with generated columns (its changeset
+	 * then fails with SQLITE_SCHEMA and holds nothing) */
+	struct names no_pk, generated;
 	char **null_key_checks; /* per table whose key may hold NULL: a query finding such rows */
 	char **null_key_tables;
 	int nnull_key;
-	bool schema_dirty; /* no_pk and the table cache need rebuilding */
+	bool schema_dirty; /* no_pk, generated and the table cache need rebuilding */
 	struct table_desc *tables;
 	int ntables;
 	bool prep_ddl;
@@ -54,13 +60,44 @@ struct logical {
 
 /* ------------------------------------------------------------ schema */
 
-static void free_no_pk(struct logical *lg)
+static void names_free(struct names *l)
 {
-	for (int i = 0; i < lg->nno_pk; i++)
-		free(lg->no_pk[i]);
-	free(lg->no_pk);
-	lg->no_pk = NULL;
-	lg->nno_pk = 0;
+	for (int i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* The first column of every row sql gives, into l. 0, SL_EIO, SL_ENOMEM. */
+static int names_load(sqlite3 *db, const char *sql, struct names *l)
+{
+	names_free(l);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return SL_EIO;
+	int rc = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char **grown = realloc(l->v, (size_t)(l->n + 1) * sizeof(char *));
+		char *name = grown ? strdup((const char *)sqlite3_column_text(st, 0)) : NULL;
+		if (grown)
+			l->v = grown;
+		if (!name) {
+			rc = SL_ENOMEM;
+			break;
+		}
+		l->v[l->n++] = name;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static bool names_have(const struct names *l, const char *name)
+{
+	for (int i = 0; i < l->n; i++)
+		if (strcasecmp(l->v[i], name) == 0)
+			return true;
+	return false;
 }
 
 static void free_null_keys(struct logical *lg)
@@ -150,43 +187,27 @@ static void free_tables(struct logical *lg)
 	lg->ntables = 0;
 }
 
-/* Rebuilds the list of tables without a PRIMARY KEY. Not from a callback. */
+/* Rebuilds the lists of tables the session cannot record. Not from a
+ * callback. */
 static int load_schema(struct logical *lg)
 {
-	static const char sql[] =
-		"SELECT m.name FROM main.sqlite_schema m WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' "
-		"ESCAPE '\\' AND NOT EXISTS (SELECT 1 FROM pragma_table_info(m.name, 'main') WHERE pk > 0)";
-	free_no_pk(lg);
+#define USER_TABLES                                                                                          \
+	"SELECT m.name FROM main.sqlite_schema m WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' " \
+	"ESCAPE '\\' AND "
+	static const char no_pk[] =
+		USER_TABLES "NOT EXISTS (SELECT 1 FROM pragma_table_info(m.name, 'main') WHERE pk > 0)";
+	static const char generated[] =
+		USER_TABLES "EXISTS (SELECT 1 FROM pragma_table_xinfo(m.name, 'main') WHERE hidden IN (2, 3))";
+#undef USER_TABLES
 	free_tables(lg);
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(lg->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return SL_EIO;
-	int rc = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		char **grown = realloc(lg->no_pk, (size_t)(lg->nno_pk + 1) * sizeof(char *));
-		char *name = grown ? strdup((const char *)sqlite3_column_text(st, 0)) : NULL;
-		if (grown)
-			lg->no_pk = grown;
-		if (!name) {
-			rc = SL_ENOMEM;
-			break;
-		}
-		lg->no_pk[lg->nno_pk++] = name;
-	}
-	sqlite3_finalize(st);
+	int rc = names_load(lg->db, no_pk, &lg->no_pk);
+	if (rc == 0)
+		rc = names_load(lg->db, generated, &lg->generated);
 	if (rc == 0)
 		rc = load_null_keys(lg);
 	if (rc == 0)
 		lg->schema_dirty = false;
 	return rc;
-}
-
-static bool lacks_pk(struct logical *lg, const char *table)
-{
-	for (int i = 0; i < lg->nno_pk; i++)
-		if (strcasecmp(lg->no_pk[i], table) == 0)
-			return true;
-	return false;
 }
 
 /* The next word of SQL text at *p (quotes and punctuation skipped), into
@@ -275,9 +296,16 @@ int logical_authorize(void *arg, int action, const char *a1, const char *a2, con
 	case SQLITE_INSERT:
 	case SQLITE_UPDATE:
 	case SQLITE_DELETE:
-		if (db && strcmp(db, "main") == 0 && a1 && lacks_pk(lg, a1)) {
+		if (db && strcmp(db, "main") == 0 && a1 && names_have(&lg->no_pk, a1)) {
 			snprintf(lg->denied, sizeof(lg->denied),
 				 "cannot write to table \"%s\": it has no PRIMARY KEY, which log_mode=logical needs", a1);
+			return SQLITE_DENY;
+		}
+		if (db && strcmp(db, "main") == 0 && a1 && names_have(&lg->generated, a1)) {
+			snprintf(lg->denied, sizeof(lg->denied),
+				 "cannot write to table \"%s\": it has generated columns, whose rows SQLite's "
+				 "session extension does not record (log_mode=logical)",
+				 a1);
 			return SQLITE_DENY;
 		}
 		break;
@@ -410,18 +438,28 @@ static int describe_tables(struct logical *lg, void *cs, int n)
 	return rc;
 }
 
-/* The session's changes so far become items; a fresh session follows. */
+/*
+ * The session's changes so far become items; a fresh session follows.
+ * A change the session could not record (its table changed under it, or
+ * one it cannot describe) leaves it seemingly empty and fails its
+ * changeset: the transaction is then refused (SL_EINVAL, denied set),
+ * never logged without its rows.
+ */
 static int materialize(struct logical *lg)
 {
 	if (!lg->session)
 		return session_new(lg);
-	if (sqlite3session_isempty(lg->session))
-		return 0;
 	int n = 0;
 	void *cs = NULL;
-	if (sqlite3session_changeset(lg->session, &n, &cs) != SQLITE_OK) {
-		log_error("logical", "could not make a changeset: %s", sqlite3_errmsg(lg->db));
-		return SL_EIO;
+	int src = sqlite3session_changeset(lg->session, &n, &cs);
+	if (src != SQLITE_OK) {
+		sqlite3_free(cs);
+		snprintf(lg->denied, sizeof(lg->denied),
+			 "cannot commit: SQLite's session extension could not record this transaction's row "
+			 "changes (%s), which log_mode=logical needs",
+			 sqlite3_errstr(src));
+		log_error("logical", "%s", lg->denied);
+		return src == SQLITE_NOMEM ? SL_ENOMEM : SL_EINVAL;
 	}
 	int rc = 0;
 	if (n > 0) {
@@ -467,7 +505,8 @@ void logical_close(struct logical *lg)
 	for (int i = 0; i < lg->nmarks; i++)
 		free(lg->marks[i].name);
 	free(lg->marks);
-	free_no_pk(lg);
+	names_free(&lg->no_pk);
+	names_free(&lg->generated);
 	free_null_keys(lg);
 	free_tables(lg);
 	buf_free(&lg->items);

@@ -13,7 +13,8 @@
  * WAL commit the log lacks is refused, except the replay transaction of an
  * interrupted logical recovery named by the db-position.redo marker; the
  * WAL scan of recovery_wal_last_commit; writes to a table without a
- * PRIMARY KEY are refused in logical mode. Each test has its own temporary
+ * PRIMARY KEY or with generated columns are refused in logical mode, and a
+ * transaction the session could not record is refused at commit. Each test has its own temporary
  * directory, removed at the end.
  */
 #include <setjmp.h>
@@ -143,7 +144,7 @@ static sqlite3 *db_open(struct fixture *f, const char *vfs)
 /* The log, then the database on the capture VFS (and logical capture). */
 static void open_all(struct fixture *f, enum log_mode mode, bool logical)
 {
-	struct commitlog_options o = { f->root, f->path, "n1", mode, f->opt };
+	struct commitlog_options o = { .data_dir = f->root, .db_path = f->path, .node_name = "n1", .mode = mode, .log = f->opt };
 	f->err[0] = '\0';
 	int rc = commitlog_open(&f->cl, &o, f->err, sizeof(f->err));
 	if (rc != 0)
@@ -379,7 +380,7 @@ static void foreign_commit(struct fixture *f, const char *sql)
 
 static void expect_open_fails(struct fixture *f, enum log_mode mode)
 {
-	struct commitlog_options o = { f->root, f->path, "n1", mode, f->opt };
+	struct commitlog_options o = { .data_dir = f->root, .db_path = f->path, .node_name = "n1", .mode = mode, .log = f->opt };
 	struct commitlog *cl = NULL;
 	f->err[0] = '\0';
 	assert_int_not_equal(commitlog_open(&cl, &o, f->err, sizeof(f->err)), 0);
@@ -770,6 +771,35 @@ static void test_logical_add_column_default(void **state)
 	assert_int_equal(query_int(f->db, "SELECT sum(w) FROM a"), 10);
 }
 
+/* SQLite's sessions record nothing of a table with generated columns (the
+ * changeset fails with SQLITE_SCHEMA): logical mode refuses writes to it,
+ * and a transaction whose changes the session could not record anyway is
+ * refused at commit, never logged without its rows. */
+static void test_logical_generated_columns(void **state)
+{
+	struct fixture *f = *state;
+	open_all(f, LOG_MODE_LOGICAL, true);
+	lexec(f, "BEGIN IMMEDIATE");
+	lexec(f, "CREATE TABLE g(id INTEGER PRIMARY KEY, twice AS (id * 2), thrice AS (id * 3) STORED)");
+	lcommit(f);
+	lexec(f, "BEGIN IMMEDIATE");
+	assert_int_equal(lrun(f, "INSERT INTO g(id) VALUES (1)"), SQLITE_AUTH);
+	assert_non_null(strstr(logical_denied(f->lg), "generated columns"));
+	exec_ok(f->db, "ROLLBACK");
+	logical_rollback(f->lg);
+
+	/* past the authorizer: the commit is refused, not logged empty */
+	sqlite3_set_authorizer(f->db, NULL, NULL);
+	exec_ok(f->db, "BEGIN IMMEDIATE");
+	exec_ok(f->db, "INSERT INTO g(id) VALUES (2)");
+	assert_int_equal(commitlog_stage_logical(f->cl, f->lg), SL_EINVAL);
+	assert_non_null(strstr(logical_denied(f->lg), "could not record"));
+	exec_ok(f->db, "ROLLBACK");
+	logical_rollback(f->lg);
+	commitlog_unstage(f->cl);
+	close_all(f);
+}
+
 /* The replay transaction of an interrupted logical recovery is recognised
  * by the marker, and nothing is replayed twice. */
 static void test_logical_redo_interrupted(void **state)
@@ -814,6 +844,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wal_last_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_logical_redo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_logical_add_column_default, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_logical_generated_columns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_logical_redo_interrupted, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
