@@ -16,6 +16,9 @@
  *
  * Without --from it starts at the leader's end of log: changes committed
  * from then on. --from 0/0 starts at the oldest record the leader keeps.
+ * --snapshot first prints every row as a read event from one read
+ * transaction on the leader (sluice_changes_snapshot), then the stream
+ * from the LSN that transaction stands at.
  * --endpos prints the transactions that start before that LSN and stops.
  * SIGINT and SIGTERM stop it between two answers (exit status 0).
  */
@@ -135,8 +138,88 @@ static int print_events(const PGresult *res, char *from, size_t fromlen, const u
 	return TOOL_EXIT_OK;
 }
 
+/* Runs sql; on failure says why in err and whether it may pass later. */
+static bool run(PGconn *conn, const char *sql, PGresult **out, bool *retry, char *err, size_t errlen)
+{
+	PGresult *res = tool_query(conn, sql, 0, NULL, CDC_QUERY_TIMEOUT_MS, err, errlen);
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (res && st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+		tool_result_error(res, err, errlen);
+	*retry = !res || transient(res);
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+		if (out)
+			*out = res;
+		else
+			PQclear(res);
+		return true;
+	}
+	PQclear(res);
+	return false;
+}
+
+/*
+ * --snapshot: prints sluice_changes_snapshot's events, read through a
+ * cursor in a read-only transaction (so that neither side holds the whole
+ * database at once), and sets from to where the stream goes on. On
+ * failure err says why, *printed whether some of it was already written
+ * (then it cannot be taken again without duplicates), *retry whether a
+ * later attempt may succeed.
+ */
+static bool snapshot(PGconn *conn, const char *format, const char *tables, char *from, size_t fromlen,
+		     bool *printed, bool *retry, char *err, size_t errlen)
+{
+	char *f = PQescapeLiteral(conn, format, strlen(format));
+	char *t = tables ? PQescapeLiteral(conn, tables, strlen(tables)) : NULL;
+	char declare[2048];
+	bool ok = f && (!tables || t);
+	if (ok)
+		snprintf(declare, sizeof(declare),
+			 "DECLARE sluice_cdc_snapshot NO SCROLL CURSOR FOR "
+			 "SELECT data, next_lsn FROM sluice_changes_snapshot(%s, %s)",
+			 f, t ? t : "NULL");
+	PQfreemem(f);
+	PQfreemem(t);
+	*printed = false;
+	*retry = true;
+	if (!ok) {
+		snprintf(err, errlen, "%s", PQerrorMessage(conn));
+		return false;
+	}
+	if (!run(conn, "BEGIN READ ONLY", NULL, retry, err, errlen) || !run(conn, declare, NULL, retry, err, errlen))
+		return false;
+	for (;;) {
+		PGresult *res;
+		if (!run(conn, "FETCH " CDC_BATCH_EVENTS " FROM sluice_cdc_snapshot", &res, retry, err, errlen))
+			return false;
+		int rows = PQntuples(res);
+		for (int i = 0; i < rows; i++) {
+			if (!PQgetisnull(res, i, 0)) {
+				fwrite(PQgetvalue(res, i, 0), 1, (size_t)PQgetlength(res, i, 0), stdout);
+				fputc('\n', stdout);
+				*printed = true;
+			}
+			if (!PQgetisnull(res, i, 1))
+				snprintf(from, fromlen, "%s", PQgetvalue(res, i, 1));
+		}
+		PQclear(res);
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			snprintf(err, errlen, "could not write the output: %s", strerror(errno));
+			*retry = false;
+			return false;
+		}
+		if (rows == 0)
+			break;
+	}
+	if (!from[0]) {
+		snprintf(err, errlen, "the snapshot ended without its position");
+		*retry = false;
+		return false;
+	}
+	return run(conn, "COMMIT", NULL, retry, err, errlen);
+}
+
 int cdc_run(const char *hosts, const uint64_t *from_lsn, const char *format, const char *tables,
-	    const uint64_t *endpos)
+	    const uint64_t *endpos, bool want_snapshot)
 {
 	char from[LSN_TEXT_MAX] = "", err[CDC_ERROR_MAX] = "";
 	if (from_lsn)
@@ -151,7 +234,8 @@ int cdc_run(const char *hosts, const uint64_t *from_lsn, const char *format, con
 	while (!stopping) {
 		if (!conn) {
 			conn = leader_connect(hosts, err, sizeof(err));
-			if (conn && !from[0] && start_position(conn, from, sizeof(from), err, sizeof(err)) != 0) {
+			if (conn && !from[0] && !want_snapshot &&
+			    start_position(conn, from, sizeof(from), err, sizeof(err)) != 0) {
 				PQfinish(conn);
 				conn = NULL;
 			}
@@ -163,6 +247,20 @@ int cdc_run(const char *hosts, const uint64_t *from_lsn, const char *format, con
 				sleep_ms(CDC_RETRY_MS);
 				continue;
 			}
+		}
+		if (want_snapshot) {
+			bool printed, retry;
+			if (!snapshot(conn, format, tables, from, sizeof(from), &printed, &retry, err, sizeof(err))) {
+				if (printed || !retry) {
+					rc = tool_error("the snapshot %s: %s", printed ? "was cut short" : "failed", err);
+					break;
+				}
+				PQfinish(conn);
+				conn = NULL;
+				continue;
+			}
+			want_snapshot = false;
+			leaderless_since = sl_monotonic_ms();
 		}
 		const char *values[] = { from, CDC_BATCH_EVENTS, format, tables };
 		PGresult *res = tool_query(conn,
@@ -178,7 +276,6 @@ int cdc_run(const char *hosts, const uint64_t *from_lsn, const char *format, con
 			PQclear(res);
 			PQfinish(conn);
 			conn = NULL;
-			leaderless_since = sl_monotonic_ms();
 			continue;
 		}
 		leaderless_since = sl_monotonic_ms();

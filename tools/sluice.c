@@ -46,7 +46,7 @@ static const char usage_text[] =
 	"  sluice log replay DATA_DIR OUT_DB [--mode physical|logical] [--from LSN]\n"
 	"  sluice status --host HOST:PORT [--json]\n"
 	"  sluice promote NODE --host HOST:PORT[,HOST:PORT...] [--force [--yes]]\n"
-	"  sluice cdc --host HOST:PORT [--host HOST:PORT...] [--from LSN]\n"
+	"  sluice cdc --host HOST:PORT [--host HOST:PORT...] [--from LSN | --snapshot]\n"
 	"             [--format json|debezium] [--tables T1,T2] [--endpos LSN]\n"
 	"  sluice secret\n"
 	"  sluice help\n"
@@ -93,7 +93,9 @@ static const char usage_text[] =
 	"               new commits until SIGINT or SIGTERM, and after a switchover or\n"
 	"               failover goes on from the new leader where it stopped. Without\n"
 	"               --from it starts at the leader's end of log; --from 0/0 starts\n"
-	"               at the oldest record kept. --format debezium writes Debezium's\n"
+	"               at the oldest record kept; --snapshot first prints every row\n"
+	"               as a read event from one snapshot, then the stream from it\n"
+	"               with no gap. --format debezium writes Debezium's\n"
 	"               envelope; --tables keeps the row changes of these tables;\n"
 	"               --endpos prints the transactions before that LSN and exits.\n"
 	"  secret       Print a new random cluster_secret (32 bytes from the kernel's\n"
@@ -126,7 +128,7 @@ struct args {
 	bool force, yes;
 	const char *format, *tables;
 	uint64_t endpos;
-	bool has_endpos;
+	bool has_endpos, snapshot;
 };
 
 int tool_error(const char *fmt, ...)
@@ -200,6 +202,8 @@ static int args_parse(int argc, char **argv, struct args *a)
 			a->force = true;
 		} else if (strcmp(argv[i], "--yes") == 0) {
 			a->yes = true;
+		} else if (strcmp(argv[i], "--snapshot") == 0) {
+			a->snapshot = true;
 		} else if ((v = option_value(argc, argv, &i, "--from")) != NULL) {
 			if (lsn_parse(v, &a->from) != 0)
 				return usage_error("invalid LSN \"%s\": want X/Y in hex, e.g. 0/16B3F0", v);
@@ -241,8 +245,8 @@ static int cmd_log_dump(int argc, char **argv)
 		return usage_error("log dump takes one DATA_DIR");
 	if (a.mode)
 		return usage_error("log dump has no --mode");
-	if (a.host || a.force || a.yes || a.format || a.tables || a.has_endpos)
-		return usage_error("log dump has no --host, --force, --yes, --format, --tables or --endpos");
+	if (a.host || a.force || a.yes || a.format || a.tables || a.has_endpos || a.snapshot)
+		return usage_error("log dump has no --host, --force, --yes, --format, --tables, --endpos or --snapshot");
 	return log_dump(a.pos[0], a.from, a.json);
 }
 
@@ -269,8 +273,8 @@ static int cmd_log_replay(int argc, char **argv)
 		return usage_error("log replay takes DATA_DIR and OUT_DB");
 	if (a.json)
 		return usage_error("log replay has no --json");
-	if (a.host || a.force || a.yes || a.format || a.tables || a.has_endpos)
-		return usage_error("log replay has no --host, --force, --yes, --format, --tables or --endpos");
+	if (a.host || a.force || a.yes || a.format || a.tables || a.has_endpos || a.snapshot)
+		return usage_error("log replay has no --host, --force, --yes, --format, --tables, --endpos or --snapshot");
 	if (a.mode && strcmp(a.mode, "logical") == 0)
 		mode = REPLAY_LOGICAL;
 	else if (a.mode && strcmp(a.mode, "physical") != 0)
@@ -309,8 +313,8 @@ static int cmd_status(int argc, char **argv)
 		return rc;
 	if (a.npos != 0)
 		return usage_error("status takes no arguments, only --host HOST:PORT [--json]");
-	if (a.mode || a.has_from || a.force || a.yes || a.format || a.tables || a.has_endpos)
-		return usage_error("status has no --mode, --from, --force, --yes, --format, --tables or --endpos");
+	if (a.mode || a.has_from || a.force || a.yes || a.format || a.tables || a.has_endpos || a.snapshot)
+		return usage_error("status takes only --host and --json");
 	if (!a.host)
 		return usage_error("status needs --host HOST:PORT");
 	if (strchr(a.host, ','))
@@ -339,8 +343,8 @@ static int cmd_promote(int argc, char **argv)
 		return rc;
 	if (a.npos != 1)
 		return usage_error("promote takes one NODE: sluice promote NODE --host HOST:PORT [--force [--yes]]");
-	if (a.mode || a.has_from || a.json || a.format || a.tables || a.has_endpos)
-		return usage_error("promote has no --mode, --from, --json, --format, --tables or --endpos");
+	if (a.mode || a.has_from || a.json || a.format || a.tables || a.has_endpos || a.snapshot)
+		return usage_error("promote takes only --host, --force and --yes");
 	if (a.yes && !a.force)
 		return usage_error("--yes goes with --force");
 	if (!a.host)
@@ -377,8 +381,10 @@ static int cmd_cdc(int argc, char **argv)
 		if (bad)
 			return usage_error("invalid --tables: %s", err);
 	}
+	if (a.snapshot && a.has_from)
+		return usage_error("cdc takes --snapshot or --from, not both");
 	return cdc_run(a.host, a.has_from ? &a.from : NULL, a.format ? a.format : "json", a.tables,
-		       a.has_endpos ? &a.endpos : NULL);
+		       a.has_endpos ? &a.endpos : NULL, a.snapshot);
 }
 
 int main(int argc, char **argv)

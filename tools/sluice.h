@@ -80,8 +80,9 @@ int promote_run(const char *node, const char *addresses, bool force, bool yes);
 /* `sluice cdc`: prints the change events of the cluster at the
  * comma-separated hosts from *from_lsn (NULL: the leader's end of log) in
  * format ("json" or "debezium"), of tables (comma-separated, NULL for
- * all), until endpos (NULL: until stopped). Returns a tool_exit status. */
+ * all), until endpos (NULL: until stopped); with snapshot, every row as a
+ * read event first, then the stream from there. Returns a tool_exit status. */
 int cdc_run(const char *hosts, const uint64_t *from_lsn, const char *format, const char *tables,
-	    const uint64_t *endpos);
+	    const uint64_t *endpos, bool snapshot);
 
 #endif

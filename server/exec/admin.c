@@ -23,10 +23,7 @@ void admin_set(const struct admin_ops *ops)
 
 static void refuse(sqlite3_context *ctx, struct dbconn *c, const struct admin_refusal *why)
 {
-	snprintf(c->fn_error.sqlstate, sizeof(c->fn_error.sqlstate), "%s", why->sqlstate);
-	snprintf(c->fn_error.message, sizeof(c->fn_error.message), "%s", why->message);
-	snprintf(c->fn_error.hint, sizeof(c->fn_error.hint), "%s", why->hint);
-	sqlite3_result_error(ctx, why->message, -1);
+	sqlite3_result_error(ctx, dbconn_raise(c, why->sqlstate, why->hint, "%s", why->message), -1);
 }
 
 /* The session's user may run admin functions; else refused (42501). */

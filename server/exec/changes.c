@@ -59,21 +59,7 @@ struct changes_cursor {
 };
 
 /* Raises a refusal with its SQLSTATE through the connection (dbpool.h). */
-static int refuse(struct changes_vtab *t, const char *sqlstate, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int refuse(struct changes_vtab *t, const char *sqlstate, const char *fmt, ...)
-{
-	struct dbconn *c = t->conn;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->fn_error.message, sizeof(c->fn_error.message), fmt, ap);
-	va_end(ap);
-	snprintf(c->fn_error.sqlstate, sizeof(c->fn_error.sqlstate), "%s", sqlstate);
-	c->fn_error.hint[0] = '\0';
-	sqlite3_free(t->base.zErrMsg);
-	t->base.zErrMsg = sqlite3_mprintf("%s", c->fn_error.message);
-	return SQLITE_ERROR;
-}
+#define refuse(t, ...) dbconn_vtab_error((t)->conn, &(t)->base, __VA_ARGS__)
 
 static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)
 {
@@ -96,23 +82,21 @@ static int vt_disconnect(sqlite3_vtab *vt)
 	return SQLITE_OK;
 }
 
-/* The arguments are equality constraints on the hidden columns: each one
- * given is passed to xFilter, in column order (idxNum: which). */
-static int vt_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
+int changes_best_index(sqlite3_index_info *info, int first_hidden, int ncols)
 {
-	int where[NCOLS];
-	for (int i = 0; i < NCOLS; i++)
+	int where[16];
+	for (int i = 0; i < ncols; i++)
 		where[i] = -1;
 	for (int i = 0; i < info->nConstraint; i++) {
 		const struct sqlite3_index_constraint *k = &info->aConstraint[i];
-		if (k->iColumn < COL_FROM || k->op != SQLITE_INDEX_CONSTRAINT_EQ)
+		if (k->iColumn < first_hidden || k->iColumn >= ncols || k->op != SQLITE_INDEX_CONSTRAINT_EQ)
 			continue;
 		if (!k->usable)
 			return SQLITE_CONSTRAINT;
 		where[k->iColumn] = i;
 	}
 	int argv = 0, mask = 0;
-	for (int col = COL_FROM; col < NCOLS; col++) {
+	for (int col = first_hidden; col < ncols; col++) {
 		if (where[col] < 0)
 			continue;
 		info->aConstraintUsage[where[col]].argvIndex = ++argv;
@@ -123,6 +107,36 @@ static int vt_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
 	info->estimatedCost = 1000;
 	info->estimatedRows = 1000;
 	return SQLITE_OK;
+}
+
+int changes_options(struct dbconn *conn, sqlite3_vtab *vt, const char *format, const char *tables,
+		    struct cdc_options *o)
+{
+	o->format = CDC_FORMAT_JSON;
+	if (format && cdc_format_parse(format, &o->format) != 0)
+		return dbconn_vtab_error(conn, vt, SQLSTATE_INVALID_PARAMETER_VALUE,
+					 "unknown change event format \"%s\" (json or debezium)", format);
+	char err[256];
+	if (tables && cdc_tables_parse(tables, o, err, sizeof(err)) != 0)
+		return dbconn_vtab_error(conn, vt, SQLSTATE_INVALID_PARAMETER_VALUE, "%s", err);
+	return SQLITE_OK;
+}
+
+int changes_source_check(struct dbconn *conn, sqlite3_vtab *vt)
+{
+	struct commitlog *cl = conn->pool->cl;
+	if (!cl)
+		return dbconn_vtab_error(conn, vt, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+					 "change events are read on the leader: this node is not the leader");
+	if (commitlog_mode(cl) == LOG_MODE_PHYSICAL)
+		return dbconn_vtab_error(conn, vt, SQLSTATE_FEATURE_NOT_SUPPORTED,
+					 "change events need log_mode = logical or both (this log holds page images only)");
+	return SQLITE_OK;
+}
+
+static int vt_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
+{
+	return changes_best_index(info, COL_FROM, NCOLS);
 }
 
 static int vt_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
@@ -208,20 +222,9 @@ static int read_arguments(struct changes_vtab *t, int idx, sqlite3_value **argv,
 		if (*max <= 0)
 			return refuse(t, SQLSTATE_INVALID_PARAMETER_VALUE, "max_events must be positive");
 	}
-	o->format = CDC_FORMAT_JSON;
-	if (idx & (1 << COL_FORMAT)) {
-		const char *f = (const char *)sqlite3_value_text(argv[k++]);
-		if (f && cdc_format_parse(f, &o->format) != 0)
-			return refuse(t, SQLSTATE_INVALID_PARAMETER_VALUE,
-				      "unknown change event format \"%s\" (json or debezium)", f);
-	}
-	if (idx & (1 << COL_TABLES)) {
-		const char *list = (const char *)sqlite3_value_text(argv[k++]);
-		char err[256];
-		if (list && cdc_tables_parse(list, o, err, sizeof(err)) != 0)
-			return refuse(t, SQLSTATE_INVALID_PARAMETER_VALUE, "%s", err);
-	}
-	return SQLITE_OK;
+	const char *format = idx & (1 << COL_FORMAT) ? (const char *)sqlite3_value_text(argv[k++]) : NULL;
+	const char *tables = idx & (1 << COL_TABLES) ? (const char *)sqlite3_value_text(argv[k++]) : NULL;
+	return changes_options(t->conn, &t->base, format, tables, o);
 }
 
 static int vt_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str, int argc, sqlite3_value **argv)
@@ -235,13 +238,9 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str, int
 	if (!o)
 		return SQLITE_NOMEM;
 	int rc = read_arguments(t, idx, argv, &from, &max, o);
+	if (rc == SQLITE_OK)
+		rc = changes_source_check(t->conn, &t->base);
 	struct commitlog *cl = t->conn->pool->cl;
-	if (rc == SQLITE_OK && !cl)
-		rc = refuse(t, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-			    "change events are read on the leader: this node is not the leader");
-	else if (rc == SQLITE_OK && commitlog_mode(cl) == LOG_MODE_PHYSICAL)
-		rc = refuse(t, SQLSTATE_FEATURE_NOT_SUPPORTED,
-			    "change events need log_mode = logical or both (this log holds page images only)");
 	struct replog *log = rc == SQLITE_OK ? commitlog_replog(cl) : NULL;
 	struct replog_reader *r = NULL;
 	if (rc == SQLITE_OK) {
@@ -351,5 +350,6 @@ static sqlite3_module module = {
 
 int changes_register(sqlite3 *db, struct dbconn *conn)
 {
-	return sqlite3_create_module(db, "sluice_changes", &module, conn);
+	int rc = sqlite3_create_module(db, "sluice_changes", &module, conn);
+	return rc == SQLITE_OK ? changes_snapshot_register(db, conn) : rc;
 }

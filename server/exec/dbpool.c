@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,34 @@ static bool is_schema_table(const char *name)
 	       strcasecmp(name, "sqlite_temp_master") == 0 || strcasecmp(name, "sqlite_temp_schema") == 0;
 }
 
+static const char *raise_v(struct dbconn *c, const char *sqlstate, const char *hint, const char *fmt, va_list ap)
+{
+	vsnprintf(c->fn_error.message, sizeof(c->fn_error.message), fmt, ap);
+	snprintf(c->fn_error.sqlstate, sizeof(c->fn_error.sqlstate), "%s", sqlstate);
+	snprintf(c->fn_error.hint, sizeof(c->fn_error.hint), "%s", hint ? hint : "");
+	return c->fn_error.message;
+}
+
+const char *dbconn_raise(struct dbconn *c, const char *sqlstate, const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	const char *message = raise_v(c, sqlstate, hint, fmt, ap);
+	va_end(ap);
+	return message;
+}
+
+int dbconn_vtab_error(struct dbconn *c, sqlite3_vtab *vt, const char *sqlstate, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	const char *message = raise_v(c, sqlstate, NULL, fmt, ap);
+	va_end(ap);
+	sqlite3_free(vt->zErrMsg);
+	vt->zErrMsg = sqlite3_mprintf("%s", message);
+	return SQLITE_ERROR;
+}
+
 static int conn_authorize(void *arg, int action, const char *a1, const char *a2, const char *db, const char *trigger)
 {
 	struct dbconn *c = arg;
@@ -152,9 +181,7 @@ static int conn_authorize(void *arg, int action, const char *a1, const char *a2,
 		return SQLITE_OK; /* VACUUM's own temporary copy (dbconn_vacuum) */
 	char why[sizeof(c->fn_error.message)];
 	if (sandbox_check(action, a1, a2, why, sizeof(why)) != SQLITE_OK) {
-		snprintf(c->fn_error.sqlstate, sizeof(c->fn_error.sqlstate), "%s", SQLSTATE_INSUFFICIENT_PRIVILEGE);
-		snprintf(c->fn_error.message, sizeof(c->fn_error.message), "%s", why);
-		c->fn_error.hint[0] = '\0';
+		dbconn_raise(c, SQLSTATE_INSUFFICIENT_PRIVILEGE, NULL, "%s", why);
 		return SQLITE_DENY;
 	}
 	return c->logical ? logical_authorize(c->logical, action, a1, a2, db, trigger) : SQLITE_OK;

@@ -142,6 +142,18 @@ void dbconn_unprepare(struct dbconn *c, sqlite3_stmt *st);
  * b-tree (the schema's, or a table that took a status table's name).
  */
 bool dbconn_reads_no_data(struct dbconn *c, const char *sql);
+/*
+ * Raises an error of sluice's own SQL (a function, a virtual table) with
+ * its SQLSTATE and hint (NULL for none): kept in c->fn_error until the
+ * statement's failure is reported, for sqlite3_result_error and xFilter
+ * errors carry only text. Returns the message as kept.
+ */
+const char *dbconn_raise(struct dbconn *c, const char *sqlstate, const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* The same for a virtual table's method: also its error text; returns
+ * SQLITE_ERROR for the method to return. */
+int dbconn_vtab_error(struct dbconn *c, sqlite3_vtab *vt, const char *sqlstate, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* Runs SQL that returns no rows (BEGIN, COMMIT, SAVEPOINT…). On the
  * writer during a batch, transaction control becomes savepoints. */
 int dbconn_exec(struct dbconn *c, const char *sql);

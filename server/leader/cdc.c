@@ -94,7 +94,7 @@ int cdc_tables_parse(const char *list, struct cdc_options *o, char *err, size_t 
 	return 0;
 }
 
-static bool wanted(const struct cdc_options *o, const char *table)
+bool cdc_wanted(const struct cdc_options *o, const char *table)
 {
 	if (o->ntables == 0)
 		return true;
@@ -162,25 +162,49 @@ static void put_value(struct buf *b, sqlite3_value *v)
 	}
 }
 
+/* A row's value of column i, or NULL when the source does not hold it. */
+typedef sqlite3_value *(*value_at_fn)(void *src, int i);
+
+/* A changeset's old values. */
+static sqlite3_value *old_value(void *it, int i)
+{
+	sqlite3_value *v = NULL;
+	sqlite3changeset_old(it, i, &v);
+	return v;
+}
+
+/* A changeset's new values; an UPDATE leaves the key as it was, so where
+ * a key column has no new value its old one stands. */
+struct new_values {
+	sqlite3_changeset_iter *it;
+	const struct txnrec_table *t;
+};
+
+static sqlite3_value *new_value(void *arg, int i)
+{
+	struct new_values *n = arg;
+	sqlite3_value *v = NULL;
+	if (sqlite3changeset_new(n->it, i, &v) == SQLITE_OK && !v && n->t->pk[i])
+		sqlite3changeset_old(n->it, i, &v);
+	return v;
+}
+
+/* A row read by a statement. */
+static sqlite3_value *column_value(void *stmt, int i) { return sqlite3_column_value(stmt, i); }
+
 /*
- * A row as an object by column name: the changeset's old values or its new
- * ones, only the primary key's with key_only, and for an UPDATE's new
- * values the key's old ones where it did not change. Columns the
- * changeset does not hold (an UPDATE's unchanged ones) are left out.
+ * A row as an object by column name, only the primary key's with
+ * key_only. Columns the source does not hold (an UPDATE's unchanged ones)
+ * are left out.
  */
-static void put_row(struct buf *b, const struct txnrec_table *t, sqlite3_changeset_iter *it, int ncol, bool old,
-		    bool key_only)
+static void put_row(struct buf *b, const struct txnrec_table *t, int ncol, value_at_fn at, void *src, bool key_only)
 {
 	buf_put_u8(b, '{');
 	bool first = true;
 	for (int i = 0; i < ncol; i++) {
 		if (key_only && !t->pk[i])
 			continue;
-		sqlite3_value *v = NULL;
-		if (old)
-			sqlite3changeset_old(it, i, &v);
-		else if (sqlite3changeset_new(it, i, &v) == SQLITE_OK && !v && t->pk[i])
-			sqlite3changeset_old(it, i, &v); /* an UPDATE leaves the key as it was */
+		sqlite3_value *v = at(src, i);
 		if (!v)
 			continue;
 		if (!first)
@@ -205,29 +229,35 @@ static void format_time(uint64_t us, char *out, size_t outlen)
 
 /* ---------------------------------------------------------------- events */
 
-/* Fields every sluice event has. */
-static void put_head(struct txn *x, struct buf *b, const char *event)
+/* Fields every sluice event has; a snapshot's have no transaction. */
+static void put_head(struct buf *b, const char *event, const struct txn *x, const char *lsn)
 {
-	buf_printf(b, "{\"event\":\"%s\",\"xid\":%" PRIu64 ",\"lsn\":\"%s\",\"commit_time\":\"%s\"", event,
-		   x->rec->lsn, x->lsn, x->time);
+	if (x)
+		buf_printf(b, "{\"event\":\"%s\",\"xid\":%" PRIu64 ",\"lsn\":\"%s\",\"commit_time\":\"%s\"", event,
+			   x->rec->lsn, lsn, x->time);
+	else
+		buf_printf(b, "{\"event\":\"%s\",\"xid\":null,\"lsn\":\"%s\",\"commit_time\":null", event, lsn);
 }
 
-/* Debezium's source block. */
-static void put_source(struct txn *x, struct buf *b, const char *table)
+/* Debezium's source block: of a transaction, or of a snapshot at lsn. */
+static void put_source(struct buf *b, const struct cdc_options *o, const struct txn *x, const char *lsn,
+		       const char *table)
 {
 	buf_printf(b, "\"source\":{\"version\":\"%s\",\"connector\":\"sluice\",\"name\":", PACKAGE_VERSION);
-	json_put_cstr(b, x->o->connector ? x->o->connector : "sluice");
-	buf_printf(b, ",\"ts_ms\":%" PRIu64 ",\"snapshot\":\"false\",\"db\":\"main\",\"table\":",
-		   x->rec->commit_ts / 1000);
+	json_put_cstr(b, o->connector ? o->connector : "sluice");
+	buf_printf(b, ",\"ts_ms\":%" PRId64 ",\"snapshot\":\"%s\",\"db\":\"main\",\"table\":",
+		   x ? (int64_t)(x->rec->commit_ts / 1000) : o->now_ms, x ? "false" : "true");
 	if (table)
 		json_put_cstr(b, table);
 	else
 		PUT(b, "null");
-	buf_printf(b, ",\"lsn\":\"%s\",\"txId\":%" PRIu64 "}", x->lsn, x->rec->lsn);
+	buf_printf(b, ",\"lsn\":\"%s\",\"txId\":", lsn);
+	if (x)
+		buf_printf(b, "%" PRIu64 "}", x->rec->lsn);
+	else
+		PUT(b, "null}");
 }
 
-/* This event's place among the transaction's events of its table; 0 when
- * out of memory. */
 static uint32_t count_table(struct txn *x, const char *table)
 {
 	for (int i = 0; i < x->ncounts; i++)
@@ -245,69 +275,104 @@ static uint32_t count_table(struct txn *x, const char *table)
 	return 1;
 }
 
-static void change_event(struct txn *x, const struct txnrec_table *t, sqlite3_changeset_iter *it, int ncol, int op)
+/* Where a row event's key, before and after come from (at NULL: none). */
+struct row_sources {
+	value_at_fn key_at, before_at, after_at;
+	void *key_src, *before_src, *after_src;
+};
+
+/*
+ * A row event up to Debezium's transaction block and the closing brace:
+ * of a transaction x, or of a snapshot at lsn (x NULL). op is sluice's
+ * name of it, dbz_op Debezium's letter.
+ */
+static void put_row_event(struct buf *b, const struct cdc_options *o, const struct txn *x, const char *lsn,
+			  const struct txnrec_table *t, int ncol, const char *op, char dbz_op,
+			  const struct row_sources *src)
 {
-	struct buf *b = &x->body;
-	x->changes++;
-	x->events++;
-	if (x->o->format == CDC_FORMAT_JSON) {
-		put_head(x, b, "change");
+	if (o->format == CDC_FORMAT_JSON) {
+		put_head(b, "change", x, lsn);
 		PUT(b, ",\"table\":");
 		json_put_cstr(b, t->name);
-		buf_printf(b, ",\"op\":\"%s\",\"key\":",
-			   op == SQLITE_INSERT ? "insert" : op == SQLITE_UPDATE ? "update" : "delete");
-		put_row(b, t, it, ncol, op != SQLITE_INSERT, true);
+		buf_printf(b, ",\"op\":\"%s\",\"key\":", op);
+		put_row(b, t, ncol, src->key_at, src->key_src, true);
 		buf_put_u8(b, ',');
 	} else {
 		buf_put_u8(b, '{');
 	}
 	PUT(b, "\"before\":");
-	if (op == SQLITE_INSERT)
-		PUT(b, "null");
+	if (src->before_at)
+		put_row(b, t, ncol, src->before_at, src->before_src, false);
 	else
-		put_row(b, t, it, ncol, true, false);
+		PUT(b, "null");
 	PUT(b, ",\"after\":");
-	if (op == SQLITE_DELETE)
-		PUT(b, "null");
+	if (src->after_at)
+		put_row(b, t, ncol, src->after_at, src->after_src, false);
 	else
-		put_row(b, t, it, ncol, false, false);
+		PUT(b, "null");
+	if (o->format == CDC_FORMAT_DEBEZIUM) {
+		buf_put_u8(b, ',');
+		put_source(b, o, x, lsn, t->name);
+		buf_printf(b, ",\"op\":\"%c\",\"ts_ms\":%" PRId64, dbz_op, o->now_ms);
+	}
+}
+
+static void change_event(struct txn *x, const struct txnrec_table *t, sqlite3_changeset_iter *it, int ncol, int op)
+{
+	struct buf *b = &x->body;
+	x->changes++;
+	x->events++;
+	struct new_values nv = { it, t };
+	struct row_sources src = { old_value, NULL, NULL, it, it, &nv };
+	if (op == SQLITE_INSERT)
+		src.key_at = new_value, src.key_src = &nv;
+	if (op != SQLITE_INSERT)
+		src.before_at = old_value;
+	if (op != SQLITE_DELETE)
+		src.after_at = new_value;
+	put_row_event(b, x->o, x, x->lsn, t, ncol,
+		      op == SQLITE_INSERT ? "insert" : op == SQLITE_UPDATE ? "update" : "delete",
+		      op == SQLITE_INSERT ? 'c' : op == SQLITE_UPDATE ? 'u' : 'd', &src);
 	if (x->o->format == CDC_FORMAT_DEBEZIUM) {
 		uint32_t in_table = count_table(x, t->name);
 		if (in_table == 0)
 			b->oom = true;
-		buf_put_u8(b, ',');
-		put_source(x, b, t->name);
 		buf_printf(b,
-			   ",\"op\":\"%c\",\"ts_ms\":%" PRId64 ",\"transaction\":{\"id\":\"%" PRIu64
-			   "\",\"total_order\":%" PRIu32 ",\"data_collection_order\":%" PRIu32 "}",
-			   op == SQLITE_INSERT ? 'c' : op == SQLITE_UPDATE ? 'u' : 'd', x->o->now_ms, x->rec->lsn,
-			   x->events, in_table);
+			   ",\"transaction\":{\"id\":\"%" PRIu64 "\",\"total_order\":%" PRIu32
+			   ",\"data_collection_order\":%" PRIu32 "}",
+			   x->rec->lsn, x->events, in_table);
 	}
+	PUT(b, "}\n");
+}
+
+/* A DDL event: of a transaction x, or of a snapshot at lsn (x NULL). */
+static void put_ddl(struct buf *b, const struct cdc_options *o, const struct txn *x, const char *lsn, const void *sql,
+		    size_t len)
+{
+	if (o->format == CDC_FORMAT_JSON) {
+		put_head(b, "ddl", x, lsn);
+		PUT(b, ",\"sql\":");
+	} else {
+		buf_put_u8(b, '{');
+		put_source(b, o, x, lsn, NULL);
+		buf_printf(b, ",\"ts_ms\":%" PRId64 ",\"databaseName\":\"main\",\"ddl\":", o->now_ms);
+	}
+	json_put_string(b, sql, len);
+	if (o->format == CDC_FORMAT_DEBEZIUM)
+		PUT(b, ",\"tableChanges\":[]");
 	PUT(b, "}\n");
 }
 
 static void ddl_event(struct txn *x, const uint8_t *sql, uint32_t len)
 {
-	struct buf *b = &x->body;
 	x->events++;
-	if (x->o->format == CDC_FORMAT_JSON) {
-		put_head(x, b, "ddl");
-		PUT(b, ",\"sql\":");
-	} else {
-		buf_put_u8(b, '{');
-		put_source(x, b, NULL);
-		buf_printf(b, ",\"ts_ms\":%" PRId64 ",\"databaseName\":\"main\",\"ddl\":", x->o->now_ms);
-	}
-	json_put_string(b, sql, len);
-	if (x->o->format == CDC_FORMAT_DEBEZIUM)
-		PUT(b, ",\"tableChanges\":[]");
-	PUT(b, "}\n");
+	put_ddl(&x->body, x->o, x, x->lsn, sql, len);
 }
 
 static void begin_event(struct txn *x, struct buf *b)
 {
 	if (x->o->format == CDC_FORMAT_JSON) {
-		put_head(x, b, "begin");
+		put_head(b, "begin", x, x->lsn);
 		PUT(b, "}\n");
 	} else {
 		buf_printf(b,
@@ -322,7 +387,7 @@ static void commit_event(struct txn *x, struct buf *b, uint64_t next_lsn)
 	char next[LSN_TEXT_MAX];
 	lsn_format(next_lsn, next);
 	if (x->o->format == CDC_FORMAT_JSON) {
-		put_head(x, b, "commit");
+		put_head(b, "commit", x, x->lsn);
 		buf_printf(b, ",\"rows\":%" PRIu32 ",\"next_lsn\":\"%s\"}\n", x->changes, next);
 		return;
 	}
@@ -394,7 +459,7 @@ static int changeset_events(struct txn *x, const uint8_t *data, uint32_t len)
 			sqlite3changeset_finalize(it);
 			return SL_ECORRUPT;
 		}
-		if (wanted(x->o, name))
+		if (cdc_wanted(x->o, name))
 			change_event(x, t, it, ncol, op);
 	}
 	rc = sqlite3changeset_finalize(it);
@@ -452,4 +517,38 @@ int cdc_record_events(const struct record *rec, uint64_t next_lsn, const struct 
 	buf_free(&x.body);
 	buf_free(&raw);
 	return rc;
+}
+
+/* -------------------------------------------------------------- snapshots */
+
+void cdc_snapshot_begin(const struct cdc_options *o, uint64_t lsn, struct buf *out)
+{
+	char at[LSN_TEXT_MAX];
+	if (o->format == CDC_FORMAT_JSON)
+		buf_printf(out, "{\"event\":\"snapshot_begin\",\"lsn\":\"%s\"}\n", lsn_format(lsn, at));
+}
+
+void cdc_snapshot_ddl(const struct cdc_options *o, uint64_t lsn, const char *sql, struct buf *out)
+{
+	char at[LSN_TEXT_MAX];
+	put_ddl(out, o, NULL, lsn_format(lsn, at), sql, strlen(sql));
+}
+
+void cdc_snapshot_row(const struct cdc_options *o, uint64_t lsn, const struct txnrec_table *t, sqlite3_stmt *row,
+		      struct buf *out)
+{
+	char at[LSN_TEXT_MAX];
+	struct row_sources src = { column_value, NULL, column_value, row, NULL, row };
+	put_row_event(out, o, NULL, lsn_format(lsn, at), t, t->ncols, "read", 'r', &src);
+	if (o->format == CDC_FORMAT_DEBEZIUM)
+		PUT(out, ",\"transaction\":null");
+	PUT(out, "}\n");
+}
+
+void cdc_snapshot_end(const struct cdc_options *o, uint64_t lsn, uint64_t rows, struct buf *out)
+{
+	char at[LSN_TEXT_MAX];
+	if (o->format == CDC_FORMAT_JSON)
+		buf_printf(out, "{\"event\":\"snapshot_end\",\"lsn\":\"%s\",\"rows\":%" PRIu64 ",\"next_lsn\":\"%s\"}\n",
+			   lsn_format(lsn, at), rows, at);
 }

@@ -4,9 +4,13 @@ as a consumer of the stream would, and checks the stream on the way.
 
     cdc_apply.py json|debezium EVENTS_FILE OUT_DB
 
-Every line must be one JSON object. Transactions must come whole and in
-LSN order, each once: a begin (BEGIN), its events, a commit (END) whose
-row count is the number of row events between them. DDL runs as given;
+Every line must be one JSON object. A snapshot (`--snapshot`) may come
+first: its DDL and read events, all at one LSN S, framed in sluice's form
+by snapshot_begin and snapshot_end (whose row count must match); the
+transactions after it must start at S or later. Transactions must come
+whole and in LSN order, each once: a begin (BEGIN), its events, a commit
+(END) whose row count is the number of row events between them. DDL runs
+as given; a read event becomes INSERT;
 an insert becomes INSERT, an update UPDATE … WHERE key, a delete DELETE …
 WHERE key, and each must touch exactly one row. A string in a column
 declared BLOB is base64 (docs/CDC.md). Prints the number of transactions
@@ -35,6 +39,8 @@ class Applier:
         self.rows = 0
         self.last_lsn = -1
         self.open = None  # (xid, lsn, row events so far) inside a transaction
+        self.snapshot = None  # [lsn, rows] inside sluice's snapshot_begin … snapshot_end
+        self.snapshot_rows = 0
 
     def begin(self, lineno, line, xid, lsn):
         if self.open is not None:
@@ -68,19 +74,35 @@ class Applier:
             out[name] = v
         return out
 
-    def ddl(self, lineno, line, sql):
-        if self.open is None:
+    def snapshot_event(self, lineno, line, lsn):
+        """A snapshot's DDL or row: before any transaction, all at one LSN."""
+        if self.open is not None or self.txns:
+            fail(lineno, line, "a snapshot event after the stream began")
+        if self.last_lsn not in (-1, lsn - 1):
+            fail(lineno, line, "snapshot events at two LSNs")
+        self.last_lsn = lsn - 1  # the stream goes on at the snapshot's LSN
+
+    def ddl(self, lineno, line, sql, snapshot_lsn=None):
+        if snapshot_lsn is not None:
+            self.snapshot_event(lineno, line, snapshot_lsn)
+        elif self.open is None:
             fail(lineno, line, "DDL outside a transaction")
         self.db.execute(sql)
         self.blob_cols.clear()
 
-    def change(self, lineno, line, table, op, key, before, after):
-        if self.open is None:
+    def change(self, lineno, line, table, op, key, before, after, snapshot_lsn=None):
+        if snapshot_lsn is not None:
+            if op != "read":
+                fail(lineno, line, "a snapshot event that is not a read")
+            self.snapshot_event(lineno, line, snapshot_lsn)
+            self.snapshot_rows += 1
+        elif self.open is None or op == "read":
             fail(lineno, line, "row event outside a transaction")
-        self.open[2] += 1
+        else:
+            self.open[2] += 1
         self.rows += 1
         q = lambda n: '"' + n.replace('"', '""') + '"'
-        if op == "insert":
+        if op in ("insert", "read"):
             after = self.values(table, after)
             sql = f"INSERT INTO {q(table)} ({', '.join(q(c) for c in after)}) VALUES ({', '.join('?' for _ in after)})"
             cur = self.db.execute(sql, list(after.values()))
@@ -110,7 +132,7 @@ def key_of(a, table, row):
 def main():
     fmt, events, out = sys.argv[1:4]
     a = Applier(out)
-    ops = {"c": "insert", "u": "update", "d": "delete"}
+    ops = {"c": "insert", "u": "update", "d": "delete", "r": "read"}
     with open(events, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             line = line.rstrip("\n")
@@ -120,6 +142,30 @@ def main():
                 fail(lineno, line, f"not JSON ({err})")
             if fmt == "json":
                 kind = e["event"]
+                if kind == "snapshot_begin":
+                    if a.snapshot is not None or a.last_lsn != -1:
+                        fail(lineno, line, "a second snapshot, or one after the stream began")
+                    a.snapshot = lsn_num(e["lsn"])
+                    a.db.execute("BEGIN")
+                    continue
+                if kind == "snapshot_end":
+                    if a.snapshot != lsn_num(e["lsn"]) or e["next_lsn"] != e["lsn"]:
+                        fail(lineno, line, "snapshot_end of another snapshot")
+                    if e["rows"] != a.snapshot_rows:
+                        fail(lineno, line, f"snapshot_end says {e['rows']} rows, {a.snapshot_rows} came")
+                    a.db.execute("COMMIT")
+                    a.snapshot = -1
+                    continue
+                if a.snapshot is not None and a.snapshot >= 0:
+                    if e["xid"] is not None or lsn_num(e["lsn"]) != a.snapshot:
+                        fail(lineno, line, "an event inside the snapshot that is not of it")
+                    if kind == "ddl":
+                        a.ddl(lineno, line, e["sql"], a.snapshot)
+                    elif kind == "change":
+                        a.change(lineno, line, e["table"], e["op"], e["key"], e["before"], e["after"], a.snapshot)
+                    else:
+                        fail(lineno, line, "unknown event inside the snapshot")
+                    continue
                 if e["xid"] != lsn_num(e["lsn"]):
                     fail(lineno, line, "xid is not the transaction's LSN")
                 if kind == "begin":
@@ -140,12 +186,16 @@ def main():
                 else:
                     fail(lineno, line, "unknown status")
             elif "ddl" in e:
-                a.ddl(lineno, line, e["ddl"])
+                src = e["source"]
+                a.ddl(lineno, line, e["ddl"], lsn_num(src["lsn"]) if src["snapshot"] == "true" else None)
             else:
                 op = ops.get(e.get("op"))
-                if op is None or e["source"]["snapshot"] != "false":
-                    fail(lineno, line, "unknown op")
                 src = e["source"]
+                if op is None or src["snapshot"] != ("true" if op == "read" else "false"):
+                    fail(lineno, line, "unknown op")
+                if op == "read":
+                    a.change(lineno, line, src["table"], op, None, None, e["after"], lsn_num(src["lsn"]))
+                    continue
                 if a.open is None or str(src["txId"]) != a.open[0]:
                     fail(lineno, line, "event of another transaction")
                 if lsn_num(src["lsn"]) != src["txId"]:
@@ -154,8 +204,8 @@ def main():
                 row = e["before"] if op == "delete" else e["after"]
                 key = key_of(a, table, e["before"] if op != "insert" else row)
                 a.change(lineno, line, table, op, key, e["before"], e["after"])
-    if a.open is not None:
-        sys.exit("cdc_apply: the stream ends inside a transaction")
+    if a.open is not None or (a.snapshot is not None and a.snapshot >= 0):
+        sys.exit("cdc_apply: the stream ends inside a transaction or the snapshot")
     print(f"{a.txns} transactions, {a.rows} row events")
 
 

@@ -4,8 +4,9 @@
 #
 # Three members (log_mode = logical, ANY 1 synchronous standby). Three
 # `sluice cdc` consumers start before any write, from 0/0, given every
-# node's address: json, debezium, and json of one table (--tables). A
-# workload then writes every kind of value (integers to 2^62, reals,
+# node's address: json, debezium, and json of one table (--tables); two
+# more start with --snapshot (json, debezium) while writes go on. A
+# workload writes every kind of value (integers to 2^62, reals,
 # text with quotes, newlines and non-ASCII, blobs empty and binary, NULL),
 # in autocommit and in explicit transactions, updates some columns and a
 # primary key, deletes, on rowid and WITHOUT ROWID tables with composite
@@ -17,14 +18,16 @@
 #     consumer: DDL as given, a row event must touch exactly one row),
 #     gives the leader's content exactly (dbsum), the one-table stream
 #     that table's rows; every transaction comes once, whole, in LSN order,
-#     its commit counting its rows;
+#     its commit counting its rows; a snapshot's events are all at one
+#     LSN, and the stream after it starts there (no gap, no duplicate);
 #   - SIGTERM ends a consumer with status 0;
 #   - without --from the stream starts at the leader's end of log; with
 #     --endpos it stops by itself;
-#   - sluice_changes refuses: on a follower (55000), a position that is not
-#     a record (22023), an unknown format (22023), a bad LSN (22P02), and a
-#     leader whose log has page images only (0A000), where `sluice cdc`
-#     exits 1 with that error; a wrong command line exits 2.
+#   - sluice_changes and sluice_changes_snapshot refuse: on a follower
+#     (55000), a position that is not a record (22023), an unknown format
+#     (22023), a bad LSN (22P02), and a leader whose log has page images
+#     only (0A000), where `sluice cdc` exits 1 with that error; a wrong
+#     command line exits 2.
 set -euo pipefail
 source "$TOP_SRCDIR/tests/integration/lib.sh"
 
@@ -110,7 +113,14 @@ w "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT NOT NULL, price REAL, da
 w "CREATE TABLE pairs(a INTEGER, b TEXT, v INTEGER, PRIMARY KEY (a, b)) WITHOUT ROWID"
 w "CREATE TABLE accounts(id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)"
 batch 0
-batch 1000
+# two consumers start with a snapshot while a batch is being written
+batch 1000 &
+batch_pid=$!
+sleep 0.3
+cdc_start snapshot --snapshot
+sleep 0.3
+cdc_start dbz_snapshot --snapshot --format debezium
+wait "$batch_pid" || fail "batch 1000 failed"
 w "CREATE INDEX items_name ON items(name)"
 w "ALTER TABLE items ADD COLUMN added TEXT"
 w "UPDATE items SET added = 'x' WHERE id % 2 = 0"
@@ -135,7 +145,7 @@ w "INSERT INTO accounts VALUES (8000, 0)"
 # ------------------------------------------------------------ the streams
 end=$(q "$new" "SELECT sluice_current_lsn()")
 last_next() { grep -o '"next_lsn":"[0-9A-F]*/[0-9A-F]*"' "$TEST_TMP/$1.out" | tail -n 1 | cut -d'"' -f4; }
-for name in all debezium accounts; do
+for name in all debezium accounts snapshot dbz_snapshot; do
 	wait_until "l=\$(last_next $name); [ -n \"\$l\" ] && [ \$(lsn_num \$l) -ge $(lsn_num "$end") ]" 60 ||
 		fail "$name: the stream did not reach $end (last commit's next_lsn: $(last_next "$name"));
 $(tail -n 5 "$TEST_TMP/$name.err")"
@@ -146,16 +156,16 @@ $(tail -n 5 "$TEST_TMP/$name.err")"
 	log "$name: $(wc -l <"$TEST_TMP/$name.out") lines"
 done
 
-for name in all debezium accounts; do
+for name in all debezium accounts snapshot dbz_snapshot; do
 	grep -q 'mark' "$TEST_TMP/$name.out" && fail "$name: a rolled-back or failed write is in the stream:
 $(grep 'mark' "$TEST_TMP/$name.out" | head -n 3)"
 done
 
 node_stop "$new"
 want=$("$DBSUM" "$(node_dir "$new")/data/sluice.db")
-for fmt in all debezium; do
+for fmt in all debezium snapshot dbz_snapshot; do
 	format=json
-	[ "$fmt" = debezium ] && format=debezium
+	[ "$fmt" = debezium ] || [ "$fmt" = dbz_snapshot ] && format=debezium
 	res=$(python3 "$APPLY" "$format" "$TEST_TMP/$fmt.out" "$TEST_TMP/$fmt.db" 2>&1) || fail "$fmt: $res"
 	log "$fmt stream applied: $res"
 	got=$("$DBSUM" "$TEST_TMP/$fmt.db")
@@ -204,6 +214,8 @@ for n in n1 n2 n3; do
 done
 [ -n "$follower" ] || fail "no follower running"
 expect_sqlstate "$follower" "SELECT * FROM sluice_changes('0/0')" 55000
+expect_sqlstate "$follower" "SELECT * FROM sluice_changes_snapshot()" 55000
+expect_sqlstate "$lead" "SELECT * FROM sluice_changes_snapshot('avro')" 22023
 first=$(q "$lead" "SELECT lsn FROM sluice_changes('0/0') LIMIT 1") # a record's start; one past it is inside
 expect_sqlstate "$lead" "SELECT * FROM sluice_changes('${first%/*}/$(printf '%X' $((16#${first#*/} + 1)))')" 22023
 expect_sqlstate "$lead" "SELECT * FROM sluice_changes('0/0', 10, 'avro')" 22023
@@ -216,10 +228,14 @@ expect_eq "$rc" 2 "exit status of sluice cdc --format avro"
 rc=0
 "$SLUICE" cdc --host "127.0.0.1:$(node_port "$lead")" --tables 'a,,b' 2>/dev/null || rc=$?
 expect_eq "$rc" 2 "exit status of sluice cdc --tables 'a,,b'"
+rc=0
+"$SLUICE" cdc --host "127.0.0.1:$(node_port "$lead")" --snapshot --from 0/0 2>/dev/null || rc=$?
+expect_eq "$rc" 2 "exit status of sluice cdc --snapshot --from 0/0"
 
 leader_start p1 --log_mode=physical
 q p1 "CREATE TABLE t(k INTEGER PRIMARY KEY)" >/dev/null
 expect_sqlstate p1 "SELECT * FROM sluice_changes('0/0')" 0A000
+expect_sqlstate p1 "SELECT * FROM sluice_changes_snapshot()" 0A000
 rc=0
 err=$("$SLUICE" cdc --host "127.0.0.1:$(node_port p1)" --from 0/0 2>&1 >/dev/null) || rc=$?
 expect_eq "$rc" 1 "exit status of sluice cdc on a physical log"

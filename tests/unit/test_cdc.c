@@ -2,8 +2,8 @@
  * test_cdc.c — unit tests for server/leader/cdc.c: the change events of a
  * TXN record built from a real sqlite3session, line for line in both
  * formats (every kind of value, update and delete, DDL, Debezium's
- * transaction lines), the table filter, and records that give no events
- * or are refused.
+ * transaction lines), a snapshot's lines, the table filter, and records
+ * that give no events or are refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -289,6 +289,57 @@ static void test_refused(void **state)
 	buf_free(&out);
 }
 
+/* A snapshot's lines from a statement's rows. */
+static void test_snapshot(void **state)
+{
+	(void)state;
+	sqlite3_session *session;
+	sqlite3 *db = open_db(&session);
+	sqlite3session_delete(session);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT k, r, s, b, n FROM t", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	struct txnrec_table *t = malloc(sizeof(*t));
+	assert_non_null(t);
+	t->name = "t";
+	t->ncols = 5;
+	for (int i = 0; i < 5; i++) {
+		t->cols[i] = T_COLS[i];
+		t->pk[i] = T_PK[i];
+	}
+	struct buf out;
+	buf_init(&out);
+	struct cdc_options o = { .format = CDC_FORMAT_JSON, .now_ms = 42 };
+	cdc_snapshot_begin(&o, LSN, &out);
+	cdc_snapshot_ddl(&o, LSN, "CREATE TABLE t(k)", &out);
+	cdc_snapshot_row(&o, LSN, t, st, &out);
+	cdc_snapshot_end(&o, LSN, 1, &out);
+	buf_put_u8(&out, '\0');
+#define SNAP_HEAD "\"xid\":null,\"lsn\":\"0/1234\",\"commit_time\":null"
+	assert_string_equal((const char *)out.data,
+			    "{\"event\":\"snapshot_begin\",\"lsn\":\"0/1234\"}\n"
+			    "{\"event\":\"ddl\"," SNAP_HEAD ",\"sql\":\"CREATE TABLE t(k)\"}\n"
+			    "{\"event\":\"change\"," SNAP_HEAD ",\"table\":\"t\",\"op\":\"read\",\"key\":{\"k\":7},"
+			    "\"before\":null,\"after\":{\"k\":7,\"r\":1.0,\"s\":\"seven\",\"b\":null,\"n\":null}}\n"
+			    "{\"event\":\"snapshot_end\",\"lsn\":\"0/1234\",\"rows\":1,\"next_lsn\":\"0/1234\"}\n");
+	buf_reset(&out);
+	o.format = CDC_FORMAT_DEBEZIUM;
+	cdc_snapshot_begin(&o, LSN, &out);
+	cdc_snapshot_row(&o, LSN, t, st, &out);
+	cdc_snapshot_end(&o, LSN, 1, &out);
+	buf_put_u8(&out, '\0');
+	assert_string_equal((const char *)out.data,
+			    "{\"before\":null,\"after\":{\"k\":7,\"r\":1.0,\"s\":\"seven\",\"b\":null,\"n\":null},"
+			    "\"source\":{\"version\":\"" PACKAGE_VERSION "\",\"connector\":\"sluice\",\"name\":\"sluice\","
+			    "\"ts_ms\":42,\"snapshot\":\"true\",\"db\":\"main\",\"table\":\"t\",\"lsn\":\"0/1234\","
+			    "\"txId\":null},\"op\":\"r\",\"ts_ms\":42,\"transaction\":null}\n");
+	assert_false(out.oom);
+	buf_free(&out);
+	free(t);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
 static void test_format_names(void **state)
 {
 	(void)state;
@@ -306,7 +357,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_values),	     cmocka_unit_test(test_update_delete),
 		cmocka_unit_test(test_debezium),     cmocka_unit_test(test_table_filter),
-		cmocka_unit_test(test_refused),	     cmocka_unit_test(test_format_names),
+		cmocka_unit_test(test_refused),	     cmocka_unit_test(test_snapshot),
+		cmocka_unit_test(test_format_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
