@@ -168,24 +168,27 @@ static bool run(PGconn *conn, const char *sql, PGresult **out, bool *retry, char
 static bool snapshot(PGconn *conn, const char *format, const char *tables, char *from, size_t fromlen,
 		     bool *printed, bool *retry, char *err, size_t errlen)
 {
+	static const char declare_fmt[] = "DECLARE sluice_cdc_snapshot NO SCROLL CURSOR FOR "
+					   "SELECT data, next_lsn FROM sluice_changes_snapshot(%s, %s)";
 	char *f = PQescapeLiteral(conn, format, strlen(format));
 	char *t = tables ? PQescapeLiteral(conn, tables, strlen(tables)) : NULL;
-	char declare[2048];
-	bool ok = f && (!tables || t);
-	if (ok)
-		snprintf(declare, sizeof(declare),
-			 "DECLARE sluice_cdc_snapshot NO SCROLL CURSOR FOR "
-			 "SELECT data, next_lsn FROM sluice_changes_snapshot(%s, %s)",
-			 f, t ? t : "NULL");
+	char *declare = NULL;
+	if (f && (!tables || t)) {
+		size_t len = sizeof(declare_fmt) + strlen(f) + (t ? strlen(t) : 4);
+		if ((declare = malloc(len)))
+			snprintf(declare, len, declare_fmt, f, t ? t : "NULL");
+	}
 	PQfreemem(f);
 	PQfreemem(t);
 	*printed = false;
 	*retry = true;
-	if (!ok) {
-		snprintf(err, errlen, "%s", PQerrorMessage(conn));
+	if (!declare) {
+		snprintf(err, errlen, "%s", PQerrorMessage(conn)[0] ? PQerrorMessage(conn) : "out of memory");
 		return false;
 	}
-	if (!run(conn, "BEGIN READ ONLY", NULL, retry, err, errlen) || !run(conn, declare, NULL, retry, err, errlen))
+	bool opened = run(conn, "BEGIN READ ONLY", NULL, retry, err, errlen) && run(conn, declare, NULL, retry, err, errlen);
+	free(declare);
+	if (!opened)
 		return false;
 	for (;;) {
 		PGresult *res;
