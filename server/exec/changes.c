@@ -36,10 +36,6 @@
 
 enum { COL_LSN, COL_XID, COL_DATA, COL_NEXT, COL_FROM, COL_MAX, COL_FORMAT, COL_TABLES, NCOLS };
 
-struct changes_vtab {
-	sqlite3_vtab base;
-	struct dbconn *conn;
-};
 
 /* One event: its transaction's LSN, the line in the cursor's text, and on
  * a transaction's last event (commit) where the next one starts. A row
@@ -61,25 +57,32 @@ struct changes_cursor {
 /* Raises a refusal with its SQLSTATE through the connection (dbpool.h). */
 #define refuse(t, ...) dbconn_vtab_error((t)->conn, &(t)->base, __VA_ARGS__)
 
-static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)
+int changes_vtab_connect(sqlite3 *db, struct dbconn *conn, const char *schema, sqlite3_vtab **out)
 {
-	int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(lsn TEXT, xid INTEGER, data TEXT, next_lsn TEXT, from_lsn HIDDEN, "
-					  "max_events HIDDEN, format HIDDEN, tables HIDDEN)");
+	int rc = sqlite3_declare_vtab(db, schema);
 	if (rc != SQLITE_OK)
 		return rc;
 	struct changes_vtab *t = sqlite3_malloc(sizeof(*t));
 	if (!t)
 		return SQLITE_NOMEM;
 	memset(t, 0, sizeof(*t));
-	t->conn = aux;
+	t->conn = conn;
 	*out = &t->base;
 	return SQLITE_OK;
 }
 
-static int vt_disconnect(sqlite3_vtab *vt)
+int changes_vtab_disconnect(sqlite3_vtab *vt)
 {
 	sqlite3_free(vt);
 	return SQLITE_OK;
+}
+
+static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)
+{
+	return changes_vtab_connect(db, aux,
+				    "CREATE TABLE x(lsn TEXT, xid INTEGER, data TEXT, next_lsn TEXT, from_lsn HIDDEN, "
+				    "max_events HIDDEN, format HIDDEN, tables HIDDEN)",
+				    out);
 }
 
 int changes_best_index(sqlite3_index_info *info, int first_hidden, int ncols)
@@ -338,7 +341,7 @@ static sqlite3_module module = {
 	.xCreate = NULL, /* eponymous only */
 	.xConnect = vt_connect,
 	.xBestIndex = vt_best_index,
-	.xDisconnect = vt_disconnect,
+	.xDisconnect = changes_vtab_disconnect,
 	.xOpen = vt_open,
 	.xClose = vt_close,
 	.xFilter = vt_filter,

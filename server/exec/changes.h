@@ -26,7 +26,15 @@ struct dbconn;
 int changes_register(sqlite3 *db, struct dbconn *conn);
 int changes_snapshot_register(sqlite3 *db, struct dbconn *conn);
 
-/* What both share. The arguments are equality constraints on the hidden
+/* What both share. A table of either: the connection it raises errors on. */
+struct changes_vtab {
+	sqlite3_vtab base;
+	struct dbconn *conn;
+};
+/* xConnect and xDisconnect, the table's columns declared by schema. */
+int changes_vtab_connect(sqlite3 *db, struct dbconn *conn, const char *schema, sqlite3_vtab **out);
+int changes_vtab_disconnect(sqlite3_vtab *vt);
+/* The arguments are equality constraints on the hidden
  * columns first_hidden..ncols-1 (at most 16 columns): each one given is
  * passed to xFilter in column order, idxNum a bit per column. */
 int changes_best_index(sqlite3_index_info *info, int first_hidden, int ncols);

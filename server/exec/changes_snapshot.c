@@ -43,10 +43,6 @@ enum snap_step {
 	SNAP_DONE,
 };
 
-struct snap_vtab {
-	sqlite3_vtab base;
-	struct dbconn *conn;
-};
 
 /* A schema object: its DDL, and for a table its name. */
 struct object {
@@ -71,23 +67,8 @@ struct snap_cursor {
 
 static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)
 {
-	int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(lsn TEXT, data TEXT, next_lsn TEXT, format HIDDEN, "
-					  "tables HIDDEN)");
-	if (rc != SQLITE_OK)
-		return rc;
-	struct snap_vtab *t = sqlite3_malloc(sizeof(*t));
-	if (!t)
-		return SQLITE_NOMEM;
-	memset(t, 0, sizeof(*t));
-	t->conn = aux;
-	*out = &t->base;
-	return SQLITE_OK;
-}
-
-static int vt_disconnect(sqlite3_vtab *vt)
-{
-	sqlite3_free(vt);
-	return SQLITE_OK;
+	return changes_vtab_connect(db, aux, "CREATE TABLE x(lsn TEXT, data TEXT, next_lsn TEXT, format HIDDEN, tables HIDDEN)",
+				    out);
 }
 
 static int vt_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
@@ -289,7 +270,7 @@ static int produce(struct snap_cursor *c)
 static int vt_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str, int argc, sqlite3_value **argv)
 {
 	struct snap_cursor *c = (struct snap_cursor *)cur;
-	struct snap_vtab *t = (struct snap_vtab *)cur->pVtab;
+	struct changes_vtab *t = (struct changes_vtab *)cur->pVtab;
 	release(c);
 	c->rows = 0;
 	c->rowid = 0;
@@ -341,7 +322,7 @@ static int vt_next(sqlite3_vtab_cursor *cur)
 	}
 	int rc = produce(c);
 	if (rc != SQLITE_OK) {
-		struct snap_vtab *t = (struct snap_vtab *)cur->pVtab;
+		struct changes_vtab *t = (struct changes_vtab *)cur->pVtab;
 		rc = dbconn_vtab_error(t->conn, &t->base, rc == SQLITE_NOMEM ? SQLSTATE_OUT_OF_MEMORY : SQLSTATE_IO_ERROR,
 				       "could not read the snapshot: %s", sqlite3_errmsg(c->db));
 		c->eof = true;
@@ -384,7 +365,7 @@ static sqlite3_module module = {
 	.xCreate = NULL, /* eponymous only */
 	.xConnect = vt_connect,
 	.xBestIndex = vt_best_index,
-	.xDisconnect = vt_disconnect,
+	.xDisconnect = changes_vtab_disconnect,
 	.xOpen = vt_open,
 	.xClose = vt_close,
 	.xFilter = vt_filter,
