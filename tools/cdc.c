@@ -235,6 +235,9 @@ int cdc_run(const char *hosts, const uint64_t *from_lsn, const char *format, con
 	int64_t leaderless_since = sl_monotonic_ms();
 	int rc = TOOL_EXIT_OK;
 	while (!stopping) {
+		uint64_t at;
+		if (endpos && lsn_parse(from, &at) == 0 && at >= *endpos)
+			break; /* nothing before endpos left to print */
 		if (!conn) {
 			conn = leader_connect(hosts, err, sizeof(err));
 			if (conn && !from[0] && !want_snapshot &&
