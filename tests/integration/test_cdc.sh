@@ -20,6 +20,9 @@
 #     that table's rows; every transaction comes once, whole, in LSN order,
 #     its commit counting its rows; a snapshot's events are all at one
 #     LSN, and the stream after it starts there (no gap, no duplicate);
+#   - a consumer killed (-9) at random moments while writes go on, and
+#     resumed from the next_lsn of the last whole commit it wrote, prints
+#     byte for byte the stream of one uninterrupted run;
 #   - SIGTERM ends a consumer with status 0;
 #   - without --from the stream starts at the leader's end of log; with
 #     --endpos it stops by itself;
@@ -206,6 +209,58 @@ kill -TERM "$tail_pid"
 wait "$tail_pid" || true
 grep -qE '"id":900[12]' "$TEST_TMP/tail.out" &&
 	fail "a stream with no --from shows rows written before it started: $(head -n 5 "$TEST_TMP/tail.out")"
+
+# ------------------------------------------- a consumer killed and resumed
+# While inserts go on, `sluice cdc` is killed (-9) at random moments and
+# started again from the next_lsn of the last whole commit it wrote (what a
+# consumer keeps with its output). The pieces, cut there, must be byte for
+# byte one uninterrupted stream over the same LSNs: no gap, no duplicate.
+begin_at=$(q "$lead" "SELECT sluice_current_lsn()")
+# 300 single-row commits from one session, about 20 ms apart
+for i in $(seq 1 300); do
+	printf 'INSERT INTO accounts(balance) VALUES (%d);\n\\! sleep 0.02\n' "$i"
+done >"$TEST_TMP/inserts.sql"
+psql_to "$lead" -q -v ON_ERROR_STOP=1 -f "$TEST_TMP/inserts.sql" >/dev/null &
+writer=$!
+bg_track "$writer"
+# keep_whole FILE: prints the lines up to the last whole commit, then (on
+# stderr) that commit's next_lsn
+keep_whole() {
+	python3 -c '
+import json, sys
+data = open(sys.argv[1], "rb").read()
+lines = data.split(b"\n")[:-1]  # the last piece has no newline: cut short
+keep = 0
+for i, line in enumerate(lines):
+    if line.startswith(b"{\"event\":\"commit\""):
+        keep, pos = i + 1, json.loads(line)["next_lsn"]
+sys.stdout.buffer.write(b"".join(l + b"\n" for l in lines[:keep]))
+if keep:
+    sys.stderr.write(pos)
+' "$1"
+}
+pos=$begin_at
+kills=0
+: >"$TEST_TMP/resumed.out"
+while proc_alive "$writer"; do
+	"$SLUICE" cdc --host "127.0.0.1:$(node_port "$lead")" --from "$pos" >"$TEST_TMP/piece.out" 2>/dev/null &
+	piece=$!
+	sleep "0.$((RANDOM % 5 + 1))"
+	kill -KILL "$piece" 2>/dev/null && kills=$((kills + 1))
+	wait "$piece" 2>/dev/null || true
+	next=$(keep_whole "$TEST_TMP/piece.out" 2>&1 >>"$TEST_TMP/resumed.out")
+	[ -n "$next" ] && pos=$next
+done
+wait "$writer" || fail "the inserts while the consumer was killed failed"
+end_at=$(q "$lead" "SELECT sluice_current_lsn()")
+timeout 30 "$SLUICE" cdc --host "127.0.0.1:$(node_port "$lead")" --from "$pos" --endpos "$end_at" \
+	>>"$TEST_TMP/resumed.out" || fail "the last piece of the resumed stream failed"
+timeout 30 "$SLUICE" cdc --host "127.0.0.1:$(node_port "$lead")" --from "$begin_at" --endpos "$end_at" \
+	>"$TEST_TMP/whole.out" || fail "the uninterrupted stream failed"
+expect_eq "$(grep -c '"op":"insert"' "$TEST_TMP/whole.out")" 300 "inserts in the uninterrupted stream"
+cmp -s "$TEST_TMP/resumed.out" "$TEST_TMP/whole.out" ||
+	fail "the stream resumed after $kills kills differs from the uninterrupted one: $(diff "$TEST_TMP/resumed.out" "$TEST_TMP/whole.out" | head -n 4)"
+log "a consumer killed $kills times and resumed: the same stream, byte for byte"
 
 # ------------------------------------------------------------- refusals
 follower=
