@@ -89,6 +89,17 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+void buf_put_double(struct buf *b, double d)
+{
+	char text[40];
+	for (int digits = 15; digits <= 17; digits++) {
+		snprintf(text, sizeof(text), "%.*g", digits, d);
+		if (strtod(text, NULL) == d)
+			break;
+	}
+	buf_printf(b, "%s", text);
+}
+
 void buf_patch_u32(struct buf *b, size_t at, uint32_t v)
 {
 	if (b->oom || at > b->len || b->len - at < 4)

@@ -36,6 +36,9 @@ void buf_put_u32(struct buf *b, uint32_t v); /* big-endian */
 void buf_put_u64(struct buf *b, uint64_t v); /* big-endian */
 void buf_put_cstr(struct buf *b, const char *s); /* with its NUL */
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A finite double in the fewest digits that read back as the same value
+ * (0.1, not 0.10000000000000001), as PostgreSQL 12+ prints float8. */
+void buf_put_double(struct buf *b, double d);
 /* Writes a big-endian u32 at an earlier position. */
 void buf_patch_u32(struct buf *b, size_t at, uint32_t v);
 /* Drops the first n bytes. */

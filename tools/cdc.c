@@ -113,9 +113,12 @@ static int start_position(PGconn *conn, char *lsn, size_t lsnlen, char *err, siz
 	return rc;
 }
 
-/* Writes an answer's events (those of transactions before endpos); moves
- * from to the last next_lsn written; *done once endpos is reached. */
-static int print_events(const PGresult *res, char *from, size_t fromlen, const uint64_t *endpos, bool *done)
+/* Writes an answer's events (columns data, next_lsn, lsn; those of
+ * transactions before endpos, when given) and flushes them; moves from to
+ * the last next_lsn written; *done once endpos is reached, *lines counts
+ * what was written. */
+static int print_events(const PGresult *res, char *from, size_t fromlen, const uint64_t *endpos, bool *done,
+			int *lines)
 {
 	for (int i = 0; i < PQntuples(res); i++) {
 		uint64_t lsn;
@@ -126,6 +129,7 @@ static int print_events(const PGresult *res, char *from, size_t fromlen, const u
 		if (!PQgetisnull(res, i, 0)) {
 			fwrite(PQgetvalue(res, i, 0), 1, (size_t)PQgetlength(res, i, 0), stdout);
 			fputc('\n', stdout);
+			++*lines;
 		}
 		if (!PQgetisnull(res, i, 1))
 			snprintf(from, fromlen, "%s", PQgetvalue(res, i, 1));
@@ -169,7 +173,7 @@ static bool snapshot(PGconn *conn, const char *format, const char *tables, char 
 		     bool *printed, bool *retry, char *err, size_t errlen)
 {
 	static const char declare_fmt[] = "DECLARE sluice_cdc_snapshot NO SCROLL CURSOR FOR "
-					   "SELECT data, next_lsn FROM sluice_changes_snapshot(%s, %s)";
+					   "SELECT data, next_lsn, lsn FROM sluice_changes_snapshot(%s, %s)";
 	char *f = PQescapeLiteral(conn, format, strlen(format));
 	char *t = tables ? PQescapeLiteral(conn, tables, strlen(tables)) : NULL;
 	char *declare = NULL;
@@ -194,19 +198,13 @@ static bool snapshot(PGconn *conn, const char *format, const char *tables, char 
 		PGresult *res;
 		if (!run(conn, "FETCH " CDC_BATCH_EVENTS " FROM sluice_cdc_snapshot", &res, retry, err, errlen))
 			return false;
-		int rows = PQntuples(res);
-		for (int i = 0; i < rows; i++) {
-			if (!PQgetisnull(res, i, 0)) {
-				fwrite(PQgetvalue(res, i, 0), 1, (size_t)PQgetlength(res, i, 0), stdout);
-				fputc('\n', stdout);
-				*printed = true;
-			}
-			if (!PQgetisnull(res, i, 1))
-				snprintf(from, fromlen, "%s", PQgetvalue(res, i, 1));
-		}
+		int rows = PQntuples(res), lines = 0;
+		bool done = false;
+		int wrote = print_events(res, from, fromlen, NULL, &done, &lines);
 		PQclear(res);
-		if (fflush(stdout) != 0 || ferror(stdout)) {
-			snprintf(err, errlen, "could not write the output: %s", strerror(errno));
+		*printed = *printed || lines > 0;
+		if (wrote != TOOL_EXIT_OK) {
+			snprintf(err, errlen, "could not write the output");
 			*retry = false;
 			return false;
 		}
@@ -286,7 +284,8 @@ int cdc_run(const char *hosts, const uint64_t *from_lsn, const char *format, con
 		}
 		leaderless_since = sl_monotonic_ms();
 		bool done = false;
-		rc = print_events(res, from, sizeof(from), endpos, &done);
+		int lines = 0;
+		rc = print_events(res, from, sizeof(from), endpos, &done, &lines);
 		int rows = PQntuples(res);
 		PQclear(res);
 		if (rc != TOOL_EXIT_OK || done)

@@ -191,44 +191,73 @@ static const char *option_value(int argc, char **argv, int *i, const char *name)
 	return argv[++*i];
 }
 
-static int args_parse(int argc, char **argv, struct args *a)
+/* The options, as bits of what a command takes. */
+enum option {
+	OPT_JSON = 1 << 0,
+	OPT_FORCE = 1 << 1,
+	OPT_YES = 1 << 2,
+	OPT_SNAPSHOT = 1 << 3,
+	OPT_FROM = 1 << 4,
+	OPT_MODE = 1 << 5,
+	OPT_HOST = 1 << 6,
+	OPT_ENDPOS = 1 << 7,
+	OPT_FORMAT = 1 << 8,
+	OPT_TABLES = 1 << 9,
+};
+
+static const struct {
+	const char *name;
+	enum option bit;
+	bool value; /* takes a value */
+} options[] = {
+	{ "--json", OPT_JSON, false },	   { "--force", OPT_FORCE, false },   { "--yes", OPT_YES, false },
+	{ "--snapshot", OPT_SNAPSHOT, false }, { "--from", OPT_FROM, true },      { "--mode", OPT_MODE, true },
+	{ "--host", OPT_HOST, true },	   { "--endpos", OPT_ENDPOS, true }, { "--format", OPT_FORMAT, true },
+	{ "--tables", OPT_TABLES, true },
+};
+
+/* Reads the command line of the command cmd, which takes the options in
+ * allowed; any other option is a usage error naming it. */
+static int args_parse(int argc, char **argv, const char *cmd, unsigned allowed, struct args *a)
 {
 	memset(a, 0, sizeof(*a));
 	for (int i = 0; i < argc; i++) {
-		const char *v;
-		if (strcmp(argv[i], "--json") == 0) {
-			a->json = true;
-		} else if (strcmp(argv[i], "--force") == 0) {
-			a->force = true;
-		} else if (strcmp(argv[i], "--yes") == 0) {
-			a->yes = true;
-		} else if (strcmp(argv[i], "--snapshot") == 0) {
-			a->snapshot = true;
-		} else if ((v = option_value(argc, argv, &i, "--from")) != NULL) {
-			if (lsn_parse(v, &a->from) != 0)
+		const char *v = NULL;
+		enum option opt = 0;
+		for (size_t k = 0; !opt && k < sizeof(options) / sizeof(options[0]); k++) {
+			if (options[k].value ? (v = option_value(argc, argv, &i, options[k].name)) != NULL
+					     : strcmp(argv[i], options[k].name) == 0)
+				opt = options[k].bit;
+			if (opt && !(allowed & opt))
+				return usage_error("%s has no %s", cmd, options[k].name);
+		}
+		switch (opt) {
+		case OPT_JSON: a->json = true; break;
+		case OPT_FORCE: a->force = true; break;
+		case OPT_YES: a->yes = true; break;
+		case OPT_SNAPSHOT: a->snapshot = true; break;
+		case OPT_MODE: a->mode = v; break;
+		case OPT_FORMAT: a->format = v; break;
+		case OPT_TABLES: a->tables = v; break;
+		case OPT_FROM:
+		case OPT_ENDPOS:
+			if (lsn_parse(v, opt == OPT_FROM ? &a->from : &a->endpos) != 0)
 				return usage_error("invalid LSN \"%s\": want X/Y in hex, e.g. 0/16B3F0", v);
-			a->has_from = true;
-		} else if ((v = option_value(argc, argv, &i, "--mode")) != NULL) {
-			a->mode = v;
-		} else if ((v = option_value(argc, argv, &i, "--host")) != NULL) {
+			*(opt == OPT_FROM ? &a->has_from : &a->has_endpos) = true;
+			break;
+		case OPT_HOST: {
 			size_t used = strlen(a->hosts);
 			if (used + strlen(v) + 2 > sizeof(a->hosts))
 				return usage_error("--host is too long");
 			snprintf(a->hosts + used, sizeof(a->hosts) - used, "%s%s", used ? "," : "", v);
 			a->host = a->hosts;
-		} else if ((v = option_value(argc, argv, &i, "--endpos")) != NULL) {
-			if (lsn_parse(v, &a->endpos) != 0)
-				return usage_error("invalid LSN \"%s\": want X/Y in hex, e.g. 0/16B3F0", v);
-			a->has_endpos = true;
-		} else if ((v = option_value(argc, argv, &i, "--format")) != NULL) {
-			a->format = v;
-		} else if ((v = option_value(argc, argv, &i, "--tables")) != NULL) {
-			a->tables = v;
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			return usage_error("unknown option or missing value: %s", argv[i]);
-		} else if (a->npos == (int)(sizeof(a->pos) / sizeof(a->pos[0]))) {
-			return usage_error("too many arguments");
-		} else {
+			break;
+		}
+		default:
+			if (argv[i][0] == '-' && argv[i][1] != '\0')
+				return usage_error("unknown option or missing value: %s", argv[i]);
+			if (a->npos == (int)(sizeof(a->pos) / sizeof(a->pos[0])))
+				return usage_error("too many arguments");
 			a->pos[a->npos++] = argv[i];
 		}
 	}
@@ -238,15 +267,11 @@ static int args_parse(int argc, char **argv, struct args *a)
 static int cmd_log_dump(int argc, char **argv)
 {
 	struct args a;
-	int rc = args_parse(argc, argv, &a);
+	int rc = args_parse(argc, argv, "log dump", OPT_FROM | OPT_JSON, &a);
 	if (rc != TOOL_EXIT_OK)
 		return rc;
 	if (a.npos != 1)
 		return usage_error("log dump takes one DATA_DIR");
-	if (a.mode)
-		return usage_error("log dump has no --mode");
-	if (a.host || a.force || a.yes || a.format || a.tables || a.has_endpos || a.snapshot)
-		return usage_error("log dump has no --host, --force, --yes, --format, --tables, --endpos or --snapshot");
 	return log_dump(a.pos[0], a.from, a.json);
 }
 
@@ -266,15 +291,11 @@ static int cmd_log_replay(int argc, char **argv)
 {
 	struct args a;
 	enum replay_mode mode = REPLAY_PHYSICAL;
-	int rc = args_parse(argc, argv, &a);
+	int rc = args_parse(argc, argv, "log replay", OPT_FROM | OPT_MODE, &a);
 	if (rc != TOOL_EXIT_OK)
 		return rc;
 	if (a.npos != 2)
 		return usage_error("log replay takes DATA_DIR and OUT_DB");
-	if (a.json)
-		return usage_error("log replay has no --json");
-	if (a.host || a.force || a.yes || a.format || a.tables || a.has_endpos || a.snapshot)
-		return usage_error("log replay has no --host, --force, --yes, --format, --tables, --endpos or --snapshot");
 	if (a.mode && strcmp(a.mode, "logical") == 0)
 		mode = REPLAY_LOGICAL;
 	else if (a.mode && strcmp(a.mode, "physical") != 0)
@@ -308,13 +329,11 @@ static int cmd_log(int argc, char **argv)
 static int cmd_status(int argc, char **argv)
 {
 	struct args a;
-	int rc = args_parse(argc, argv, &a);
+	int rc = args_parse(argc, argv, "status", OPT_HOST | OPT_JSON, &a);
 	if (rc != TOOL_EXIT_OK)
 		return rc;
 	if (a.npos != 0)
 		return usage_error("status takes no arguments, only --host HOST:PORT [--json]");
-	if (a.mode || a.has_from || a.force || a.yes || a.format || a.tables || a.has_endpos || a.snapshot)
-		return usage_error("status takes only --host and --json");
 	if (!a.host)
 		return usage_error("status needs --host HOST:PORT");
 	if (strchr(a.host, ','))
@@ -338,13 +357,11 @@ static int hosts_valid(const char *hosts)
 static int cmd_promote(int argc, char **argv)
 {
 	struct args a;
-	int rc = args_parse(argc, argv, &a);
+	int rc = args_parse(argc, argv, "promote", OPT_HOST | OPT_FORCE | OPT_YES, &a);
 	if (rc != TOOL_EXIT_OK)
 		return rc;
 	if (a.npos != 1)
 		return usage_error("promote takes one NODE: sluice promote NODE --host HOST:PORT [--force [--yes]]");
-	if (a.mode || a.has_from || a.json || a.format || a.tables || a.has_endpos || a.snapshot)
-		return usage_error("promote takes only --host, --force and --yes");
 	if (a.yes && !a.force)
 		return usage_error("--yes goes with --force");
 	if (!a.host)
@@ -357,13 +374,12 @@ static int cmd_promote(int argc, char **argv)
 static int cmd_cdc(int argc, char **argv)
 {
 	struct args a;
-	int rc = args_parse(argc, argv, &a);
+	int rc = args_parse(argc, argv, "cdc",
+			    OPT_HOST | OPT_FROM | OPT_SNAPSHOT | OPT_FORMAT | OPT_TABLES | OPT_ENDPOS, &a);
 	if (rc != TOOL_EXIT_OK)
 		return rc;
 	if (a.npos != 0)
 		return usage_error("cdc takes no arguments, only options");
-	if (a.mode || a.json || a.force || a.yes)
-		return usage_error("cdc has no --mode, --json, --force or --yes (its output is JSON)");
 	if (!a.host)
 		return usage_error("cdc needs --host HOST:PORT (one or more)");
 	if ((rc = hosts_valid(a.host)) != TOOL_EXIT_OK)

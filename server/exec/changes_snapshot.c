@@ -4,9 +4,9 @@
  * transaction, with the LSN where the change stream goes on (see
  * changes.h; the events: cdc.h, docs/CDC.md).
  *
- * The rows are read on a connection of the scan's own, whose read
- * transaction commitlog_snapshot() opens while no commit is between its
- * record and its publication: every transaction before that LSN is in
+ * The rows are read on a connection of the scan's own, in the read
+ * transaction a follower's snapshot is taken in (snapshot.h: opened while
+ * no commit is between its record and its publication): every transaction before that LSN is in
  * it, none after, so sluice_changes from the LSN follows with no gap and
  * no duplicate. Events are made one row at a time as the query steps (a
  * client reading through a cursor keeps memory bounded); the read
@@ -24,12 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "capture.h"
 #include "cdc.h"
 #include "commitlog.h"
 #include "dbpool.h"
 #include "lsn.h"
 #include "sl_time.h"
+#include "snapshot.h"
 #include "sqlstate.h"
 
 enum { COL_LSN, COL_DATA, COL_NEXT, COL_FORMAT, COL_TABLES, NCOLS };
@@ -60,8 +60,7 @@ struct snap_cursor {
 	struct txnrec_table *table; /* the columns of the table being read */
 	sqlite3_stmt *st;
 	struct buf line; /* the current row's event ("" for none) */
-	bool last;       /* the current row is the end */
-	bool eof;
+	bool eof;        /* past the end row (the one row at SNAP_DONE) */
 	sqlite3_int64 rowid;
 };
 
@@ -93,11 +92,8 @@ static void release(struct snap_cursor *c)
 {
 	sqlite3_finalize(c->st);
 	c->st = NULL;
-	if (c->db) {
-		sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-		sqlite3_close_v2(c->db);
-		c->db = NULL;
-	}
+	snapshot_read_end(c->db);
+	c->db = NULL;
 	for (int i = 0; i < c->nobjects; i++) {
 		free(c->objects[i].sql);
 		free(c->objects[i].table);
@@ -116,12 +112,6 @@ static int vt_close(sqlite3_vtab_cursor *cur)
 	buf_free(&c->line);
 	sqlite3_free(c);
 	return SQLITE_OK;
-}
-
-static int begin_read(void *arg)
-{
-	/* BEGIN is deferred: the read transaction starts at the first read */
-	return sqlite3_exec(arg, "BEGIN; SELECT count(*) FROM sqlite_schema;", NULL, NULL, NULL);
 }
 
 /* The schema's objects with DDL, tables first, each group in the schema's
@@ -208,7 +198,6 @@ static int open_rows(struct snap_cursor *c, const char *table)
 static int produce(struct snap_cursor *c)
 {
 	buf_reset(&c->line);
-	c->last = false;
 	for (;;) {
 		switch (c->step) {
 		case SNAP_BEGIN:
@@ -258,7 +247,6 @@ static int produce(struct snap_cursor *c)
 			return SQLITE_OK;
 		case SNAP_END:
 			cdc_snapshot_end(&c->o, c->lsn, c->rows, &c->line);
-			c->last = true;
 			c->step = SNAP_DONE;
 			return SQLITE_OK;
 		case SNAP_DONE:
@@ -287,11 +275,7 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str, int
 		return rc;
 	struct commitlog *cl = t->conn->pool->cl;
 	c->o.now_ms = (int64_t)(sl_wall_us() / 1000);
-	rc = sqlite3_open_v2(t->conn->pool->path, &c->db, SQLITE_OPEN_READWRITE, CAPTURE_VFS_NAME);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(c->db, "PRAGMA query_only=ON", NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = commitlog_snapshot(cl, begin_read, c->db, &c->lsn);
+	rc = snapshot_read_begin(cl, t->conn->pool->path, &c->db, &c->lsn);
 	if (rc == SQLITE_OK)
 		rc = load_schema(c);
 	if (rc == SQLITE_OK) {
@@ -347,7 +331,7 @@ static int vt_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 		sqlite3_result_text(ctx, lsn_format(c->lsn, t), -1, SQLITE_TRANSIENT);
 	else if (col == COL_DATA && len)
 		sqlite3_result_text(ctx, (const char *)c->line.data, (int)len, SQLITE_TRANSIENT);
-	else if (col == COL_NEXT && c->last)
+	else if (col == COL_NEXT && c->step == SNAP_DONE)
 		sqlite3_result_text(ctx, lsn_format(c->lsn, t), -1, SQLITE_TRANSIENT);
 	else
 		sqlite3_result_null(ctx);

@@ -100,14 +100,7 @@ static void put_double_text(struct buf *out, double d)
 	} else if (isinf(d)) {
 		buf_printf(out, d > 0 ? "Infinity" : "-Infinity");
 	} else {
-		/* shortest text that reads back as the same double, as PostgreSQL 12+ */
-		char tmp[40];
-		for (int prec = 15; prec <= 17; prec++) {
-			snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
-			if (strtod(tmp, NULL) == d)
-				break;
-		}
-		buf_printf(out, "%s", tmp);
+		buf_put_double(out, d);
 	}
 }
 

@@ -117,19 +117,6 @@ static void put_base64(struct buf *b, const uint8_t *p, int n)
 	b->data[b->len++] = '"';
 }
 
-/* A finite real in the fewest digits that read back as the same double
- * (0.1, not 0.10000000000000001). */
-static void put_real(struct buf *b, double d)
-{
-	char text[40];
-	for (int digits = 15; digits <= 17; digits++) {
-		snprintf(text, sizeof(text), "%.*g", digits, d);
-		if (strtod(text, NULL) == d)
-			break;
-	}
-	buf_printf(b, "%s", text);
-}
-
 /* A value as JSON: integers and reals as numbers (a real that is not
  * finite as the string PostgreSQL's JSON gives it), text as a string,
  * a blob as base64, NULL as null. */
@@ -148,7 +135,7 @@ static void put_value(struct buf *b, sqlite3_value *v)
 		else if (fabs(d) < 1e15 && d == (double)(int64_t)d)
 			buf_printf(b, "%.1f", d); /* a real stays a real: 2.0, not 2 */
 		else
-			put_real(b, d);
+			buf_put_double(b, d);
 		break;
 	}
 	case SQLITE_TEXT:

@@ -27,15 +27,30 @@ static int begin_read(void *arg)
 	return sqlite3_exec(db, "BEGIN; SELECT count(*) FROM sqlite_master;", NULL, NULL, NULL);
 }
 
+int snapshot_read_begin(struct commitlog *cl, const char *db_path, sqlite3 **db, uint64_t *lsn)
+{
+	*db = NULL;
+	int rc = sqlite3_open_v2(db_path, db, SQLITE_OPEN_READWRITE, CAPTURE_VFS_NAME);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(*db, "PRAGMA query_only=ON", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = commitlog_snapshot(cl, begin_read, *db, lsn);
+	return rc;
+}
+
+void snapshot_read_end(sqlite3 *db)
+{
+	if (!db)
+		return;
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close_v2(db);
+}
+
 int snapshot_take(struct commitlog *cl, const char *db_path, struct snapshot *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
-	sqlite3 *db = NULL;
-	int rc = sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, CAPTURE_VFS_NAME);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db, "PRAGMA query_only=ON", NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = commitlog_snapshot(cl, begin_read, db, &out->lsn);
+	sqlite3 *db;
+	int rc = snapshot_read_begin(cl, db_path, &db, &out->lsn);
 	sqlite3_stmt *st = NULL;
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL);
@@ -51,8 +66,7 @@ int snapshot_take(struct commitlog *cl, const char *db_path, struct snapshot *ou
 	}
 	if (rc != SQLITE_OK)
 		snprintf(err, errlen, "could not take a snapshot: %s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	sqlite3_close_v2(db);
+	snapshot_read_end(db);
 	if (rc != SQLITE_OK) {
 		snapshot_free(out);
 		return rc == SQLITE_NOMEM ? SL_ENOMEM : SL_EIO;

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sqlite3.h>
+
 #include "commitlog.h"
 
 struct snapshot {
@@ -23,6 +25,14 @@ struct snapshot {
  * (WAL mode: the read transaction blocks no one; only checkpoints cannot
  * pass it). Needs memory for the whole database. 0 or an SL_ code with err.
  */
+/*
+ * The read transaction a snapshot is taken in, on a connection of its own:
+ * *db sees every TXN record before *lsn and none after. SQLite's result
+ * code; *db is set (to close with snapshot_read_end) even on failure.
+ */
+int snapshot_read_begin(struct commitlog *cl, const char *db_path, sqlite3 **db, uint64_t *lsn);
+void snapshot_read_end(sqlite3 *db);
+
 int snapshot_take(struct commitlog *cl, const char *db_path, struct snapshot *out, char *err, size_t errlen);
 void snapshot_free(struct snapshot *s);
 

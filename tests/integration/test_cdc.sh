@@ -299,6 +299,13 @@ expect_eq "$rc" 2 "exit status of sluice cdc --tables 'a,,b'"
 rc=0
 "$SLUICE" cdc --host "127.0.0.1:$(node_port "$lead")" --snapshot --from 0/0 2>/dev/null || rc=$?
 expect_eq "$rc" 2 "exit status of sluice cdc --snapshot --from 0/0"
+rc=0
+"$SLUICE" cdc --host "127.0.0.1:$(node_port "$lead")" --json 2>/dev/null || rc=$?
+expect_eq "$rc" 2 "exit status of sluice cdc --json (an option of another command)"
+# nothing lies before --endpos: it prints nothing and exits 0 without asking anyone
+out=$(timeout 10 "$SLUICE" cdc --host 127.0.0.1:1 --from 0/100 --endpos 0/100) ||
+	fail "sluice cdc --from 0/100 --endpos 0/100 did not exit 0"
+expect_eq "$out" "" "output of sluice cdc --from 0/100 --endpos 0/100"
 
 leader_start p1 --log_mode=physical
 q p1 "CREATE TABLE t(k INTEGER PRIMARY KEY)" >/dev/null
