@@ -44,7 +44,11 @@
 #define DIAL_TIMEOUT_MS 500
 #define SEND_TIMEOUT_MS 1000
 #define REDIAL_MIN_MS 50
-#define REDIAL_MAX_MS 1000
+/* Redials back off to a quarter of the lease at most: a member's peer port
+ * closes for a moment when it changes role, and a new leader whose members
+ * waited longer than its lease to dial again lost the lease it just took
+ * (25006 on its first writes, and under load a step-down). */
+#define REDIAL_LEASE_PARTS 4
 #define CLOSE_POLL_MS 20 /* how soon an idle link notices the member closed it */
 
 struct outlink {
@@ -256,6 +260,8 @@ static void *out_main(void *arg)
 	const struct member *m = &f->members.v[o->member];
 	const struct member *me = &f->members.v[f->self];
 	int backoff = REDIAL_MIN_MS;
+	int64_t longest = f->e.cfg.lease_ms / REDIAL_LEASE_PARTS;
+	int redial_max = longest > REDIAL_MIN_MS ? (int)longest : REDIAL_MIN_MS;
 	pthread_mutex_lock(&f->mu);
 	while (!atomic_load(&f->stop)) {
 		pthread_mutex_unlock(&f->mu);
@@ -274,7 +280,7 @@ static void *out_main(void *arg)
 				log_debug("failover", "cannot reach member name=%s reason=\"%s\"", m->name, err);
 			snprintf(o->last_err, sizeof(o->last_err), "%s", err);
 			wait_ms(&f->stop_cond, &f->mu, backoff);
-			backoff = backoff * 2 < REDIAL_MAX_MS ? backoff * 2 : REDIAL_MAX_MS;
+			backoff = backoff * 2 < redial_max ? backoff * 2 : redial_max;
 			continue;
 		}
 		backoff = 0; /* a link that ends is made again at once, once */
