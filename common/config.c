@@ -172,6 +172,9 @@ static const struct setting settings[] = {
 		 "replication log kept even when no consumer needs it (for late followers and CDC)"),
 	SET_SIZE(max_log_size, "16GB", 0, 1024 * KB * KB * KB * KB,
 		 "replication log removed beyond this even if a follower or CDC slot still needs it; 0 means no cap"),
+	SET_SIZE(max_slot_lag, "1GB", 0, 1024 * KB * KB * KB * KB,
+		 "a CDC slot whose confirmed position falls further behind the log's end is lost and stops holding "
+		 "the log back; 0 means no bound"),
 	SET_DURATION("statement_timeout", statement_timeout_ms, "0", 0, MS_MAX,
 		     "cancel a statement that runs longer than this; 0 turns it off"),
 	SET_DURATION("idle_in_transaction_session_timeout", idle_in_transaction_session_timeout_ms,

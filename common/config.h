@@ -41,6 +41,7 @@ struct config {
 	int64_t log_segment_size;            /* bytes, 64MB */
 	int64_t log_keep_size;               /* bytes, 1GB */
 	int64_t max_log_size;                /* bytes, 16GB; 0 = no cap */
+	int64_t max_slot_lag;                /* bytes, 1GB; a CDC slot further behind is lost; 0 = no bound */
 	int64_t statement_timeout_ms;        /* 0 = none */
 	int64_t idle_in_transaction_session_timeout_ms; /* 60000; 0 = none */
 	int64_t authentication_timeout_ms;  /* 60000 */

@@ -25,6 +25,7 @@
 #include "sl_error.h"
 #include "sl_assert.h"
 #include "sl_time.h"
+#include "slots.h"
 #include "sqlstate.h"
 #include "syncrep.h"
 
@@ -279,6 +280,10 @@ static int start_leader(struct server *srv, const char *db_path, char *err, size
 	if (dbpool_open(db_path, false, cfg->checkpoint_wal_size, srv->commitlog, session_setting, &srv->pool,
 			err, errlen) != 0)
 		return -1;
+	/* the slots this database holds keep the log they still need */
+	if (srv->commitlog &&
+	    slots_retain_all(srv->pool->writer->db, commitlog_replog(srv->commitlog), (uint64_t)cfg->max_slot_lag) != 0)
+		log_warn("server", "could not read the CDC slots: the log keeps no more than log_keep_size for them");
 	if (cfg->peer_listen[0]) {
 		if (!srv->commitlog) {
 			snprintf(err, errlen, "peer_listen needs a replication log (log_mode is off)");

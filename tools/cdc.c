@@ -1,6 +1,6 @@
 /*
- * cdc.c — `sluice cdc --host H:P [--host H:P...] [--from LSN]
- * [--format json|debezium] [--tables t1,t2] [--endpos LSN]`: prints the
+ * cdc.c — `sluice cdc --host H:P [--host H:P...] [--slot NAME | --from LSN]
+ * [--snapshot] [--format json|debezium] [--tables t1,t2] [--endpos LSN]`: prints the
  * leader's change events, one JSON object per line (docs/CDC.md), and
  * follows new ones as they commit.
  *
@@ -20,6 +20,11 @@
  * transaction on the leader (sluice_changes_snapshot), then the stream
  * from the LSN that transaction stands at.
  * --endpos prints the transactions that start before that LSN and stops.
+ * --slot NAME starts where the slot stands (sluice_slots) and, after each
+ * answer is written and flushed, confirms its next_lsn
+ * (sluice_slot_confirm); when idle, at least every CDC_CONFIRM_MS, so
+ * the slot shows active. Killed between writing and confirming, a restart
+ * writes that answer again: it resumes after the last confirmed commit.
  * SIGINT and SIGTERM stop it between two answers (exit status 0).
  */
 #include <errno.h>
@@ -37,6 +42,7 @@
 
 #define CDC_BATCH_EVENTS "5000"
 #define CDC_IDLE_MS 100          /* between polls once caught up */
+#define CDC_CONFIRM_MS 1000      /* --slot: confirm at least this often */
 #define CDC_QUERY_TIMEOUT_MS 30000
 #define CDC_RETRY_MS 200         /* between attempts to find a leader */
 #define CDC_LEADERLESS_MS 120000 /* with no leader that long, give up */
@@ -54,37 +60,6 @@ static void sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL); /* a signal ends it early, as it should */
-}
-
-/* The leader as found from one of the comma-separated hosts: a connection
- * to it, or NULL with why in err. */
-static PGconn *leader_connect(const char *hosts, char *err, size_t errlen)
-{
-	char list[1024], *save = NULL;
-	snprintf(list, sizeof(list), "%s", hosts);
-	snprintf(err, errlen, "no leader found");
-	for (char *h = strtok_r(list, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
-		struct status_node *nodes;
-		size_t n;
-		if (status_find(h, &nodes, &n) != 0) {
-			snprintf(err, errlen, "out of memory");
-			return NULL;
-		}
-		char leader[sizeof(nodes->address)] = "";
-		for (size_t i = 0; i < n; i++)
-			if (nodes[i].ok && strcmp(nodes[i].role, "leader") == 0)
-				snprintf(leader, sizeof(leader), "%s", nodes[i].address);
-		if (!leader[0] && n > 0)
-			snprintf(err, errlen, "no leader answers (asked %s: %s)", h,
-				 nodes[0].error[0] ? nodes[0].error : nodes[0].role);
-		free(nodes);
-		if (!leader[0])
-			continue;
-		PGconn *conn = status_connect(leader, "sluice cdc", err, errlen);
-		if (conn)
-			return conn;
-	}
-	return NULL;
 }
 
 /* True for an error that a later attempt, perhaps at another leader, may
@@ -219,9 +194,51 @@ static bool snapshot(PGconn *conn, const char *format, const char *tables, char 
 	return run(conn, "COMMIT", NULL, retry, err, errlen);
 }
 
-int cdc_run(const char *hosts, const uint64_t *from_lsn, const char *format, const char *tables,
-	    const uint64_t *endpos, bool want_snapshot)
+/* Where the slot stands on the leader, into lsn; on failure err says why
+ * and *retry whether a later attempt may succeed. */
+static bool slot_position(PGconn *conn, const char *slot, char *lsn, size_t lsnlen, bool *retry, char *err,
+			  size_t errlen)
 {
+	const char *values[] = { slot };
+	PGresult *res = tool_query(conn, "SELECT confirmed_lsn, lost FROM sluice_slots WHERE slot_name = $1", 1, values,
+				   CDC_QUERY_TIMEOUT_MS, err, errlen);
+	*retry = !res || transient(res);
+	bool ok = false;
+	if (res && PQresultStatus(res) != PGRES_TUPLES_OK)
+		tool_result_error(res, err, errlen);
+	else if (res && PQntuples(res) == 0)
+		snprintf(err, errlen, "replication slot \"%s\" does not exist (sluice slot create %s)", slot, slot);
+	else if (res && strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+		snprintf(err, errlen, "replication slot \"%s\" is lost: its changes are no longer kept", slot);
+	else if (res) {
+		snprintf(lsn, lsnlen, "%s", PQgetvalue(res, 0, 0));
+		ok = true;
+	}
+	if (res && !ok && PQresultStatus(res) == PGRES_TUPLES_OK)
+		*retry = false;
+	PQclear(res);
+	return ok;
+}
+
+/* Confirms the slot up to from (everything before it is written out). */
+static bool slot_confirm(PGconn *conn, const char *slot, const char *from, bool *retry, char *err, size_t errlen)
+{
+	const char *values[] = { slot, from };
+	PGresult *res = tool_query(conn, "SELECT sluice_slot_confirm($1, $2)", 2, values, CDC_QUERY_TIMEOUT_MS, err,
+				   errlen);
+	bool ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (res && !ok)
+		tool_result_error(res, err, errlen);
+	*retry = !res || transient(res);
+	PQclear(res);
+	return ok;
+}
+
+int cdc_run(const char *hosts, const uint64_t *from_lsn, const char *format, const char *tables,
+	    const uint64_t *endpos, bool want_snapshot, const char *slot)
+{
+	char confirmed[LSN_TEXT_MAX] = ""; /* what the slot was last told */
+	int64_t confirmed_ms = 0;
 	char from[LSN_TEXT_MAX] = "", err[CDC_ERROR_MAX] = "";
 	if (from_lsn)
 		lsn_format(*from_lsn, from);
@@ -237,7 +254,17 @@ int cdc_run(const char *hosts, const uint64_t *from_lsn, const char *format, con
 		if (endpos && lsn_parse(from, &at) == 0 && at >= *endpos)
 			break; /* nothing before endpos left to print */
 		if (!conn) {
-			conn = leader_connect(hosts, err, sizeof(err));
+			conn = status_leader_connect(hosts, "sluice cdc", err, sizeof(err));
+			bool retry = true;
+			if (conn && slot && !from[0] && !want_snapshot &&
+			    !slot_position(conn, slot, from, sizeof(from), &retry, err, sizeof(err))) {
+				PQfinish(conn);
+				conn = NULL;
+				if (!retry) {
+					rc = tool_error("%s", err);
+					break;
+				}
+			}
 			if (conn && !from[0] && !want_snapshot &&
 			    start_position(conn, from, sizeof(from), err, sizeof(err)) != 0) {
 				PQfinish(conn);
@@ -288,7 +315,25 @@ int cdc_run(const char *hosts, const uint64_t *from_lsn, const char *format, con
 		rc = print_events(res, from, sizeof(from), endpos, &done, &lines);
 		int rows = PQntuples(res);
 		PQclear(res);
-		if (rc != TOOL_EXIT_OK || done)
+		if (rc != TOOL_EXIT_OK)
+			break;
+		/* the slot learns each new position once written out, and at
+		 * least every CDC_CONFIRM_MS, which shows it active */
+		if (slot && (strcmp(from, confirmed) != 0 || sl_monotonic_ms() - confirmed_ms >= CDC_CONFIRM_MS)) {
+			bool retry;
+			if (!slot_confirm(conn, slot, from, &retry, err, sizeof(err))) {
+				if (!retry) {
+					rc = tool_error("%s", err);
+					break;
+				}
+				PQfinish(conn);
+				conn = NULL;
+				continue;
+			}
+			snprintf(confirmed, sizeof(confirmed), "%s", from);
+			confirmed_ms = sl_monotonic_ms();
+		}
+		if (done)
 			break;
 		if (rows == 0)
 			sleep_ms(CDC_IDLE_MS);

@@ -8,12 +8,13 @@
  *
  * Both open DATA_DIR/log themselves, which locks it and repairs a torn
  * tail, so the sluiced that owns the data directory must be stopped (while
- * it runs they fail on the lock), or they are run on a copy. Three ask a
+ * it runs they fail on the lock), or they are run on a copy. Four ask a
  * running cluster over the PostgreSQL protocol:
  *
  *   sluice status --host H:P [--json]                  (status.c)
  *   sluice promote NODE --host H:P[,H:P...] [--force [--yes]]  (promote.c)
  *   sluice cdc --host H:P [--host H:P...] [--from LSN] ...     (cdc.c)
+ *   sluice slot create|list|drop NAME --host H:P               (slot.c)
  *
  * and one needs nothing: `sluice secret` prints a new cluster secret.
  *
@@ -29,6 +30,7 @@
 #include <sys/stat.h>
 
 #include "cdc.h"
+#include "slots.h"
 #include "lsn.h"
 #include "replay.h"
 #include "replog.h"
@@ -46,8 +48,10 @@ static const char usage_text[] =
 	"  sluice log replay DATA_DIR OUT_DB [--mode physical|logical] [--from LSN]\n"
 	"  sluice status --host HOST:PORT [--json]\n"
 	"  sluice promote NODE --host HOST:PORT[,HOST:PORT...] [--force [--yes]]\n"
-	"  sluice cdc --host HOST:PORT [--host HOST:PORT...] [--from LSN | --snapshot]\n"
-	"             [--format json|debezium] [--tables T1,T2] [--endpos LSN]\n"
+	"  sluice cdc --host HOST:PORT [--host HOST:PORT...] [--slot NAME | --from LSN]\n"
+	"             [--snapshot] [--format json|debezium] [--tables T1,T2] [--endpos LSN]\n"
+	"  sluice slot create|drop NAME --host HOST:PORT[,HOST:PORT...]\n"
+	"  sluice slot list [NAME] --host HOST:PORT[,HOST:PORT...] [--json]\n"
 	"  sluice secret\n"
 	"  sluice help\n"
 	"\n"
@@ -98,6 +102,16 @@ static const char usage_text[] =
 	"               with no gap. --format debezium writes Debezium's\n"
 	"               envelope; --tables keeps the row changes of these tables;\n"
 	"               --endpos prints the transactions before that LSN and exits.\n"
+	"               --slot NAME starts where the slot stands and confirms it after\n"
+	"               writing out each batch, so a restarted consumer, on any leader,\n"
+	"               goes on after the last batch confirmed (a batch written but\n"
+	"               not yet confirmed when it stopped comes again).\n"
+	"  slot         CDC slots on the leader found from the hosts given: create\n"
+	"               NAME (at the end of the log), drop NAME, list (name, plugin,\n"
+	"               confirmed LSN, lag in bytes and seconds, active, lost). A\n"
+	"               slot keeps the log its consumer still needs, replicated to\n"
+	"               every node, until it falls max_slot_lag behind: then it is\n"
+	"               lost. Admin users only (admin_users).\n"
 	"  secret       Print a new random cluster_secret (32 bytes from the kernel's\n"
 	"               random source, as 64 hex digits). Every member of a cluster\n"
 	"               needs the same one; sluiced refuses a short or predictable one.\n"
@@ -107,7 +121,8 @@ static const char usage_text[] =
 	"               instead of the oldest one kept (cdc: the end of the log).\n"
 	"  --host H:P   A node's PostgreSQL client address (host:port or\n"
 	"               [IPv6]:port); cdc and promote take several.\n"
-	"  --json       log dump, status: JSON output.\n"
+	"  --json       log dump, status, slot list: JSON output.\n"
+	"  --slot NAME  cdc: read through this slot (see slot).\n"
 	"  --force      promote: even though the leader may still be reachable.\n"
 	"  --yes        promote --force: do not ask for confirmation.\n"
 	"  --mode M     log replay: physical or logical.\n"
@@ -126,7 +141,7 @@ struct args {
 	const char *host; /* every --host given, comma-separated (in hosts) */
 	char hosts[1024];
 	bool force, yes;
-	const char *format, *tables;
+	const char *format, *tables, *slot;
 	uint64_t endpos;
 	bool has_endpos, snapshot;
 };
@@ -203,6 +218,7 @@ enum option {
 	OPT_ENDPOS = 1 << 7,
 	OPT_FORMAT = 1 << 8,
 	OPT_TABLES = 1 << 9,
+	OPT_SLOT = 1 << 10,
 };
 
 static const struct {
@@ -213,7 +229,7 @@ static const struct {
 	{ "--json", OPT_JSON, false },	   { "--force", OPT_FORCE, false },   { "--yes", OPT_YES, false },
 	{ "--snapshot", OPT_SNAPSHOT, false }, { "--from", OPT_FROM, true },      { "--mode", OPT_MODE, true },
 	{ "--host", OPT_HOST, true },	   { "--endpos", OPT_ENDPOS, true }, { "--format", OPT_FORMAT, true },
-	{ "--tables", OPT_TABLES, true },
+	{ "--tables", OPT_TABLES, true },   { "--slot", OPT_SLOT, true },
 };
 
 /* Reads the command line of the command cmd, which takes the options in
@@ -239,6 +255,7 @@ static int args_parse(int argc, char **argv, const char *cmd, unsigned allowed, 
 		case OPT_MODE: a->mode = v; break;
 		case OPT_FORMAT: a->format = v; break;
 		case OPT_TABLES: a->tables = v; break;
+		case OPT_SLOT: a->slot = v; break;
 		case OPT_FROM:
 		case OPT_ENDPOS:
 			if (lsn_parse(v, opt == OPT_FROM ? &a->from : &a->endpos) != 0)
@@ -375,7 +392,7 @@ static int cmd_cdc(int argc, char **argv)
 {
 	struct args a;
 	int rc = args_parse(argc, argv, "cdc",
-			    OPT_HOST | OPT_FROM | OPT_SNAPSHOT | OPT_FORMAT | OPT_TABLES | OPT_ENDPOS, &a);
+			    OPT_HOST | OPT_FROM | OPT_SNAPSHOT | OPT_FORMAT | OPT_TABLES | OPT_ENDPOS | OPT_SLOT, &a);
 	if (rc != TOOL_EXIT_OK)
 		return rc;
 	if (a.npos != 0)
@@ -399,8 +416,37 @@ static int cmd_cdc(int argc, char **argv)
 	}
 	if (a.snapshot && a.has_from)
 		return usage_error("cdc takes --snapshot or --from, not both");
+	if (a.slot && a.has_from)
+		return usage_error("cdc takes --slot or --from, not both");
+	if (a.slot && !slots_name_valid(a.slot))
+		return usage_error("invalid --slot \"%s\": 1 to 63 of a-z, 0-9 and _", a.slot);
 	return cdc_run(a.host, a.has_from ? &a.from : NULL, a.format ? a.format : "json", a.tables,
-		       a.has_endpos ? &a.endpos : NULL, a.snapshot);
+		       a.has_endpos ? &a.endpos : NULL, a.snapshot, a.slot);
+}
+
+static int cmd_slot(int argc, char **argv)
+{
+	struct args a;
+	int rc = args_parse(argc, argv, "slot", OPT_HOST | OPT_JSON, &a);
+	if (rc != TOOL_EXIT_OK)
+		return rc;
+	if (a.npos < 1)
+		return usage_error("slot needs a command: create, list or drop");
+	const char *action = a.pos[0], *name = a.npos > 1 ? a.pos[1] : NULL;
+	bool list = strcmp(action, "list") == 0;
+	if (!list && strcmp(action, "create") != 0 && strcmp(action, "drop") != 0)
+		return usage_error("unknown slot command \"%s\": want create, list or drop", action);
+	if (a.npos > 2 || (!list && !name))
+		return usage_error("slot %s takes %s NAME", action, list ? "at most one" : "one");
+	if (a.json && !list)
+		return usage_error("--json goes with slot list");
+	if (name && !slots_name_valid(name))
+		return usage_error("invalid slot name \"%s\": 1 to 63 of a-z, 0-9 and _", name);
+	if (!a.host)
+		return usage_error("slot needs --host HOST:PORT[,HOST:PORT...]");
+	if ((rc = hosts_valid(a.host)) != TOOL_EXIT_OK)
+		return rc;
+	return slot_run(action, name, a.host, a.json);
 }
 
 int main(int argc, char **argv)
@@ -420,6 +466,8 @@ int main(int argc, char **argv)
 		return cmd_promote(argc - 2, argv + 2);
 	if (strcmp(cmd, "cdc") == 0)
 		return cmd_cdc(argc - 2, argv + 2);
+	if (strcmp(cmd, "slot") == 0)
+		return cmd_slot(argc - 2, argv + 2);
 	if (strcmp(cmd, "secret") == 0) {
 		if (argc > 2)
 			return usage_error("secret takes no arguments");

@@ -61,6 +61,9 @@ int status_find(const char *address, struct status_node **out, size_t *n);
 struct pg_conn;
 struct pg_result;
 struct pg_conn *status_connect(const char *address, const char *application, char *err, size_t errlen);
+/* A connection to the leader, found from the first of the comma-separated
+ * hosts that knows one (as `sluice status` finds it); NULL with err. */
+struct pg_conn *status_leader_connect(const char *hosts, const char *application, char *err, size_t errlen);
 
 /*
  * Sends sql with its text parameters and waits up to timeout_ms for its
@@ -78,11 +81,18 @@ void tool_result_error(const struct pg_result *res, char *out, size_t outlen);
 int promote_run(const char *node, const char *addresses, bool force, bool yes);
 
 /* `sluice cdc`: prints the change events of the cluster at the
- * comma-separated hosts from *from_lsn (NULL: the leader's end of log) in
+ * comma-separated hosts from *from_lsn (NULL: the leader's end of log, or
+ * with slot, where the slot stands; the slot is confirmed after each
+ * answer is written out) in
  * format ("json" or "debezium"), of tables (comma-separated, NULL for
  * all), until endpos (NULL: until stopped); with snapshot, every row as a
  * read event first, then the stream from there. Returns a tool_exit status. */
 int cdc_run(const char *hosts, const uint64_t *from_lsn, const char *format, const char *tables,
-	    const uint64_t *endpos, bool snapshot);
+	    const uint64_t *endpos, bool snapshot, const char *slot);
+
+/* `sluice slot create|drop NAME` and `sluice slot list [NAME] [--json]` on
+ * the leader found from the comma-separated hosts. Returns a tool_exit
+ * status. */
+int slot_run(const char *action, const char *name, const char *hosts, bool json);
 
 #endif

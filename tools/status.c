@@ -890,3 +890,32 @@ done:
 	buf_free(&out);
 	return rc;
 }
+
+PGconn *status_leader_connect(const char *hosts, const char *application, char *err, size_t errlen)
+{
+	char list[1024], *save = NULL;
+	snprintf(list, sizeof(list), "%s", hosts);
+	snprintf(err, errlen, "no leader found");
+	for (char *h = strtok_r(list, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
+		struct status_node *nodes;
+		size_t n;
+		if (status_find(h, &nodes, &n) != 0) {
+			snprintf(err, errlen, "out of memory");
+			return NULL;
+		}
+		char leader[sizeof(nodes->address)] = "";
+		for (size_t i = 0; i < n; i++)
+			if (nodes[i].ok && strcmp(nodes[i].role, "leader") == 0)
+				snprintf(leader, sizeof(leader), "%s", nodes[i].address);
+		if (!leader[0] && n > 0)
+			snprintf(err, errlen, "no leader answers (asked %s: %s)", h,
+				 nodes[0].error[0] ? nodes[0].error : nodes[0].role);
+		free(nodes);
+		if (!leader[0])
+			continue;
+		PGconn *conn = status_connect(leader, application, err, errlen);
+		if (conn)
+			return conn;
+	}
+	return NULL;
+}

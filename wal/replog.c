@@ -688,7 +688,9 @@ fail:
 
 /* ------------------------------------------------------------ retention */
 
-void replog_retain(struct replog *l, const char *consumer, uint64_t lsn)
+void replog_retain(struct replog *l, const char *consumer, uint64_t lsn) { replog_retain_within(l, consumer, lsn, 0); }
+
+void replog_retain_within(struct replog *l, const char *consumer, uint64_t lsn, uint64_t max_lag)
 {
 	pthread_mutex_lock(&l->mu);
 	size_t i = 0;
@@ -699,13 +701,14 @@ void replog_retain(struct replog *l, const char *consumer, uint64_t lsn)
 		l->consumers[i] = l->consumers[--l->nconsumers];
 	} else if (i < l->nconsumers) {
 		l->consumers[i].lsn = lsn;
+		l->consumers[i].max_lag = max_lag;
 	} else if (lsn != UINT64_MAX) {
 		struct replog_consumer *v = realloc(l->consumers, (l->nconsumers + 1) * sizeof(*v));
 		char *name = strdup(consumer);
 		if (v)
 			l->consumers = v;
 		if (v && name)
-			l->consumers[l->nconsumers++] = (struct replog_consumer){ name, lsn };
+			l->consumers[l->nconsumers++] = (struct replog_consumer){ name, lsn, max_lag };
 		else {
 			free(name);
 			log_error("replog", "out of memory registering a log consumer consumer=%s", consumer);
@@ -730,8 +733,10 @@ static size_t replog_trim_count(struct replog *l)
 	uint64_t need = UINT64_MAX, local = UINT64_MAX, total = l->total_size;
 	size_t n = 0;
 	for (size_t i = 0; i < l->nconsumers; i++) {
-		if (l->consumers[i].lsn < need)
-			need = l->consumers[i].lsn;
+		const struct replog_consumer *c = &l->consumers[i];
+		bool too_far = c->max_lag > 0 && c->lsn < l->end_lsn && l->end_lsn - c->lsn > c->max_lag;
+		if (c->lsn < need && !too_far)
+			need = c->lsn;
 		if (strcmp(l->consumers[i].name, REPLOG_LOCAL) == 0)
 			local = l->consumers[i].lsn;
 	}

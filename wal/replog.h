@@ -118,6 +118,10 @@ void replog_notify(struct replog *l);
  * removes the segment being written. Returns the number of files removed.
  */
 void replog_retain(struct replog *l, const char *consumer, uint64_t lsn);
+/* The same for a consumer that gives up (a CDC slot is lost) once it is
+ * more than max_lag bytes behind the end: from then on it holds nothing
+ * back. max_lag 0: no bound. */
+void replog_retain_within(struct replog *l, const char *consumer, uint64_t lsn, uint64_t max_lag);
 int replog_trim(struct replog *l);
 
 #endif

@@ -22,6 +22,7 @@
 struct replog_consumer {
 	char *name;
 	uint64_t lsn;
+	uint64_t max_lag; /* further behind the end than this, it holds nothing back (0: no bound) */
 };
 
 struct replog {

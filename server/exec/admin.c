@@ -26,8 +26,7 @@ static void refuse(sqlite3_context *ctx, struct dbconn *c, const struct admin_re
 	sqlite3_result_error(ctx, dbconn_raise(c, why->sqlstate, why->hint, "%s", why->message), -1);
 }
 
-/* The session's user may run admin functions; else refused (42501). */
-static bool allowed(sqlite3_context *ctx, struct dbconn *c, const char *fn)
+bool admin_allowed(sqlite3_context *ctx, struct dbconn *c, const char *fn)
 {
 	const char *user = (c->session && c->pool->setting) ? c->pool->setting(c->session, "session_authorization") : NULL;
 	if (admin.is_admin && user && admin.is_admin(admin.arg, user))
@@ -43,7 +42,7 @@ static bool allowed(sqlite3_context *ctx, struct dbconn *c, const char *fn)
 static void fn_promote(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	struct dbconn *c = sqlite3_user_data(ctx);
-	if (!allowed(ctx, c, "sluice_promote"))
+	if (!admin_allowed(ctx, c, "sluice_promote"))
 		return;
 	bool force = argc > 0 && sqlite3_value_type(argv[0]) != SQLITE_NULL && sqlite3_value_int(argv[0]) != 0;
 	struct admin_refusal why = { .sqlstate = SQLSTATE_INTERNAL };
@@ -63,7 +62,7 @@ static void fn_promote(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 static void fn_drop_follower(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	struct dbconn *c = sqlite3_user_data(ctx);
-	if (!allowed(ctx, c, "sluice_drop_follower"))
+	if (!admin_allowed(ctx, c, "sluice_drop_follower"))
 		return;
 	const char *name = (const char *)sqlite3_value_text(argv[0]);
 	struct admin_refusal why = { .sqlstate = SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE };

@@ -40,6 +40,10 @@ struct admin_ops {
 /* Set before any connection opens (or while no executor runs). */
 void admin_set(const struct admin_ops *ops);
 
+/* Whether the session's user may run admin function fn; if not, an
+ * error (42501) is raised for ctx. */
+bool admin_allowed(sqlite3_context *ctx, struct dbconn *c, const char *fn);
+
 /* Registers the functions on a connection. SQLITE_OK or an error. */
 int admin_register(sqlite3 *db, struct dbconn *conn);
 

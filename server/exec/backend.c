@@ -617,7 +617,7 @@ static int prepared_build(struct ctx *x, const char *name, const char *text, siz
 		}
 		bool more = tail && !sql_is_blank(tail, strlen(tail));
 		p->nparams = st ? sqlite3_bind_parameter_count(st) : 0;
-		p->readonly = st ? sqlite3_stmt_readonly(st) : true;
+		p->readonly = st ? !dbconn_prepared_writes(c, st) : true;
 		dbconn_unprepare(c, st);
 		if (more) {
 			free_prepared(p);
@@ -655,7 +655,7 @@ static int portal_open(struct ctx *x, struct portal *pt)
 		return backend_sqlite_error(x, c);
 	pt->conn = c;
 	pt->ncols = sqlite3_column_count(pt->st);
-	if (!sqlite3_stmt_readonly(pt->st) && !c->writer) {
+	if (dbconn_prepared_writes(c, pt->st) && !c->writer) {
 		/* the schema changed under the statement: it writes after all */
 		dbconn_unprepare(c, pt->st);
 		pt->st = NULL;

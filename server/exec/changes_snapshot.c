@@ -29,6 +29,7 @@
 #include "dbpool.h"
 #include "lsn.h"
 #include "sl_time.h"
+#include "slots.h"
 #include "snapshot.h"
 #include "sqlstate.h"
 
@@ -120,6 +121,7 @@ static int load_schema(struct snap_cursor *c)
 {
 	static const char sql[] = "SELECT sql, CASE type WHEN 'table' THEN name END FROM sqlite_schema "
 				  "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+				  "AND tbl_name <> '" SLOTS_TABLE "' "
 				  "ORDER BY type <> 'table', rowid";
 	sqlite3_stmt *st;
 	int step = SQLITE_DONE;

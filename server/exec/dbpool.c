@@ -22,6 +22,8 @@
 #include "admin.h"
 #include "pgfuncs.h"
 #include "sandbox.h"
+#include "slotfuncs.h"
+#include "slots.h"
 #include "sl_error.h"
 #include "sqlstate.h"
 
@@ -179,6 +181,13 @@ static int conn_authorize(void *arg, int action, const char *a1, const char *a2,
 		c->probe_read_data = true;
 	if (c->vacuuming && (action == SQLITE_ATTACH || action == SQLITE_DETACH))
 		return SQLITE_OK; /* VACUUM's own temporary copy (dbconn_vacuum) */
+	if (action == SQLITE_FUNCTION && slotfuncs_writes(a2))
+		c->prep_writes_fn = true;
+	if (!c->slot_writing && slots_guarded(action, a1, a2)) {
+		dbconn_raise(c, SQLSTATE_INSUFFICIENT_PRIVILEGE, "Use the slot functions: sluice_slot_create, sluice_slot_drop, sluice_slot_confirm.",
+			     "the table %s is sluice's own", SLOTS_TABLE);
+		return SQLITE_DENY;
+	}
 	char why[sizeof(c->fn_error.message)];
 	if (sandbox_check(action, a1, a2, why, sizeof(why)) != SQLITE_OK) {
 		dbconn_raise(c, SQLSTATE_INSUFFICIENT_PRIVILEGE, NULL, "%s", why);
@@ -229,7 +238,8 @@ static struct dbconn *conn_open(struct dbpool *pool, bool writer, char *err, siz
 	}
 	sqlite3_set_authorizer(c->db, conn_authorize, c); /* client SQL is sandboxed (sandbox.h) */
 	if (pgfuncs_register(c->db, c) != SQLITE_OK || nodestatus_register(c->db) != SQLITE_OK ||
-	    changes_register(c->db, c) != SQLITE_OK || admin_register(c->db, c) != SQLITE_OK) {
+	    changes_register(c->db, c) != SQLITE_OK || admin_register(c->db, c) != SQLITE_OK ||
+	    slotfuncs_register(c->db, c) != SQLITE_OK) {
 		snprintf(err, errlen, "could not register SQL functions: %s", sqlite3_errmsg(c->db));
 		goto fail;
 	}
@@ -486,6 +496,7 @@ int dbconn_prepare(struct dbconn *c, const char *sql, sqlite3_stmt **st, const c
 		}
 		if (!e->in_use && strcmp(e->sql, sql) == 0) {
 			e->in_use = true;
+			c->prep_writes_fn = e->writes_fn;
 			e->last_used = ++c->use_clock;
 			*st = e->st;
 			if (tail)
@@ -496,6 +507,7 @@ int dbconn_prepare(struct dbconn *c, const char *sql, sqlite3_stmt **st, const c
 			victim = e;
 	}
 	const char *t = NULL;
+	c->prep_writes_fn = false; /* the authorizer notes such a call */
 	if (c->logical)
 		logical_prepare_start(c->logical, sql);
 	int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, &t);
@@ -514,10 +526,16 @@ int dbconn_prepare(struct dbconn *c, const char *sql, sqlite3_stmt **st, const c
 			victim->sql = copy;
 			victim->st = *st;
 			victim->in_use = true;
+			victim->writes_fn = c->prep_writes_fn;
 			victim->last_used = ++c->use_clock;
 		}
 	}
 	return SQLITE_OK;
+}
+
+bool dbconn_prepared_writes(struct dbconn *c, sqlite3_stmt *st)
+{
+	return !sqlite3_stmt_readonly(st) || c->prep_writes_fn;
 }
 
 void dbconn_unprepare(struct dbconn *c, sqlite3_stmt *st)

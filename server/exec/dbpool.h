@@ -45,6 +45,7 @@ struct cached_stmt {
 	sqlite3_stmt *st;
 	uint64_t last_used;
 	bool in_use;
+	bool writes_fn; /* it calls a SQL function that writes (slotfuncs.h) */
 };
 
 struct dbpool;
@@ -79,6 +80,8 @@ struct dbconn {
 	bool vacuuming;           /* in dbconn_vacuum: SQLite attaches its temporary copy */
 	bool probing;             /* in dbconn_reads_no_data: the authorizer notes reads */
 	bool probe_read_data;     /* it saw a read of a table that is not a status table */
+	bool prep_writes_fn;      /* the statement last prepared calls a SQL function that writes */
+	bool slot_writing;        /* a slot function writes the slot table (slots.h) */
 	sqlite3_stmt **ddl_stmts; /* uncached statements that do DDL */
 	int nddl, ddl_cap;
 };
@@ -132,6 +135,10 @@ void dbpool_release(struct dbpool *pool, struct dbconn *c);
  * is ready to bind and *tail points after the first statement in sql.
  */
 int dbconn_prepare(struct dbconn *c, const char *sql, sqlite3_stmt **st, const char **tail);
+/* Whether the statement dbconn_prepare gave last writes: SQLite says it
+ * may, or it calls a SQL function that writes (slotfuncs.h). Such a
+ * statement runs on the writer. */
+bool dbconn_prepared_writes(struct dbconn *c, sqlite3_stmt *st);
 /* Gives a statement back: reset, bindings cleared, cached or finalized. */
 void dbconn_unprepare(struct dbconn *c, sqlite3_stmt *st);
 /*

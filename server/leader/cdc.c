@@ -29,6 +29,7 @@
 #include "json.h"
 #include "lsn.h"
 #include "sl_error.h"
+#include "slots.h"
 #include "txnrec.h"
 
 /* Appends a string literal (its length counted by the compiler). */
@@ -96,6 +97,8 @@ int cdc_tables_parse(const char *list, struct cdc_options *o, char *err, size_t 
 
 bool cdc_wanted(const struct cdc_options *o, const char *table)
 {
+	if (slots_is_table(table))
+		return false; /* sluice's own */
 	if (o->ntables == 0)
 		return true;
 	for (int i = 0; i < o->ntables; i++)
@@ -485,7 +488,7 @@ int cdc_record_events(const struct record *rec, uint64_t next_lsn, const struct 
 			rc = add_table(&x, data, len);
 		else if (kind == TXNREC_CHANGESET && len > 0)
 			rc = changeset_events(&x, data, len);
-		else if (kind == TXNREC_DDL)
+		else if (kind == TXNREC_DDL && !slots_is_own_ddl(data, len))
 			ddl_event(&x, data, len);
 	}
 	if (rc == 0 && x.body.oom)

@@ -1,0 +1,42 @@
+/*
+ * slotfuncs.h — CDC slots in SQL (server/leader/slots.h says what a slot
+ * is), on the leader, for admin users only (42501 for others):
+ *
+ *   sluice_slot_create(name [, plugin]): a new slot at the end of the
+ *   visible log; returns that LSN. plugin is the output it was made for:
+ *   'sluice' (sluice cdc's, the default), 'test_decoding' or 'wal2json';
+ *
+ *   sluice_slot_drop(name): forgets the slot; returns true;
+ *
+ *   sluice_slot_confirm(name, lsn): the consumer has written out every
+ *   transaction before lsn (a next_lsn sluice_changes gave); the slot
+ *   moves there (never back) and returns where it stands;
+ *
+ *   the table sluice_slots: slot_name, plugin, confirmed_lsn,
+ *   confirmed_at, lag_bytes, lag_seconds, active (a consumer confirmed
+ *   within SLOTFUNCS_ACTIVE_MS), lost, created_at. Followers show the
+ *   slots they hold, without lag.
+ *
+ * The three functions write the slot table, so a statement that calls one
+ * runs on the writer (dbconn_prepared_writes); they refuse to run inside a
+ * transaction block (25001), since a rolled-back slot change would leave
+ * the log's retention wrong. The write is answered once it is durable and
+ * confirmed like any commit.
+ */
+#ifndef SL_SLOTFUNCS_H
+#define SL_SLOTFUNCS_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+
+struct dbconn;
+
+#define SLOTFUNCS_ACTIVE_MS 10000
+
+/* Registers the functions and the table on a pooled connection. */
+int slotfuncs_register(sqlite3 *db, struct dbconn *conn);
+
+/* Whether the SQL function named writes (a statement calling it goes to the writer). */
+bool slotfuncs_writes(const char *function);
+
+#endif
