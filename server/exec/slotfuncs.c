@@ -344,7 +344,7 @@ static void fn_confirm(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	activity_touch(name);
 	uint64_t next_ts;
 	if (lsn <= r.confirmed || lsn <= slots_skip_quiet(log, r.confirmed, end, &next_ts)) {
-		result_lsn(ctx, lsn > r.confirmed ? lsn : r.confirmed); /* nothing to write: never moves back */
+		result_lsn(ctx, r.confirmed); /* nothing to write: never back, nor past quiet records only */
 		return;
 	}
 	struct replog_reader *check = NULL;
@@ -459,9 +459,8 @@ static void measure(struct dbconn *conn, struct slot_view *v)
 	uint64_t end = commitlog_published_end(cl), next_ts = 0;
 	v->measured = true;
 	v->lost = slots_lost(log, v->row.confirmed, end, max_lag_of(conn));
-	if (!v->lost) /* where it stands in effect */
-		v->row.confirmed = slots_skip_quiet(log, v->row.confirmed, end, &next_ts);
-	v->lag_bytes = end > v->row.confirmed ? end - v->row.confirmed : 0;
+	uint64_t from = v->lost ? v->row.confirmed : slots_skip_quiet(log, v->row.confirmed, end, &next_ts);
+	v->lag_bytes = end > from ? end - from : 0;
 	uint64_t now = sl_wall_us();
 	v->lag_seconds = next_ts && now > next_ts ? (double)(now - next_ts) / 1e6 : 0.0;
 	v->active = activity_recent(v->row.name);

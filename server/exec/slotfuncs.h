@@ -10,12 +10,16 @@
  *
  *   sluice_slot_confirm(name, lsn): the consumer has written out every
  *   transaction before lsn (a next_lsn sluice_changes gave); the slot
- *   moves there (never back) and returns where it stands;
+ *   moves there and returns where it stands. It never moves back, and
+ *   not over quiet records only (slots.h): that would write a record
+ *   each time;
  *
- *   the table sluice_slots: slot_name, plugin, confirmed_lsn,
- *   confirmed_at, lag_bytes, lag_seconds, active (a consumer confirmed
- *   within SLOTFUNCS_ACTIVE_MS), lost, created_at. Followers show the
- *   slots they hold, without lag.
+ *   the table sluice_slots: slot_name, plugin, confirmed_lsn (as stored,
+ *   the same on every node), confirmed_at, lag_bytes (from the first
+ *   record after it that is not quiet to the visible end), lag_seconds
+ *   (since that record's commit), active (a consumer confirmed within
+ *   SLOTFUNCS_ACTIVE_MS), lost, created_at. Followers show the slots they
+ *   hold; lag, active and lost are NULL there (the leader measures).
  *
  * The three functions write the slot table, so a statement that calls one
  * runs on the writer (dbconn_prepared_writes); they refuse to run inside a

@@ -46,34 +46,8 @@ COMMON=("--peers=$PEERS" "--cluster_secret=$REPL_SECRET" "--synchronous_standbys
 	--log_mode=logical)
 members_start n1 n2 n3 -- "${COMMON[@]}"
 
-hosts=(--host "127.0.0.1:$(node_port n1)" --host "127.0.0.1:$(node_port n2)" --host "127.0.0.1:$(node_port n3)")
-rw_conninfo="host=127.0.0.1,127.0.0.1,127.0.0.1 port=$(node_port n1),$(node_port n2),$(node_port n3) user=sluice dbname=sluice target_session_attrs=read-write connect_timeout=2"
-
-# w SQL: run SQL on whichever node leads, again while no node leads or
-# the one reached is not leading yet (no write is under way when the
-# leadership moves, so none may have happened unacknowledged).
-w() {
-	local i out
-	for i in $(seq 1 100); do
-		if out=$(timeout 20 psql "$rw_conninfo" -At -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -c "$1" 2>&1); then
-			return 0
-		fi
-		grep -qE 'ERROR:  ([0-9A-Z]{5}):' <<<"$out" && ! grep -qE 'ERROR:  (55000|25006|57P01|08...):' <<<"$out" &&
-			break
-		sleep 0.2
-	done
-	fail "write failed: $1
-$out"
-}
-
-leader() {
-	local n
-	for n in n1 n2 n3; do
-		proc_alive "$(node_pid "$n")" || continue
-		[ "$(status_try "$n" "SELECT role || '/' || state FROM sluice_status")" = leader/leading ] && echo "$n" && return 0
-	done
-	return 1
-}
+source "$TOP_SRCDIR/tests/integration/cdc_lib.sh"
+cdc_cluster_init
 
 declare -A CDC_PID
 cdc_start() {
@@ -186,15 +160,6 @@ expect_eq "$got" "$expected" "accounts applied from the --tables=accounts stream
 # ------------------------------------------ start at the end, stop at endpos
 node_start "$new" --role=follower "--node_name=$new" "${COMMON[@]}"
 node_start "$old" --role=follower "--node_name=$old" "${COMMON[@]}"
-# stable_leader: a member that leads now and still does a second later (under
-# load a fresh leader may lose its lease once)
-stable_leader() {
-	local a b
-	a=$(leader) || return 1
-	sleep 1
-	b=$(leader) || return 1
-	[ "$a" = "$b" ] && echo "$a"
-}
 lead=""
 for _ in $(seq 1 30); do
 	lead=$(stable_leader) && break
