@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 
 #include "autoconfig.h"
+#include "changewalk.h"
 #include "json.h"
 #include "lsn.h"
 #include "sl_error.h"
@@ -41,8 +42,6 @@ struct txn {
 	const struct cdc_options *o;
 	char lsn[LSN_TEXT_MAX];
 	char time[40]; /* commit time, ISO 8601 UTC to the microsecond */
-	struct txnrec_table **tables;
-	int ntables, cap;
 	struct buf body;   /* the events between begin and commit */
 	uint32_t changes;  /* row change events in body */
 	uint32_t events;   /* all events in body */
@@ -156,15 +155,9 @@ static void put_value(struct buf *b, sqlite3_value *v)
 typedef sqlite3_value *(*value_at_fn)(void *src, int i);
 
 /* A changeset's old values. */
-static sqlite3_value *old_value(void *it, int i)
-{
-	sqlite3_value *v = NULL;
-	sqlite3changeset_old(it, i, &v);
-	return v;
-}
+static sqlite3_value *old_value(void *it, int i) { return change_old(it, i); }
 
-/* A changeset's new values; an UPDATE leaves the key as it was, so where
- * a key column has no new value its old one stands. */
+/* A changeset's new values (changewalk.h). */
 struct new_values {
 	sqlite3_changeset_iter *it;
 	const struct txnrec_table *t;
@@ -173,10 +166,7 @@ struct new_values {
 static sqlite3_value *new_value(void *arg, int i)
 {
 	struct new_values *n = arg;
-	sqlite3_value *v = NULL;
-	if (sqlite3changeset_new(n->it, i, &v) == SQLITE_OK && !v && n->t->pk[i])
-		sqlite3changeset_old(n->it, i, &v);
-	return v;
+	return change_new(n->it, n->t, i);
 }
 
 /* A row read by a statement. */
@@ -403,94 +393,29 @@ static void commit_event(struct txn *x, struct buf *b, uint64_t next_lsn)
 
 /* ---------------------------------------------------------------- records */
 
-/* The TABLE item for name in this transaction, or NULL. */
-static const struct txnrec_table *table_named(const struct txn *x, const char *name)
+static void on_ddl(void *arg, const uint8_t *sql, uint32_t len)
 {
-	for (int i = x->ntables - 1; i >= 0; i--)
-		if (strcmp(x->tables[i]->name, name) == 0)
-			return x->tables[i];
-	return NULL;
+	if (!slots_is_own_ddl(sql, len))
+		ddl_event(arg, sql, len);
 }
 
-static int add_table(struct txn *x, const uint8_t *data, uint32_t len)
+static void on_change(void *arg, const struct txnrec_table *t, sqlite3_changeset_iter *it, int ncol, int op)
 {
-	if (x->ntables == x->cap) {
-		int cap = x->cap ? 2 * x->cap : 4;
-		struct txnrec_table **v = realloc(x->tables, (size_t)cap * sizeof(*v));
-		if (!v)
-			return SL_ENOMEM;
-		x->tables = v;
-		x->cap = cap;
-	}
-	struct txnrec_table *t = malloc(sizeof(*t));
-	if (!t)
-		return SL_ENOMEM;
-	if (txnrec_table_decode(data, len, t) != 0) {
-		free(t);
-		return SL_ECORRUPT;
-	}
-	x->tables[x->ntables++] = t;
-	return 0;
-}
-
-static int changeset_events(struct txn *x, const uint8_t *data, uint32_t len)
-{
-	sqlite3_changeset_iter *it = NULL;
-	if (sqlite3changeset_start(&it, (int)len, (void *)data) != SQLITE_OK)
-		return SL_ECORRUPT;
-	int rc, step;
-	while ((step = sqlite3changeset_next(it)) == SQLITE_ROW) {
-		const char *name;
-		int ncol, op, indirect;
-		if (sqlite3changeset_op(it, &name, &ncol, &op, &indirect) != SQLITE_OK)
-			break;
-		const struct txnrec_table *t = table_named(x, name);
-		if (!t || t->ncols < ncol) { /* every changeset's tables are described before it */
-			sqlite3changeset_finalize(it);
-			return SL_ECORRUPT;
-		}
-		if (cdc_wanted(x->o, name))
-			change_event(x, t, it, ncol, op);
-	}
-	rc = sqlite3changeset_finalize(it);
-	return step == SQLITE_DONE && rc == SQLITE_OK ? 0 : SL_ECORRUPT;
+	struct txn *x = arg;
+	if (cdc_wanted(x->o, t->name))
+		change_event(x, t, it, ncol, op);
 }
 
 int cdc_record_events(const struct record *rec, uint64_t next_lsn, const struct cdc_options *o, struct buf *out,
 		      uint32_t *nevents)
 {
 	*nevents = 0;
-	if (rec->type != RECORD_TXN)
-		return 0;
-	struct buf raw;
-	buf_init(&raw);
-	int rc = record_payload(rec, &raw);
-	struct txnrec tr;
-	if (rc == 0 && txnrec_decode(raw.data, raw.len, &tr) != 0)
-		rc = SL_ECORRUPT;
-	if (rc == 0 && !(tr.sections & TXNREC_LOGICAL))
-		rc = SL_EINVAL;
-	if (rc != 0) {
-		buf_free(&raw);
-		return rc;
-	}
 	struct txn x = { .rec = rec, .o = o };
 	lsn_format(rec->lsn, x.lsn);
 	format_time(rec->commit_ts, x.time, sizeof(x.time));
 	buf_init(&x.body);
-	struct txnrec_iter it;
-	txnrec_items(&tr, &it);
-	uint8_t kind;
-	const uint8_t *data;
-	uint32_t len;
-	while (rc == 0 && txnrec_next_item(&it, &kind, &data, &len) == 1) {
-		if (kind == TXNREC_TABLE)
-			rc = add_table(&x, data, len);
-		else if (kind == TXNREC_CHANGESET && len > 0)
-			rc = changeset_events(&x, data, len);
-		else if (kind == TXNREC_DDL && !slots_is_own_ddl(data, len))
-			ddl_event(&x, data, len);
-	}
+	struct change_walk_ops ops = { on_ddl, on_change, &x };
+	int rc = change_walk(rec, &ops);
 	if (rc == 0 && x.body.oom)
 		rc = SL_ENOMEM;
 	if (rc == 0 && x.events > 0) {
@@ -500,12 +425,8 @@ int cdc_record_events(const struct record *rec, uint64_t next_lsn, const struct 
 		rc = out->oom ? SL_ENOMEM : 0;
 		*nevents = x.events + 2;
 	}
-	for (int i = 0; i < x.ntables; i++)
-		free(x.tables[i]);
-	free(x.tables);
 	free(x.counts);
 	buf_free(&x.body);
-	buf_free(&raw);
 	return rc;
 }
 
