@@ -32,6 +32,7 @@
 #include "sl_error.h"
 #include "sqlstate.h"
 #include "users.h"
+#include "walsender.h"
 
 #define READ_CHUNK 65536
 #define INPUT_HIGH_WATER (1u << 20)
@@ -40,6 +41,8 @@
 static void update_watch(struct pgconn *c);
 static void process_input(struct pgconn *c);
 static void read_input(struct pgconn *c);
+static void dispatch(struct pgconn *c);
+static void stream_pump(struct pgconn *c);
 
 /* A TLS call's outcome as send()/recv() would say it: bytes, 0 when the
  * peer ended the session, -1 with errno (EAGAIN: call again when the
@@ -129,6 +132,13 @@ static int flush(struct pgconn *c)
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct pgconn *c = w->data;
+	if (c->state == PGCONN_READY && c->sess && c->sess->wal) { /* a stream looks again */
+		c->stream_idle = false;
+		stream_pump(c);
+		if (c->fd >= 0 && flush(c) == 0)
+			update_watch(c);
+		return;
+	}
 	if (c->state == PGCONN_READY) {
 		pgwire_put_error(&c->out, 'E', "FATAL", SQLSTATE_IDLE_IN_TRANSACTION_TIMEOUT,
 				 "terminating connection due to idle-in-transaction timeout", NULL, NULL);
@@ -236,6 +246,8 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if ((revents & EV_WRITE) && flush(c) < 0)
 		return;
+	if ((revents & EV_WRITE) && c->state == PGCONN_READY && c->sess && c->sess->wal && !c->job)
+		stream_pump(c); /* the socket took what waited */
 	if (c->state == PGCONN_STARTUP && !c->spoke && !c->ssl && (revents & EV_READ) && direct_tls_hello(c)) {
 		c->spoke = true;
 		if (start_tls(c, true))
@@ -423,6 +435,33 @@ void pgconn_resume(struct pgconn *c, bool read_only_node)
 
 /* ------------------------------------------------------------ start-up */
 
+/* The startup parameter replication: "database" opens PostgreSQL's
+ * logical replication protocol (walsender.h); off is an ordinary session;
+ * physical replication is refused. 0, or -1 after a FATAL. */
+static int replication_mode(struct pgconn *c, const char *value)
+{
+	static const char *const off[] = { "false", "off", "no", "0", "f", "n" };
+	static const char *const on[] = { "true", "on", "yes", "1", "t", "y" };
+	if (strcmp(value, "database") == 0) {
+		c->sess->replication = true;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+		if (strcasecmp(value, off[i]) == 0)
+			return 0;
+		if (strcasecmp(value, on[i]) == 0) {
+			fatal(c, SQLSTATE_FEATURE_NOT_SUPPORTED,
+			      "physical replication connections are not served: followers stream on the peer port; "
+			      "use replication=database for logical decoding");
+			return -1;
+		}
+	}
+	char msg[200];
+	snprintf(msg, sizeof(msg), "invalid value for parameter \"replication\": \"%.100s\"", value);
+	fatal(c, SQLSTATE_INVALID_PARAMETER_VALUE, msg);
+	return -1;
+}
+
 static void finish_auth(struct pgconn *c, const struct pg_startup *st)
 {
 	struct server *srv = c->srv;
@@ -442,6 +481,9 @@ static void finish_auth(struct pgconn *c, const struct pg_startup *st)
 		fatal(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
 		return;
 	}
+	const char *repl = pgwire_startup_param(st, "replication");
+	if (repl && replication_mode(c, repl) != 0)
+		return;
 	const char *db = pgwire_startup_param(st, "database");
 	snprintf(c->sess->database, sizeof(c->sess->database), "%s", db && *db ? db : c->user);
 	char err[256];
@@ -675,8 +717,128 @@ static void process_startup(struct pgconn *c)
 
 /* ------------------------------------------------------------- queries */
 
+/* ------------------------------------------------ replication streams */
+
+#define STREAM_POLL_MS 50             /* a stream that caught up looks again after this */
+#define STREAM_OUT_HIGH (4u << 20)    /* a stream waits while this much is unsent */
+#define STREAM_CONFIRM_MAX 160
+
+/* The client's messages during a stream: status updates, CopyDone,
+ * Terminate. Read even while a step is out (they touch only what the
+ * loop thread owns). */
+static void stream_input(struct pgconn *c)
+{
+	struct walsender *ws = c->sess->wal;
+	while (c->in.len > 0 && !c->close_after_flush && !walsender_ending(ws)) {
+		struct pg_msg m;
+		size_t used;
+		int rc = pgwire_frame(c->in.data, c->in.len, (size_t)c->srv->cfg->max_message_size, &m, &used);
+		if (rc == 0)
+			return;
+		char err[160];
+		if (rc < 0) {
+			fatal(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
+			return;
+		}
+		if (m.type == 'X') {
+			pgconn_close(c, "client sent Terminate");
+			return;
+		}
+		if (walsender_client_message(ws, &m, err, sizeof(err)) != 0) {
+			fatal(c, SQLSTATE_PROTOCOL_VIOLATION, err);
+			return;
+		}
+		buf_consume(&c->in, used);
+	}
+}
+
+static void submit(struct pgconn *c, struct job *j)
+{
+	if (c->out.len == 0 && !j->internal) { /* nothing queued before it: the executor may answer directly */
+		j->reply_fd = c->fd;
+		j->reply_ssl = c->ssl;
+		j->reply_mu = &c->ssl_mu;
+	}
+	c->job = j;
+	executor_submit(c->srv->ex, j);
+}
+
+/* What a stream does next, when nothing is out: end (the client sent
+ * CopyDone), confirm the slot, or take another step (at once, or after
+ * STREAM_POLL_MS when the last one found nothing). */
+static void stream_pump(struct pgconn *c)
+{
+	struct walsender *ws = c->sess->wal;
+	if (c->job || c->state != PGCONN_READY || c->close_after_flush || c->srv->switching || c->fd < 0)
+		return;
+	char sql[STREAM_CONFIRM_MAX];
+	struct job *j = NULL;
+	bool confirm = walsender_confirm_query(ws, sql, sizeof(sql)); /* before an end, too */
+	if (!confirm && walsender_ending(ws)) {
+		walsender_put_end(&c->out);
+		walsender_free(ws);
+		c->sess->wal = NULL;
+		c->stream_idle = false;
+		ev_timer_stop(c->srv->loop, &c->timer);
+		dispatch(c); /* what the client sent after CopyDone */
+		return;
+	}
+	if (confirm) {
+		if ((j = job_new(c->sess, c))) {
+			j->internal = true;
+			size_t m = pgwire_begin(&j->in, 'Q');
+			buf_put_cstr(&j->in, sql);
+			pgwire_end(&j->in, m);
+		}
+	} else if (c->out.len >= STREAM_OUT_HIGH) {
+		return; /* on_io pumps again once the socket took it */
+	} else if (c->stream_idle) {
+		if (!ev_is_active(&c->timer))
+			start_timer(c, STREAM_POLL_MS);
+		return;
+	} else if ((j = job_new(c->sess, c))) {
+		j->kind = JOB_STREAM;
+	}
+	if (!j || j->in.oom) {
+		job_free(j);
+		fatal(c, SQLSTATE_OUT_OF_MEMORY, "out of memory");
+		return;
+	}
+	submit(c, j);
+}
+
+/* A confirmation came back: a slot that is gone or lost ends the stream
+ * with that error; another failure (a position that is not a record,
+ * say) is logged and the stream goes on. */
+static void stream_confirmed(struct pgconn *c, struct job *job)
+{
+	walsender_confirm_done(c->sess->wal);
+	struct pg_msg m;
+	size_t used;
+	for (size_t pos = 0; pgwire_frame(job->out.data + pos, job->out.len - pos, SIZE_MAX, &m, &used) == 1; pos += used) {
+		if (m.type != 'E')
+			continue;
+		char state[6] = "", text[200] = "";
+		pgwire_error_fields(&m, state, sizeof(state), text, sizeof(text));
+		if (strcmp(state, SQLSTATE_OBJECT_NOT_IN_PREREQUISITE_STATE) == 0 ||
+		    strcmp(state, SQLSTATE_UNDEFINED_OBJECT) == 0) {
+			pgwire_put_error(&c->out, 'E', "ERROR", state, text, NULL, NULL);
+			c->close_after_flush = true;
+		} else {
+			log_warn("pgconn", "a replication slot confirmation failed sqlstate=%s error=\"%s\" pid=%u", state,
+				 text, c->pid);
+		}
+	}
+}
+
 static void dispatch(struct pgconn *c)
 {
+	if (c->state == PGCONN_READY && c->sess && c->sess->wal) {
+		stream_input(c);
+		if (c->fd >= 0 && c->sess && c->sess->wal)
+			stream_pump(c);
+		return;
+	}
 	if (c->job || c->state != PGCONN_READY || c->close_after_flush || c->srv->switching)
 		return;
 	struct job *j = NULL;
@@ -720,13 +882,7 @@ static void dispatch(struct pgconn *c)
 	}
 	buf_consume(&c->in, pos);
 	ev_timer_stop(c->srv->loop, &c->timer);
-	if (c->out.len == 0) { /* nothing queued before it: the executor may answer directly */
-		j->reply_fd = c->fd;
-		j->reply_ssl = c->ssl;
-		j->reply_mu = &c->ssl_mu;
-	}
-	c->job = j;
-	executor_submit(c->srv->ex, j);
+	submit(c, j);
 }
 
 void pgconn_job_done(struct job *job)
@@ -748,6 +904,12 @@ void pgconn_job_done(struct job *job)
 			pgconn_close(c, "closed while a statement ran");
 		return;
 	}
+	if (job->internal) {
+		stream_confirmed(c, job);
+		buf_reset(&job->out); /* the connection's own query: not the client's to see */
+	}
+	if (job->kind == JOB_STREAM)
+		c->stream_idle = job->stream_idle;
 	buf_move(&c->out, &job->out);
 	if (job->fatal)
 		c->close_after_flush = true;

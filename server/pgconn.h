@@ -53,6 +53,7 @@ struct pgconn {
 	char io_error[240];   /* why the last TLS read or write failed */
 	struct session *sess;
 	struct job *job;     /* in flight, or NULL */
+	bool stream_idle;    /* a replication stream caught up: its next step waits (walsender.h) */
 	struct scram_state *scram;
 	char user[64];
 	uint32_t pid, secret;

@@ -31,6 +31,7 @@
 #include "pgwire.h"
 #include "sl_error.h"
 #include "sql_rewrite.h"
+#include "walsender.h"
 #include "sqlstate.h"
 
 #define MAX_STATEMENTS_PER_QUERY 100000
@@ -767,6 +768,12 @@ static int run_query(struct ctx *x, const char *sql)
 		if (rc == STEP_MOVE) {
 			free(spans);
 			return STEP_MOVE;
+		}
+		if (rc == WALSENDER_STREAMING) { /* no ReadyForQuery: the stream goes on */
+			free(spans);
+			x->job->stmt_index = 0;
+			finish_implicit(x);
+			return STEP_OK;
 		}
 		if (rc == STEP_ERROR)
 			break;

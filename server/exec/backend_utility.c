@@ -14,6 +14,7 @@
 #include "pgtypes.h"
 #include "pgwire.h"
 #include "sql_rewrite.h"
+#include "walsender.h"
 #include "sqlstate.h"
 
 bool utility_allowed_when_failed(const struct sql_command *cmd)
@@ -450,6 +451,11 @@ int utility_run(struct ctx *x, struct prepared *prep, const char *text)
 	case SQL_VACUUM_INTO:
 		return backend_error(x, SQLSTATE_INSUFFICIENT_PRIVILEGE,
 				     "permission denied for VACUUM INTO: clients may not write files on the server");
+	case SQL_REPL_IDENTIFY:
+	case SQL_REPL_CREATE_SLOT:
+	case SQL_REPL_DROP_SLOT:
+	case SQL_REPL_START:
+	case SQL_REPL_OTHER: return walsender_command(x, cmd);
 	case SQL_OTHER: break;
 	}
 	return backend_error(x, SQLSTATE_INTERNAL, "unexpected command");

@@ -40,6 +40,7 @@
 #include "pgwire.h"
 #include "sl_time.h"
 #include "sqlstate.h"
+#include "walsender.h"
 
 #define WAIT_TICK_MS 20 /* how often waiting writer jobs are checked */
 #define GATE_TICK_MS 1  /* how often reading jobs held at the gate look again */
@@ -182,6 +183,8 @@ static bool run_job(struct executor *ex, struct job *j, bool on_writer)
 		ex->running = j;
 	if (j->kind == JOB_CLOSE)
 		backend_close_session(j, ex->pool);
+	else if (j->kind == JOB_STREAM)
+		walsender_step(j, ex->pool);
 	else
 		to_writer = backend_run(j, ex->pool, on_writer) == BACKEND_TO_WRITER;
 	if (on_writer)

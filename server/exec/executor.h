@@ -36,6 +36,7 @@
 enum job_kind {
 	JOB_MESSAGES, /* run the protocol messages in `in` */
 	JOB_CLOSE,    /* end the session: roll back, free statements */
+	JOB_STREAM,   /* a replication stream's next messages (walsender.h) */
 };
 
 struct job {
@@ -49,6 +50,9 @@ struct job {
 	struct interrupt intr;
 	bool to_writer;  /* set by the backend: continue on the writer */
 	bool fatal;      /* close the client connection after sending out */
+	bool streaming;  /* the job started a replication stream (START_REPLICATION) */
+	bool stream_idle; /* JOB_STREAM: nothing to send: the stream caught up */
+	bool internal;   /* the connection's own query (a slot confirmation): out is not the client's */
 	int64_t enqueued_ns;
 	struct dbconn *temp; /* reader connection borrowed for this job only */
 	bool writer_forbidden;   /* let through while another session holds the writer */

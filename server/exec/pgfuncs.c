@@ -16,6 +16,8 @@
 #include "dbpool.h"
 #include "lsn.h"
 #include "nodestatus.h"
+#include "session.h"
+#include "sqlstate.h"
 
 #define SLUICE_VERSION_STRING "PostgreSQL 15.0 (sluice " PACKAGE_VERSION ") on x86_64-pc-linux-gnu, 64-bit"
 
@@ -137,6 +139,35 @@ static void fn_now(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_text(ctx, out, -1, SQLITE_TRANSIENT);
 }
 
+/* set_config(name, value, is_local): SET name = value, for the session;
+ * the setting's new value. With is_local (for the transaction only) it is
+ * refused: sluice would keep it for the session. */
+static void fn_set_config(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	struct dbconn *c = sqlite3_user_data(ctx);
+	const char *name = (const char *)sqlite3_value_text(argv[0]);
+	const char *value = (const char *)sqlite3_value_text(argv[1]);
+	struct session *s = c->session;
+	if (!s || !name) {
+		sqlite3_result_error(ctx, dbconn_raise(c, SQLSTATE_INVALID_PARAMETER_VALUE, NULL, "set_config needs a setting name"), -1);
+		return;
+	}
+	if (sqlite3_value_type(argv[2]) != SQLITE_NULL && sqlite3_value_int(argv[2]) != 0) {
+		sqlite3_result_error(ctx, dbconn_raise(c, SQLSTATE_FEATURE_NOT_SUPPORTED, "Use SET, or set_config(name, value, false).",
+						       "set_config with is_local = true is not supported"), -1);
+		return;
+	}
+	char err[256];
+	if (session_set(s, name, value ? value : "", err, sizeof(err)) != 0) {
+		sqlite3_result_error(ctx, dbconn_raise(c, strncmp(err, "unrecognized", 12) == 0 ? SQLSTATE_UNDEFINED_OBJECT : SQLSTATE_INVALID_TEXT,
+						       NULL, "%s", err), -1);
+		return;
+	}
+	const char *now = session_get(s, name);
+	sqlite3_result_text(ctx, now ? now : "", -1, SQLITE_TRANSIENT);
+}
+
 static void fn_current_setting(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	struct dbconn *c = sqlite3_user_data(ctx);
@@ -205,6 +236,7 @@ static const struct function_def functions[] = {
 	{ "clock_timestamp", 0, 0, fn_now },
 	{ "current_setting", 1, 0, fn_current_setting },
 	{ "current_setting", 2, 0, fn_current_setting },
+	{ "set_config", 3, 0, fn_set_config },
 	{ "pg_backend_pid", 0, 0, fn_backend_pid },
 	{ "current_database", 0, 0, fn_current_database },
 	{ "current_user", 0, 0, fn_current_user },

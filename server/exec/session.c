@@ -17,6 +17,7 @@
 
 #include "pgwire.h"
 #include "sl_error.h"
+#include "walsender.h"
 
 struct known_setting {
 	const char *name;  /* as reported (case as in PostgreSQL) */
@@ -51,6 +52,7 @@ static const struct known_setting known[] = {
 	{ "lc_numeric", "C", false },
 	{ "lc_time", "C", false },
 	{ "max_identifier_length", "63", false },
+	{ "data_directory_mode", "0700", false }, /* pg_recvlogical asks */
 };
 
 #define NKNOWN (sizeof(known) / sizeof(known[0]))
@@ -136,6 +138,7 @@ void session_free(struct session *s)
 {
 	if (!s)
 		return;
+	walsender_free(s->wal);
 	while (s->portals) {
 		struct portal *p = s->portals;
 		s->portals = p->next;
@@ -231,7 +234,7 @@ int session_set(struct session *s, const char *name, const char *value, char *er
 	if (k && (strcmp(k->name, "server_version") == 0 || strcmp(k->name, "server_encoding") == 0 ||
 		  strcmp(k->name, "integer_datetimes") == 0 || strcmp(k->name, "in_hot_standby") == 0 ||
 		  strcmp(k->name, "server_version_num") == 0 || strcmp(k->name, "is_superuser") == 0 ||
-		  strcmp(k->name, "max_identifier_length") == 0)) {
+		  strcmp(k->name, "max_identifier_length") == 0 || strcmp(k->name, "data_directory_mode") == 0)) {
 		snprintf(err, errlen, "parameter \"%s\" cannot be changed", name);
 		return -1;
 	}

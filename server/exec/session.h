@@ -76,6 +76,8 @@ struct session {
 	struct buf reports;     /* ParameterStatus messages owed after SET */
 	bool read_only_node;
 	char scratch[64];       /* for values formatted on demand */
+	bool replication;       /* replication=database: PostgreSQL's replication commands too */
+	struct walsender *wal;  /* streaming after START_REPLICATION (walsender.h), or NULL */
 };
 
 struct session *session_new(const struct config *cfg, uint32_t pid, uint32_t secret, bool read_only_node);

@@ -44,7 +44,7 @@ static int activity_find(const char *name)
 	return -1;
 }
 
-static void activity_touch(const char *name)
+void slotfuncs_touch(const char *name)
 {
 	pthread_mutex_lock(&activity.mu);
 	int i = activity_find(name);
@@ -341,7 +341,7 @@ static void fn_confirm(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		     "cannot confirm %s: the visible log ends at %s", lsn_format(lsn, a), lsn_format(end, b));
 		return;
 	}
-	activity_touch(name);
+	slotfuncs_touch(name);
 	uint64_t next_ts;
 	if (lsn <= r.confirmed || lsn <= slots_skip_quiet(log, r.confirmed, end, &next_ts)) {
 		result_lsn(ctx, r.confirmed); /* nothing to write: never back, nor past quiet records only */

@@ -40,6 +40,9 @@ struct dbconn;
 /* Registers the functions and the table on a pooled connection. */
 int slotfuncs_register(sqlite3 *db, struct dbconn *conn);
 
+/* A consumer reads through the slot named now (it shows active). */
+void slotfuncs_touch(const char *name);
+
 /* Whether the SQL function named writes (a statement calling it goes to the writer). */
 bool slotfuncs_writes(const char *function);
 

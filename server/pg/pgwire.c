@@ -15,6 +15,7 @@
  */
 #include "pgwire.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +110,23 @@ int pgwire_decode_query(const struct pg_msg *msg, const char **sql)
 	cursor_init(&c, msg->body, msg->len);
 	*sql = cursor_cstr(&c);
 	return finish(&c);
+}
+
+void pgwire_error_fields(const struct pg_msg *msg, char *sqlstate, size_t statelen, char *message, size_t msglen)
+{
+	struct cursor c;
+	cursor_init(&c, msg->body, msg->len);
+	sqlstate[0] = message[0] = '\0';
+	for (;;) {
+		uint8_t field = cursor_u8(&c);
+		const char *value = field ? cursor_cstr(&c) : NULL;
+		if (!field || !value)
+			return;
+		if (field == 'C')
+			snprintf(sqlstate, statelen, "%s", value);
+		else if (field == 'M')
+			snprintf(message, msglen, "%s", value);
+	}
 }
 
 int pgwire_decode_parse(const struct pg_msg *msg, struct pg_parse *out)

@@ -84,6 +84,8 @@ struct pg_execute {
 };
 
 int pgwire_decode_query(const struct pg_msg *msg, const char **sql);
+/* An ErrorResponse's SQLSTATE and message ("" when missing). */
+void pgwire_error_fields(const struct pg_msg *msg, char *sqlstate, size_t statelen, char *message, size_t msglen);
 int pgwire_decode_parse(const struct pg_msg *msg, struct pg_parse *out);
 /* Returns 0, SL_EPROTO, or SL_ENOMEM. */
 int pgwire_decode_bind(const struct pg_msg *msg, struct pg_bind *out);

@@ -912,6 +912,173 @@ static int parse_truncate(struct parser *p, struct sql_command *out)
 	return p_check(p, &v, "option list");
 }
 
+/* ------------------------------------------------ replication commands */
+
+/* An LSN written X/Y in hex, as one run of text up to white space, a
+ * parenthesis or the end; the lexer then goes on after it. */
+static int p_lsn(struct parser *p, uint64_t *lsn)
+{
+	if (p_end(p))
+		return p_fail(p);
+	size_t i = p->t.off, end = i;
+	while (end < p->len && !sql_lex_is_space((unsigned char)p->s[end]) && p->s[end] != '(' && p->s[end] != ';')
+		end++;
+	uint64_t part[2] = { 0, 0 };
+	int k = 0, digits = 0;
+	for (size_t j = i; j < end; j++) {
+		int v = sql_lex_hex_value(p->s[j]);
+		if (p->s[j] == '/' && k == 0 && digits > 0) {
+			k = 1;
+			digits = 0;
+		} else if (v >= 0 && digits < 8) {
+			part[k] = part[k] * 16 + (uint64_t)v;
+			digits++;
+		} else {
+			return p_error(p, "invalid LSN \"%.*s\"", (int)(end - i), p->s + i);
+		}
+	}
+	if (k != 1 || digits == 0)
+		return p_error(p, "invalid LSN \"%.*s\"", (int)(end - i), p->s + i);
+	*lsn = part[0] << 32 | part[1];
+	p->lx.pos = end;
+	p_next(p);
+	return 0;
+}
+
+/* One option into the list: "name" or "name=value". */
+static void options_add(struct sbuf *b, const char *name, const char *value)
+{
+	if (b->len > 0)
+		sb_putc(b, '\n');
+	sb_puts(b, name, strlen(name), false);
+	if (value) {
+		sb_putc(b, '=');
+		sb_puts(b, value, strlen(value), false);
+	}
+}
+
+/* ( name [value] [, …] ): names are words or "identifiers", values
+ * strings, words or numbers. */
+static int p_repl_options(struct parser *p, struct sql_command *out)
+{
+	struct sbuf b;
+	sb_init(&b, out->options, sizeof(out->options));
+	p_next(p); /* ( */
+	while (!p_punct(p, ')')) {
+		char name[SQL_NAME_MAX], value[SQL_VALUE_MAX];
+		struct sbuf nb, vb;
+		sb_init(&nb, name, sizeof(name));
+		if (p_name_part(p, &nb) < 0 || p_check(p, &nb, "option name") < 0)
+			return -1;
+		bool has_value = false;
+		sb_init(&vb, value, sizeof(value));
+		if (p->t.type == SQL_TOK_STRING) {
+			sb_string(&vb, p->s, &p->t);
+			has_value = true;
+			p_next(p);
+		} else if (p->t.type == SQL_TOK_WORD || p->t.type == SQL_TOK_NUMBER) {
+			sb_puts(&vb, p->s + p->t.off, p->t.len, p->t.type == SQL_TOK_WORD);
+			has_value = true;
+			p_next(p);
+		}
+		if (p_check(p, &vb, "option value") < 0)
+			return -1;
+		options_add(&b, name, has_value ? value : NULL);
+		if (p_punct(p, ','))
+			p_next(p);
+		else if (!p_punct(p, ')'))
+			return p_fail(p);
+	}
+	p_next(p); /* ) */
+	return p_check(p, &b, "option list");
+}
+
+static int p_slot_name(struct parser *p, struct sql_command *out) { return p_name(p, out, false); }
+
+static int parse_identify_system(struct parser *p, struct sql_command *out)
+{
+	out->kind = SQL_REPL_IDENTIFY;
+	return p_expect_end(p);
+}
+
+static int parse_create_slot(struct parser *p, struct sql_command *out)
+{
+	out->kind = SQL_REPL_CREATE_SLOT;
+	if (p_slot_name(p, out) < 0)
+		return -1;
+	out->temporary = p_accept(p, "temporary");
+	if (p_accept(p, "physical")) {
+		out->physical = true;
+	} else {
+		if (p_expect(p, "logical") < 0)
+			return -1;
+		struct sbuf b;
+		sb_init(&b, out->plugin, sizeof(out->plugin));
+		if (p_name_part(p, &b) < 0 || p_check(p, &b, "plugin name") < 0)
+			return -1;
+	}
+	if (p_punct(p, '('))
+		return p_repl_options(p, out) < 0 ? -1 : p_expect_end(p);
+	static const char *const words[][2] = {
+		{ "export_snapshot", "snapshot=export" }, { "noexport_snapshot", "snapshot=nothing" },
+		{ "use_snapshot", "snapshot=use" },	  { "two_phase", "two_phase" },
+		{ "reserve_wal", "reserve_wal" },
+	};
+	struct sbuf b;
+	sb_init(&b, out->options, sizeof(out->options));
+	while (!p_end(p)) {
+		size_t k = 0;
+		while (k < sizeof(words) / sizeof(words[0]) && !p_is(p, words[k][0]))
+			k++;
+		if (k == sizeof(words) / sizeof(words[0]))
+			return p_fail(p);
+		options_add(&b, words[k][1], NULL);
+		p_next(p);
+	}
+	return p_check(p, &b, "option list");
+}
+
+static int parse_drop_slot(struct parser *p, struct sql_command *out)
+{
+	out->kind = SQL_REPL_DROP_SLOT;
+	if (p_slot_name(p, out) < 0)
+		return -1;
+	if (p_accept(p, "wait"))
+		snprintf(out->options, sizeof(out->options), "wait");
+	return p_expect_end(p);
+}
+
+static int parse_start_replication(struct parser *p, struct sql_command *out)
+{
+	out->kind = SQL_REPL_START;
+	if (p_accept(p, "slot") && p_slot_name(p, out) < 0)
+		return -1;
+	if (p_accept(p, "logical")) {
+		if (!out->name[0])
+			return p_error(p, "logical replication needs a slot");
+	} else {
+		out->physical = true;
+		p_accept(p, "physical");
+	}
+	if (p_lsn(p, &out->lsn) < 0)
+		return -1;
+	if (out->physical && p_accept(p, "timeline")) {
+		if (p->t.type != SQL_TOK_NUMBER)
+			return p_fail(p);
+		p_next(p);
+	}
+	if (!out->physical && p_punct(p, '(') && p_repl_options(p, out) < 0)
+		return -1;
+	return p_expect_end(p);
+}
+
+static int parse_repl_other(struct parser *p, struct sql_command *out)
+{
+	(void)p;
+	out->kind = SQL_REPL_OTHER;
+	return 0;
+}
+
 /* ----------------------------------------------------------- dispatching */
 
 static const struct {
@@ -921,18 +1088,23 @@ static const struct {
 	{ "abort", parse_abort },
 	{ "analyse", parse_analyze },
 	{ "analyze", parse_analyze },
+	{ "base_backup", parse_repl_other },
 	{ "begin", parse_begin },
 	{ "checkpoint", parse_checkpoint },
 	{ "close", parse_close },
 	{ "commit", parse_commit },
+	{ "create_replication_slot", parse_create_slot },
 	{ "deallocate", parse_deallocate },
 	{ "declare", parse_declare },
 	{ "discard", parse_discard },
+	{ "drop_replication_slot", parse_drop_slot },
 	{ "end", parse_commit },
 	{ "fetch", parse_fetch },
+	{ "identify_system", parse_identify_system },
 	{ "listen", parse_listen },
 	{ "move", parse_move },
 	{ "notify", parse_notify },
+	{ "read_replication_slot", parse_repl_other },
 	{ "release", parse_release },
 	{ "reset", parse_reset },
 	{ "rollback", parse_rollback },
@@ -940,7 +1112,10 @@ static const struct {
 	{ "set", parse_set },
 	{ "show", parse_show },
 	{ "start", parse_start },
+	{ "start_replication", parse_start_replication },
+	{ "timeline_history", parse_repl_other },
 	{ "truncate", parse_truncate },
+	{ "upload_manifest", parse_repl_other },
 	{ "unlisten", parse_unlisten },
 	{ "vacuum", parse_vacuum },
 };
@@ -955,7 +1130,7 @@ int sql_classify(const char *stmt, size_t len, struct sql_command *out, char *er
 		err[0] = '\0';
 
 	p_next(&p);
-	if (p.t.type != SQL_TOK_WORD || p.t.len > 10)
+	if (p.t.type != SQL_TOK_WORD || p.t.len > 23)
 		return 0;
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
 		if (!sql_lex_tok_is(stmt, &p.t, commands[k].word))

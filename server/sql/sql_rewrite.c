@@ -72,6 +72,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ------------------------------------------------------------- helpers */
 
@@ -788,6 +789,20 @@ static bool sluice_call(struct rw *w, const struct level *l)
 	return true;
 }
 
+/* After "pg_catalog" ending at e: where the function name begins when a
+ * '.', a word and '(' follow (blanks allowed), else 0. */
+static size_t pg_catalog_call(const char *s, size_t len, size_t e)
+{
+	size_t d = sql_lex_skip_blank(s, len, e);
+	if (d >= len || s[d] != '.')
+		return 0;
+	size_t b = sql_lex_skip_blank(s, len, d + 1);
+	if (b >= len || !sql_lex_is_ident_start((unsigned char)s[b]))
+		return 0;
+	size_t f = sql_lex_skip_blank(s, len, sql_lex_word_end(s, len, b));
+	return f < len && s[f] == '(' ? b : 0;
+}
+
 static size_t rw_word(struct rw *w, const struct sql_token *t, bool *name)
 {
 	const char *s = w->s;
@@ -825,6 +840,11 @@ static size_t rw_word(struct rw *w, const struct sql_token *t, bool *name)
 		size_t end = rw_type_literal(w, i, lw);
 		if (end > 0)
 			return end;
+	}
+	if (!w->after_dot && name_cmp(lw, "pg_catalog") == 0) {
+		size_t call = pg_catalog_call(s, w->len, e);
+		if (call > 0)
+			return call; /* pg_catalog.f( → f( : SQLite has no schema-qualified functions */
 	}
 	size_t start = w->o.len;
 	int class = keyword_class(lw);
@@ -978,6 +998,11 @@ static bool rw_needed(const char *s, size_t len)
 		case 'c':
 		case 'C':
 			if (i + 3 < len && sql_lex_lower(s[i + 1]) == 'a' && sql_lex_lower(s[i + 2]) == 's' && sql_lex_lower(s[i + 3]) == 't')
+				return true;
+			break;
+		case 'p':
+		case 'P':
+			if (i + 10 < len && strncasecmp(s + i, "pg_catalog", 10) == 0)
 				return true;
 			break;
 		case '"':

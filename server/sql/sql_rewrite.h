@@ -15,6 +15,8 @@
  *                                  → CAST('literal' AS …)
  *   - E'…' strings with backslash escapes → standard '…' strings (\n, \t,
  *                                    \\, \', \xHH, octal, \uXXXX as UTF-8)
+ *   - pg_catalog.f(…) → f(…): SQLite has no schema-qualified functions
+ *     (pg_catalog.table stays: it names the attached catalog)
  *   - TRUE/FALSE are kept (SQLite knows them).
  * Type names map to SQLite affinities: int, int2, int4, int8, integer,
  * smallint, bigint, serial… → INTEGER; real, float4, float8, double

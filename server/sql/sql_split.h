@@ -60,6 +60,12 @@ enum sql_kind {
 	SQL_VACUUM_INTO, /* SQLite's VACUUM [schema] INTO 'file': refused (it writes a file) */
 	SQL_ANALYZE,     /* ANALYZE [table] */
 	SQL_TRUNCATE,    /* TRUNCATE [TABLE] t1[, t2…] [RESTART IDENTITY|CASCADE…] */
+	/* PostgreSQL's replication commands (replication connections only) */
+	SQL_REPL_IDENTIFY,    /* IDENTIFY_SYSTEM */
+	SQL_REPL_CREATE_SLOT, /* CREATE_REPLICATION_SLOT name [TEMPORARY] {LOGICAL plugin | PHYSICAL} [options] */
+	SQL_REPL_DROP_SLOT,   /* DROP_REPLICATION_SLOT name [WAIT] */
+	SQL_REPL_START,       /* START_REPLICATION [SLOT name] {LOGICAL | [PHYSICAL]} X/Y [options] */
+	SQL_REPL_OTHER,       /* TIMELINE_HISTORY, BASE_BACKUP, READ_REPLICATION_SLOT, UPLOAD_MANIFEST */
 };
 
 #define SQL_NAME_MAX 128
@@ -88,6 +94,15 @@ struct sql_command {
 	bool backward;
 	/* VACUUM/ANALYZE/TRUNCATE: the table names, comma-separated. */
 	char tables[SQL_VALUE_MAX];
+	/* Replication commands: name is the slot (as given when quoted, else
+	 * lower-cased), plugin the output plugin, lsn START's position; the
+	 * options one per line, "name" or "name=value" (names lower-cased
+	 * unless quoted, values unquoted); CREATE's words of old (NOEXPORT_SNAPSHOT,
+	 * TWO_PHASE, …) become "snapshot=nothing", "two_phase", …. */
+	char plugin[SQL_NAME_MAX];
+	bool physical, temporary;
+	uint64_t lsn;
+	char options[SQL_VALUE_MAX];
 };
 
 /*
