@@ -278,12 +278,16 @@ static bool numeric_oid(uint32_t oid)
 /* The type of column col: as declared, else the value's storage class. */
 static struct decoding_type column_type(struct decode *d, const struct txnrec_table *t, int col, sqlite3_value *v)
 {
-	struct decoding_type ty = { 0, "" };
+	struct decoding_type ty = { 0, NULL, 0, "" };
 	d->out->type_of(d->out->arg, t->name, t->cols[col], &ty);
 	if (ty.oid == 0 && v && sqlite3_value_type(v) != SQLITE_NULL)
 		ty.oid = pgtypes_from_storage(sqlite3_value_type(v));
 	if (ty.oid == 0)
 		ty.oid = OID_TEXT;
+	if (!ty.name) {
+		ty.name = pgtypes_name(ty.oid);
+		ty.name_oid = ty.oid;
+	}
 	return ty;
 }
 
@@ -314,11 +318,12 @@ static void put_ident(struct buf *b, const char *name)
 }
 
 /* test_decoding's " name[type]:value"; v NULL: a column the record does not hold. */
-static void td_column(struct buf *b, const char *name, uint32_t oid, sqlite3_value *v)
+static void td_column(struct buf *b, const char *name, struct decoding_type ty, sqlite3_value *v)
 {
+	uint32_t oid = ty.oid;
 	buf_put_u8(b, ' ');
 	put_ident(b, name);
-	buf_printf(b, "[%s]:", pgtypes_name(oid));
+	buf_printf(b, "[%s]:", ty.name);
 	if (!v) {
 		buf_printf(b, "unchanged-toast-datum");
 	} else if (sqlite3_value_type(v) == SQLITE_NULL) {
@@ -359,9 +364,9 @@ static void w2j_column(struct decode *d, const char *name, struct decoding_type 
 	buf_printf(b, "{\"name\":");
 	json_put_cstr(b, name);
 	if (d->o->include_types)
-		buf_printf(b, ",\"type\":\"%s%s\"", pgtypes_name(oid), d->o->include_typmod ? ty.typmod : "");
+		buf_printf(b, ",\"type\":\"%s%s\"", ty.name, d->o->include_typmod ? ty.typmod : "");
 	if (d->o->include_type_oids)
-		buf_printf(b, ",\"typeoid\":%" PRIu32, oid);
+		buf_printf(b, ",\"typeoid\":%" PRIu32, ty.name_oid);
 	buf_printf(b, ",\"value\":");
 	if (sqlite3_value_type(v) == SQLITE_NULL) {
 		buf_printf(b, "null");
@@ -404,7 +409,7 @@ static void td_row(struct decode *d, const struct txnrec_table *t, int ncol, sql
 		if (key_only && !t->pk[i])
 			continue;
 		sqlite3_value *v = at(it, t, i);
-		td_column(&d->msg, t->cols[i], column_type(d, t, i, v).oid, v);
+		td_column(&d->msg, t->cols[i], column_type(d, t, i, v), v);
 	}
 }
 

@@ -70,6 +70,8 @@ int decoding_options_parse(enum decoding_plugin plugin, const char *options, str
  * include-typmod). */
 struct decoding_type {
 	uint32_t oid;
+	const char *name; /* PostgreSQL's name of the declared type (NULL: the OID's) */
+	uint32_t name_oid; /* and its OID there */
 	char typmod[32];
 };
 typedef void (*decoding_type_fn)(void *arg, const char *table, const char *column, struct decoding_type *out);

@@ -76,6 +76,62 @@ int16_t pgtypes_typlen(uint32_t oid)
 	}
 }
 
+/* PostgreSQL's names and OIDs for the types a column may be declared with. */
+static const struct {
+	const char *prefix; /* as in decltypes */
+	const char *name;
+	uint32_t oid;
+	int exact;
+} decl_names[] = {
+	{ "bigint", "bigint", 20, 1 },
+	{ "int8", "bigint", 20, 1 },
+	{ "bigserial", "bigint", 20, 1 },
+	{ "serial8", "bigint", 20, 1 },
+	{ "integer", "integer", 23, 1 },
+	{ "int", "integer", 23, 1 },
+	{ "int4", "integer", 23, 1 },
+	{ "serial", "integer", 23, 1 },
+	{ "smallint", "smallint", 21, 1 },
+	{ "int2", "smallint", 21, 1 },
+	{ "real", "real", 700, 1 },
+	{ "float4", "real", 700, 1 },
+	{ "double", "double precision", 701, 0 },
+	{ "float8", "double precision", 701, 1 },
+	{ "float", "double precision", 701, 1 },
+	{ "numeric", "numeric", 1700, 0 },
+	{ "decimal", "numeric", 1700, 0 },
+	{ "bool", "boolean", 16, 1 },
+	{ "boolean", "boolean", 16, 1 },
+	{ "text", "text", 25, 1 },
+	{ "varchar", "character varying", 1043, 0 },
+	{ "character varying", "character varying", 1043, 0 },
+	{ "char", "character", 1042, 0 },
+	{ "character", "character", 1042, 0 },
+	{ "bytea", "bytea", 17, 1 },
+	{ "json", "json", 114, 1 },
+	{ "jsonb", "jsonb", 3802, 1 },
+	{ "uuid", "uuid", 2950, 1 },
+	{ "date", "date", 1082, 1 },
+	{ "timestamptz", "timestamp with time zone", 1184, 1 },
+	{ "timestamp with time zone", "timestamp with time zone", 1184, 1 },
+	{ "timestamp", "timestamp without time zone", 1114, 0 },
+};
+
+const char *pgtypes_decltype_name(const char *decltype, uint32_t *pg_oid)
+{
+	for (size_t i = 0; decltype && i < sizeof(decl_names) / sizeof(decl_names[0]); i++) {
+		size_t n = strlen(decl_names[i].prefix);
+		if (strncasecmp(decltype, decl_names[i].prefix, n) != 0)
+			continue;
+		char next = decltype[n];
+		if (next == '\0' || (!decl_names[i].exact && (next == '(' || next == ' ')) || next == '(') {
+			*pg_oid = decl_names[i].oid;
+			return decl_names[i].name;
+		}
+	}
+	return NULL;
+}
+
 const char *pgtypes_name(uint32_t oid)
 {
 	switch (oid) {

@@ -40,6 +40,11 @@ uint32_t pgtypes_from_storage(int sqlite_type);
 /* The typlen field of RowDescription. */
 int16_t pgtypes_typlen(uint32_t oid);
 const char *pgtypes_name(uint32_t oid);
+/* The name PostgreSQL gives a declared column type ("int4" → "integer",
+ * "varchar(10)" → "character varying") and that type's OID in *pg_oid, or
+ * NULL when it names none it knows. Unlike pgtypes_from_decltype (whose
+ * OID says how sluice sends values), "integer" stays PostgreSQL's int4. */
+const char *pgtypes_decltype_name(const char *decltype, uint32_t *pg_oid);
 
 /*
  * Appends column col of the current row of st to a DataRow, encoded as

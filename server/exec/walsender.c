@@ -299,6 +299,7 @@ static void type_of(void *arg, const char *table, const char *column, struct dec
 	    !decl)
 		return;
 	out->oid = pgtypes_from_decltype(decl);
+	out->name = pgtypes_decltype_name(decl, &out->name_oid);
 	const char *open = strchr(decl, '('), *close = open ? strchr(open, ')') : NULL;
 	if (out->oid && close && (out->oid == OID_VARCHAR || out->oid == OID_NUMERIC))
 		snprintf(out->typmod, sizeof(out->typmod), "%.*s", (int)(close - open + 1), open);
