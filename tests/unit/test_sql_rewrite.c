@@ -57,7 +57,11 @@ static const struct rw_case cases[] = {
 	{ "SELECT (a+b)::text", "SELECT CAST((a+b) AS TEXT)", 0 },
 	{ "SELECT t.col::text FROM t", "SELECT CAST(t.col AS TEXT) FROM t", 0 },
 	{ "SELECT s.t.\"Col\"::text", "SELECT CAST(s.t.\"Col\" AS TEXT)", 0 },
-	{ "SELECT f(x)::int, pg_catalog.now()::text", "SELECT CAST(f(x) AS INTEGER), CAST(pg_catalog.now() AS TEXT)", 0 },
+	{ "SELECT f(x)::int, pg_catalog.now()::text", "SELECT CAST(f(x) AS INTEGER), CAST(now() AS TEXT)", 0 },
+	/* SQLite has no schema-qualified functions; pg_catalog's tables stay */
+	{ "SELECT pg_catalog.set_config('search_path', '', false)", "SELECT set_config('search_path', '', false)", 0 },
+	{ "SELECT PG_CATALOG . upper ('a') FROM pg_catalog.pg_class", "SELECT upper ('a') FROM pg_catalog.pg_class", 0 },
+	{ "SELECT 'pg_catalog.f()', \"pg_catalog\".x", "SELECT 'pg_catalog.f()', \"pg_catalog\".x", 0 },
 	{ "SELECT count(*)::int8 FROM t", "SELECT CAST(count(*) AS INTEGER) FROM t", 0 },
 	{ "SELECT '5'::int::text", "SELECT CAST(CAST('5' AS INTEGER) AS TEXT)", 0 },
 	{ "SELECT x::character varying", "SELECT CAST(x AS TEXT)", 0 },

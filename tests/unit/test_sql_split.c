@@ -616,6 +616,48 @@ static void test_listen_checkpoint(void **state)
 	expect_error("CHECKPOINT now", SQL_CHECKPOINT, "syntax error at or near \"now\"");
 }
 
+static void test_replication(void **state)
+{
+	(void)state;
+	expect_kind("IDENTIFY_SYSTEM", SQL_REPL_IDENTIFY);
+	expect_kind("identify_system;", SQL_REPL_IDENTIFY);
+	expect_kind("CREATE_REPLICATION_SLOT \"My\" LOGICAL \"test_decoding\" (SNAPSHOT 'nothing')", SQL_REPL_CREATE_SLOT);
+	assert_string_equal(cmd.name, "My");
+	assert_string_equal(cmd.plugin, "test_decoding");
+	assert_string_equal(cmd.options, "snapshot=nothing");
+	assert_false(cmd.physical);
+	assert_false(cmd.temporary);
+	expect_kind("CREATE_REPLICATION_SLOT s TEMPORARY LOGICAL wal2json NOEXPORT_SNAPSHOT TWO_PHASE", SQL_REPL_CREATE_SLOT);
+	assert_string_equal(cmd.name, "s");
+	assert_true(cmd.temporary);
+	assert_string_equal(cmd.options, "snapshot=nothing\ntwo_phase");
+	expect_kind("CREATE_REPLICATION_SLOT p PHYSICAL RESERVE_WAL", SQL_REPL_CREATE_SLOT);
+	assert_true(cmd.physical);
+	expect_error("CREATE_REPLICATION_SLOT s LOGICAL", SQL_REPL_CREATE_SLOT, "syntax error at end of input");
+	expect_error("CREATE_REPLICATION_SLOT s LOGICAL p NOPE", SQL_REPL_CREATE_SLOT, "syntax error at or near \"NOPE\"");
+	expect_kind("DROP_REPLICATION_SLOT \"s\" WAIT", SQL_REPL_DROP_SLOT);
+	assert_string_equal(cmd.name, "s");
+	assert_string_equal(cmd.options, "wait");
+	expect_kind("START_REPLICATION SLOT \"s\" LOGICAL 1F/A0B (\"include-xids\" '0', \"skip-empty-xacts\", x 2)",
+		    SQL_REPL_START);
+	assert_string_equal(cmd.name, "s");
+	assert_int_equal(cmd.lsn, 0x1F00000A0Bull);
+	assert_string_equal(cmd.options, "include-xids=0\nskip-empty-xacts\nx=2");
+	expect_kind("START_REPLICATION SLOT s LOGICAL 0/0", SQL_REPL_START);
+	assert_int_equal(cmd.lsn, 0);
+	assert_string_equal(cmd.options, "");
+	expect_kind("START_REPLICATION 0/16B3F0 TIMELINE 1", SQL_REPL_START);
+	assert_true(cmd.physical);
+	assert_int_equal(cmd.lsn, 0x16B3F0);
+	expect_error("START_REPLICATION SLOT s LOGICAL 0/G", SQL_REPL_START, "invalid LSN \"0/G\"");
+	expect_error("START_REPLICATION SLOT s LOGICAL 123456789/0", SQL_REPL_START, "invalid LSN \"123456789/0\"");
+	expect_error("START_REPLICATION LOGICAL 0/0", SQL_REPL_START, "logical replication needs a slot");
+	expect_error("START_REPLICATION SLOT s LOGICAL 0/0 (a '1'", SQL_REPL_START, "syntax error at end of input");
+	expect_kind("TIMELINE_HISTORY 2", SQL_REPL_OTHER);
+	expect_kind("BASE_BACKUP (LABEL 'x')", SQL_REPL_OTHER);
+	expect_kind("START TRANSACTION", SQL_BEGIN);
+}
+
 static void expect_tables(const char *sql, enum sql_kind kind, const char *tables, const char *options)
 {
 	expect_kind(sql, kind);
@@ -852,6 +894,7 @@ int main(void)
 		cmocka_unit_test(test_close_deallocate_discard),
 		cmocka_unit_test(test_listen_checkpoint),
 		cmocka_unit_test(test_maintenance),
+		cmocka_unit_test(test_replication),
 		cmocka_unit_test(test_random_split),
 		cmocka_unit_test(test_prefixes),
 	};
