@@ -394,9 +394,28 @@ void pgconn_terminate(struct pgconn *c)
 
 /* ------------------------------------------------------- change of role */
 
+/* A replication stream reads the log this change closes: it ends now
+ * (FATAL 57P01; the client reconnects to whichever node leads). */
+static void end_stream(struct pgconn *c, const char *why)
+{
+	walsender_free(c->sess->wal);
+	c->sess->wal = NULL;
+	if (c->state != PGCONN_READY)
+		return;
+	log_info("pgconn", "ending a replication stream reason=\"%s\" pid=%u", why, c->pid);
+	buf_reset(&c->in);
+	fatal(c, SQLSTATE_ADMIN_SHUTDOWN, why);
+	if (flush(c) == 0)
+		update_watch(c);
+}
+
 void pgconn_end_block(struct pgconn *c, struct dbpool *pool, const char *why)
 {
 	struct session *s = c->sess;
+	if (s && s->wal && !c->job) {
+		end_stream(c, why);
+		return;
+	}
 	if (c->state != PGCONN_READY || !s || c->job || (s->txn == TXN_IDLE && !s->bound && !s->portals))
 		return;
 	struct job *j = job_new(s, c);

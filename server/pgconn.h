@@ -73,7 +73,8 @@ void pgconn_terminate(struct pgconn *c);
 /*
  * While the node changes role (no executor runs): a session inside a
  * transaction block (or holding a portal) is rolled back and its
- * connection ends with FATAL 57P01 saying why.
+ * connection ends with FATAL 57P01 saying why; so does a replication
+ * stream (its reader goes before the log it reads).
  */
 void pgconn_end_block(struct pgconn *c, struct dbpool *pool, const char *why);
 /* After the change: in_hot_standby and default_transaction_read_only

@@ -18,6 +18,9 @@
 #     slot was made (no gap, no duplicate);
 #   - the restarted former leader holds the slot at the leader's position;
 #     sluice_slots shows lag and active; drop removes it everywhere;
+#   - pg_recvlogical given every member (target_session_attrs=read-write)
+#     on a test_decoding slot loses no row across a switchover: cut off,
+#     it reconnects to the new leader, which holds the slot;
 #   - on a single leader with small log segments, a slot keeps the log it
 #     needs through checkpoints; one past max_slot_lag is reported lost
 #     (`sluice slot list`, `sluice cdc --slot` exits 1, confirm 55000) and
@@ -196,6 +199,34 @@ rc=0
 err=$("$SLUICE" cdc "${hosts[@]}" --slot s1 2>&1 >/dev/null) || rc=$?
 expect_eq "$rc" 1 "exit status of sluice cdc --slot s1 after the drop"
 expect_match "$err" '"s1" does not exist' "sluice cdc --slot s1 after the drop"
+
+# --------------------------------- pg_recvlogical across a switchover
+# PostgreSQL's client, given every member with target_session_attrs, on a
+# test_decoding slot (status every second): when the leader moves it is
+# cut off, reconnects to the new leader and goes on from the slot there.
+pg_dsn="host=127.0.0.1,127.0.0.1,127.0.0.1 port=$(node_port n1),$(node_port n2),$(node_port n3) user=sluice dbname=sluice target_session_attrs=read-write"
+pg_recvlogical -d "$pg_dsn" --slot pg1 --create-slot -P test_decoding || fail "pg_recvlogical --create-slot (multi-host)"
+pg_recvlogical -d "$pg_dsn" --slot pg1 --start -s 1 -f "$TEST_TMP/pg1.out" 2>"$TEST_TMP/pg1.err" &
+recv_pid=$!
+bg_track "$recv_pid"
+for id in $(seq 5001 5020); do w "INSERT INTO accounts VALUES ($id, 1) ON CONFLICT DO NOTHING"; done
+wait_until "grep -q 'id\[integer\]:5020 ' '$TEST_TMP/pg1.out'" 30 || fail "pg_recvlogical did not stream: $(tail -n 3 "$TEST_TMP/pg1.err")"
+target=""
+for n in n1 n2 n3; do [ "$n" = "$lead" ] || target=$n; done
+log "switchover to $target under pg_recvlogical"
+out=$("$SLUICE" promote "$target" --host "$all_hosts" 2>&1) || fail "switchover failed: $out"
+for id in $(seq 5021 5040); do w "INSERT INTO accounts VALUES ($id, 1) ON CONFLICT DO NOTHING"; done
+wait_until "grep -q 'id\[integer\]:5040 ' '$TEST_TMP/pg1.out'" 60 ||
+	fail "pg_recvlogical did not go on after the switchover: $(tail -n 3 "$TEST_TMP/pg1.err")"
+kill -INT "$recv_pid"
+wait "$recv_pid" || true
+missing=""
+for id in $(seq 5001 5040); do grep -q "id\[integer\]:$id " "$TEST_TMP/pg1.out" || missing+=" $id"; done
+[ -z "$missing" ] || fail "pg_recvlogical's stream lost rows across the switchover:$missing"
+grep -q 'disconnected' "$TEST_TMP/pg1.err" || fail "pg_recvlogical was not cut off by the switchover: $(cat "$TEST_TMP/pg1.err")"
+expect_eq "$(wq "SELECT node_name FROM sluice_status")" "$target" "the leader after the switchover"
+wq "SELECT sluice_slot_drop('pg1')" >/dev/null
+log "pg_recvlogical followed the switchover with its slot: $(grep -c '^table ' "$TEST_TMP/pg1.out") rows for 40 inserts"
 
 # ------------------------------------------------ retention, lost, refusals
 # 1 MB segments, nothing kept beyond need; 600 kB rows
