@@ -47,7 +47,7 @@ struct txn {
 	uint32_t events;   /* all events in body */
 	/* Debezium's per-table event counts */
 	struct table_count {
-		const char *name; /* points into a TABLE item */
+		char *name; /* a copy: the record's TABLE items are gone by the commit line */
 		uint32_t count;
 	} *counts;
 	int ncounts, counts_cap;
@@ -251,7 +251,10 @@ static uint32_t count_table(struct txn *x, const char *table)
 		x->counts = v;
 		x->counts_cap = cap;
 	}
-	x->counts[x->ncounts++] = (struct table_count){ table, 1 };
+	char *copy = strdup(table);
+	if (!copy)
+		return 0;
+	x->counts[x->ncounts++] = (struct table_count){ copy, 1 };
 	return 1;
 }
 
@@ -425,6 +428,8 @@ int cdc_record_events(const struct record *rec, uint64_t next_lsn, const struct 
 		rc = out->oom ? SL_ENOMEM : 0;
 		*nevents = x.events + 2;
 	}
+	for (int i = 0; i < x.ncounts; i++)
+		free(x.counts[i].name);
 	free(x.counts);
 	buf_free(&x.body);
 	return rc;
