@@ -540,6 +540,7 @@ static void test_show_roundtrip(void **state)
 	expect_set(&a, "log_segment_size", "2MB");
 	expect_set(&a, "log_keep_size", "0");
 	expect_set(&a, "max_log_size", "3GB");
+	expect_set(&a, "max_slot_lag", "2GB");
 	expect_set(&a, "statement_timeout", "2147483647");
 	expect_set(&a, "idle_in_transaction_session_timeout", "90s");
 	expect_set(&a, "authentication_timeout", "1s");
@@ -581,20 +582,21 @@ static void test_show_roundtrip(void **state)
 	config_defaults(&b);
 	struct collect c = { .into = &b };
 	config_foreach(&a, collect_fn, &c);
-	assert_int_equal(c.count, 52);
+	assert_int_equal(c.count, 53);
 	assert_memory_equal(&a, &b, sizeof(a));
 	assert_string_equal(c.names[0], "listen_address");
 	assert_string_equal(c.names[9], "log_mode");
-	assert_string_equal(c.names[21], "admin_users");
-	assert_string_equal(c.names[22], "ssl");
-	assert_string_equal(c.names[28], "peer_ssl");
-	assert_string_equal(c.names[30], "port_file");
-	assert_string_equal(c.names[34], "peers");
-	assert_string_equal(c.names[36], "cluster_secret");
-	assert_string_equal(c.names[44], "switchover_timeout");
-	assert_string_equal(c.names[45], "follower_retention_timeout");
-	assert_string_equal(c.names[46], "failover");
-	assert_string_equal(c.names[50], "failover_timeout");
+	assert_string_equal(c.names[15], "max_slot_lag");
+	assert_string_equal(c.names[22], "admin_users");
+	assert_string_equal(c.names[23], "ssl");
+	assert_string_equal(c.names[29], "peer_ssl");
+	assert_string_equal(c.names[31], "port_file");
+	assert_string_equal(c.names[35], "peers");
+	assert_string_equal(c.names[37], "cluster_secret");
+	assert_string_equal(c.names[45], "switchover_timeout");
+	assert_string_equal(c.names[46], "follower_retention_timeout");
+	assert_string_equal(c.names[47], "failover");
+	assert_string_equal(c.names[51], "failover_timeout");
 
 	/* a secret is never shown, nor echoed when refused; a weak one is refused */
 	char shown[64];
