@@ -15,6 +15,9 @@
  * budget (server.c), not toward max_connections.
  * In READY, whole messages up to a Sync, Query or Flush become one job;
  * while it runs, further input waits in the buffer. Every close logs why.
+ * After START_REPLICATION a session streams (walsender.h): the loop thread
+ * reads the client's CopyData itself and submits the stream's steps, a
+ * slot confirmation now and then, and the end.
  */
 #include "pgconn.h"
 

@@ -6,6 +6,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -83,18 +84,34 @@ static int parse_tables(const char *value, char (*names)[CDC_NAME_MAX], int *n)
 	return 0;
 }
 
+/* The boolean options of test_decoding and wal2json, and the field each sets. */
+static const struct {
+	enum decoding_plugin plugin;
+	const char *name;
+	size_t field; /* offsetof a bool in struct decoding_options */
+} bool_options[] = {
+	{ DECODING_TEST_DECODING, "include-xids", offsetof(struct decoding_options, include_xids) },
+	{ DECODING_TEST_DECODING, "include-timestamp", offsetof(struct decoding_options, include_timestamp) },
+	{ DECODING_TEST_DECODING, "skip-empty-xacts", offsetof(struct decoding_options, skip_empty_xacts) },
+	{ DECODING_WAL2JSON, "include-xids", offsetof(struct decoding_options, include_xids) },
+	{ DECODING_WAL2JSON, "include-timestamp", offsetof(struct decoding_options, include_timestamp) },
+	{ DECODING_WAL2JSON, "include-lsn", offsetof(struct decoding_options, include_lsn) },
+	{ DECODING_WAL2JSON, "include-schemas", offsetof(struct decoding_options, include_schemas) },
+	{ DECODING_WAL2JSON, "include-types", offsetof(struct decoding_options, include_types) },
+	{ DECODING_WAL2JSON, "include-typmod", offsetof(struct decoding_options, include_typmod) },
+	{ DECODING_WAL2JSON, "include-type-oids", offsetof(struct decoding_options, include_type_oids) },
+	{ DECODING_WAL2JSON, "include-transaction", offsetof(struct decoding_options, include_transaction) },
+};
+
 /* One option of the plugin; SL_EINVAL when unknown or wrong. */
 static int set_option(struct decoding_options *o, const char *name, const char *value)
 {
+	for (size_t i = 0; i < sizeof(bool_options) / sizeof(bool_options[0]); i++)
+		if (bool_options[i].plugin == o->plugin && strcmp(bool_options[i].name, name) == 0)
+			return parse_bool(value, (bool *)((char *)o + bool_options[i].field));
 	bool off = false;
 	switch (o->plugin) {
 	case DECODING_TEST_DECODING:
-		if (strcmp(name, "include-xids") == 0)
-			return parse_bool(value, &o->include_xids);
-		if (strcmp(name, "include-timestamp") == 0)
-			return parse_bool(value, &o->include_timestamp);
-		if (strcmp(name, "skip-empty-xacts") == 0)
-			return parse_bool(value, &o->skip_empty_xacts);
 		if (strcmp(name, "only-local") == 0 || strcmp(name, "include-rewrites") == 0)
 			return parse_bool(value, &off); /* no origins, no rewrites here */
 		if (strcmp(name, "force-binary") == 0 || strcmp(name, "stream-changes") == 0)
@@ -103,22 +120,6 @@ static int set_option(struct decoding_options *o, const char *name, const char *
 	case DECODING_WAL2JSON:
 		if (strcmp(name, "format-version") == 0)
 			return value && strcmp(value, "2") == 0 ? 0 : SL_EINVAL;
-		if (strcmp(name, "include-xids") == 0)
-			return parse_bool(value, &o->include_xids);
-		if (strcmp(name, "include-timestamp") == 0)
-			return parse_bool(value, &o->include_timestamp);
-		if (strcmp(name, "include-lsn") == 0)
-			return parse_bool(value, &o->include_lsn);
-		if (strcmp(name, "include-schemas") == 0)
-			return parse_bool(value, &o->include_schemas);
-		if (strcmp(name, "include-types") == 0)
-			return parse_bool(value, &o->include_types);
-		if (strcmp(name, "include-typmod") == 0)
-			return parse_bool(value, &o->include_typmod);
-		if (strcmp(name, "include-type-oids") == 0)
-			return parse_bool(value, &o->include_type_oids);
-		if (strcmp(name, "include-transaction") == 0)
-			return parse_bool(value, &o->include_transaction);
 		if (strcmp(name, "add-tables") == 0)
 			return parse_tables(value, o->add, &o->nadd);
 		if (strcmp(name, "filter-tables") == 0)
