@@ -213,6 +213,17 @@ static void emit(struct decode *d, uint64_t lsn)
 	buf_reset(&d->msg);
 }
 
+/* wal2json's opening of a message: the action, and the transaction's
+ * xid and commit time when asked for. */
+static void w2j_head(struct decode *d, char action)
+{
+	buf_printf(&d->msg, "{\"action\":\"%c\"", action);
+	if (d->o->include_xids)
+		buf_printf(&d->msg, ",\"xid\":%" PRIu64, d->rec->lsn);
+	if (d->o->include_timestamp)
+		buf_printf(&d->msg, ",\"timestamp\":\"%s\"", d->time);
+}
+
 /* wal2json's include-lsn on B and C: the transaction's record and where
  * the next one starts. */
 static void put_txn_lsns(struct decode *d)
@@ -236,11 +247,7 @@ static void begin(struct decode *d)
 	} else {
 		if (!d->o->include_transaction)
 			return;
-		buf_printf(b, "{\"action\":\"B\"");
-		if (d->o->include_xids)
-			buf_printf(b, ",\"xid\":%" PRIu64, d->rec->lsn);
-		if (d->o->include_timestamp)
-			buf_printf(b, ",\"timestamp\":\"%s\"", d->time);
+		w2j_head(d, 'B');
 		put_txn_lsns(d);
 		buf_put_u8(b, '}');
 	}
@@ -259,11 +266,7 @@ static void commit(struct decode *d)
 	} else {
 		if (!d->o->include_transaction)
 			return;
-		buf_printf(b, "{\"action\":\"C\"");
-		if (d->o->include_xids)
-			buf_printf(b, ",\"xid\":%" PRIu64, d->rec->lsn);
-		if (d->o->include_timestamp)
-			buf_printf(b, ",\"timestamp\":\"%s\"", d->time);
+		w2j_head(d, 'C');
 		put_txn_lsns(d);
 		buf_put_u8(b, '}');
 	}
@@ -475,11 +478,7 @@ static void on_change(void *arg, const struct txnrec_table *t, sqlite3_changeset
 			td_row(d, t, ncol, it, change_new, false);
 		}
 	} else {
-		buf_printf(b, "{\"action\":\"%c\"", op == SQLITE_INSERT ? 'I' : op == SQLITE_UPDATE ? 'U' : 'D');
-		if (d->o->include_xids)
-			buf_printf(b, ",\"xid\":%" PRIu64, d->rec->lsn);
-		if (d->o->include_timestamp)
-			buf_printf(b, ",\"timestamp\":\"%s\"", d->time);
+		w2j_head(d, op == SQLITE_INSERT ? 'I' : op == SQLITE_UPDATE ? 'U' : 'D');
 		if (d->o->include_lsn)
 			buf_printf(b, ",\"lsn\":\"%s\"", lsn_format(d->rec->lsn, (char[LSN_TEXT_MAX]){ 0 }));
 		if (d->o->include_schemas)
