@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "admin.h"
+#include "changes.h"
 #include "commitlog.h"
 #include "dbpool.h"
 #include "lsn.h"
@@ -386,11 +387,6 @@ struct slot_view {
 	bool lost, active;
 };
 
-struct slots_vtab {
-	sqlite3_vtab base;
-	struct dbconn *conn;
-};
-
 struct slots_cursor {
 	sqlite3_vtab_cursor base;
 	struct slot_view *rows;
@@ -402,24 +398,10 @@ static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
 	(void)argc;
 	(void)argv;
 	(void)err;
-	int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(slot_name TEXT, plugin TEXT, confirmed_lsn TEXT, "
-					  "confirmed_at TEXT, lag_bytes INTEGER, lag_seconds REAL, active BOOLEAN, "
-					  "lost BOOLEAN, created_at TEXT)");
-	if (rc != SQLITE_OK)
-		return rc;
-	struct slots_vtab *t = sqlite3_malloc(sizeof(*t));
-	if (!t)
-		return SQLITE_NOMEM;
-	memset(t, 0, sizeof(*t));
-	t->conn = aux;
-	*out = &t->base;
-	return SQLITE_OK;
-}
-
-static int vt_disconnect(sqlite3_vtab *vt)
-{
-	sqlite3_free(vt);
-	return SQLITE_OK;
+	return changes_vtab_connect(db, aux,
+				    "CREATE TABLE x(slot_name TEXT, plugin TEXT, confirmed_lsn TEXT, confirmed_at TEXT, "
+				    "lag_bytes INTEGER, lag_seconds REAL, active BOOLEAN, lost BOOLEAN, created_at TEXT)",
+				    out);
 }
 
 static int vt_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
@@ -473,7 +455,7 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int 
 	(void)argc;
 	(void)argv;
 	struct slots_cursor *c = (struct slots_cursor *)cur;
-	struct slots_vtab *t = (struct slots_vtab *)cur->pVtab;
+	struct changes_vtab *t = (struct changes_vtab *)cur->pVtab;
 	sqlite3 *db = t->conn->db;
 	sqlite3_free(c->rows);
 	c->rows = NULL;
@@ -569,7 +551,7 @@ static int vt_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid)
 static sqlite3_module slots_module = {
 	.xConnect = vt_connect,
 	.xBestIndex = vt_best_index,
-	.xDisconnect = vt_disconnect,
+	.xDisconnect = changes_vtab_disconnect,
 	.xOpen = vt_open,
 	.xClose = vt_close,
 	.xFilter = vt_filter,
