@@ -156,7 +156,10 @@ static const struct setting settings[] = {
 		 "whether this node starts as leader or follower; a witness votes in elections and counts toward "
 		 "the lease but keeps no data and never leads"),
 	SET_INT(max_connections, "100", 1, 10000, "most client connections open at once"),
-	SET_INT(reader_threads, "2", 1, 64, "SQL executor threads for read-only queries"),
+	SET_INT(reader_threads, "2", 1, 64, "SQL executor threads for read-only queries, started at once"),
+	SET_INT(max_reader_threads, "32", 1, 256,
+		"most threads for read-only queries: another starts whenever every one is busy, so a long read "
+		"never holds up a short one (at least reader_threads)"),
 	SET_SIZE(max_message_size, "64MB", KB, KB * KB * KB,
 		 "largest protocol message accepted from a client"),
 	SET_SIZE(checkpoint_wal_size, "64MB", KB * KB, 16 * KB * KB * KB,

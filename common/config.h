@@ -33,6 +33,7 @@ struct config {
 	int role;                            /* enum config_role */
 	int max_connections;                 /* 100 */
 	int reader_threads;                  /* 2 */
+	int max_reader_threads;              /* 32: more start while every reader is busy */
 	int64_t max_message_size;            /* bytes, 64MB */
 	int64_t checkpoint_wal_size;         /* bytes, 64MB */
 	int log_mode;                        /* TXNREC_PHYSICAL | TXNREC_LOGICAL bits, 0 = off; physical */

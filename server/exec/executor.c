@@ -74,8 +74,9 @@ struct executor {
 	pthread_t writer_thread;
 	bool have_writer;
 	bool drained; /* executor_drain ran: the threads are gone */
-	pthread_t *reader_threads;
-	int nreaders;
+	pthread_t *reader_threads; /* max_readers of them */
+	int nreaders, max_readers;
+	int idle_readers; /* (mu) waiting for a job: none, and another may start */
 };
 
 void job_queue_push(struct job_queue *q, struct job *j)
@@ -263,6 +264,7 @@ static void *reader_main(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&ex->mu);
 		struct job *j;
+		ex->idle_readers++;
 		while (!(j = next_reader_job(ex)) && !ex->stopping) {
 			if (!ex->readers.head) {
 				pthread_cond_wait(&ex->readers_cond, &ex->mu);
@@ -271,6 +273,7 @@ static void *reader_main(void *arg)
 				pthread_cond_timedwait(&ex->readers_cond, &ex->mu, &ts);
 			}
 		}
+		ex->idle_readers--;
 		if (!j)
 			j = job_queue_pop(&ex->readers); /* stopping: finish what is queued */
 		pthread_mutex_unlock(&ex->mu);
@@ -641,7 +644,8 @@ int executor_start(struct executor **out, struct dbpool *pool, const struct conf
 	ev_async_init(&ex->done_async, on_done_async);
 	ex->done_async.data = ex;
 	ev_async_start(loop, &ex->done_async);
-	ex->reader_threads = calloc((size_t)cfg->reader_threads, sizeof(pthread_t));
+	ex->max_readers = cfg->max_reader_threads > cfg->reader_threads ? cfg->max_reader_threads : cfg->reader_threads;
+	ex->reader_threads = calloc((size_t)ex->max_readers, sizeof(pthread_t));
 	if (!ex->reader_threads)
 		goto fail;
 	for (int i = 0; i < cfg->reader_threads; i++) {
@@ -708,6 +712,15 @@ void executor_submit(struct executor *ex, struct job *job)
 	} else {
 		job_queue_push(&ex->readers, job);
 		pthread_cond_signal(&ex->readers_cond);
+		/* every reader busy (with long reads, say): one more, so this job
+		 * does not wait behind them */
+		if (ex->idle_readers == 0 && ex->nreaders < ex->max_readers && !ex->stopping) {
+			if (pthread_create(&ex->reader_threads[ex->nreaders], NULL, reader_main, ex) == 0)
+				ex->nreaders++;
+			else
+				log_warn("executor", "could not start another reader thread: %s readers=%d", strerror(errno),
+					 ex->nreaders);
+		}
 	}
 	pthread_mutex_unlock(&ex->mu);
 }

@@ -2,13 +2,16 @@
  * executor.h — the threads that run SQL, so the event loop never does.
  *
  * One writer thread owns the writer connection; a pool of reader threads
- * runs read-only work. The loop thread hands a session's pending protocol
- * messages over as a job; the executor routes it (writer or readers), runs
- * it, and hands it back through an ev_async with the replies in job->out.
- * When the client's socket had nothing else queued (job->reply_fd), the
- * executor thread sends the replies itself before handing the job back,
- * so the answer does not wait for the loop thread to wake up; whatever
- * the socket does not take stays in job->out for the loop to send.
+ * runs read-only work: reader_threads of them from the start, and one more
+ * whenever a job comes while every one is busy, up to max_reader_threads,
+ * so that a few long reads never hold up a short one. The loop thread
+ * hands a session's pending protocol messages over as a job; the executor
+ * routes it (writer or readers), runs it, and hands it back through an
+ * ev_async with the replies in job->out. When the client's socket had
+ * nothing else queued (job->reply_fd), the executor thread sends the
+ * replies itself before handing the job back, so the answer does not wait
+ * for the loop thread to wake up; whatever the socket does not take stays
+ * in job->out for the loop to send.
  *
  * The writer serves one transaction at a time: while a session holds an
  * open write transaction, other sessions' write jobs wait (bounded by

@@ -532,6 +532,7 @@ static void test_show_roundtrip(void **state)
 	expect_set(&a, "role", "follower");
 	expect_set(&a, "max_connections", "10000");
 	expect_set(&a, "reader_threads", "64");
+	expect_set(&a, "max_reader_threads", "100");
 	expect_set(&a, "max_message_size", "1025");
 	expect_set(&a, "checkpoint_wal_size", "1GB");
 	expect_set(&a, "log_mode", "both");
@@ -582,21 +583,22 @@ static void test_show_roundtrip(void **state)
 	config_defaults(&b);
 	struct collect c = { .into = &b };
 	config_foreach(&a, collect_fn, &c);
-	assert_int_equal(c.count, 53);
+	assert_int_equal(c.count, 54);
 	assert_memory_equal(&a, &b, sizeof(a));
 	assert_string_equal(c.names[0], "listen_address");
-	assert_string_equal(c.names[9], "log_mode");
-	assert_string_equal(c.names[15], "max_slot_lag");
-	assert_string_equal(c.names[22], "admin_users");
-	assert_string_equal(c.names[23], "ssl");
-	assert_string_equal(c.names[29], "peer_ssl");
-	assert_string_equal(c.names[31], "port_file");
-	assert_string_equal(c.names[35], "peers");
-	assert_string_equal(c.names[37], "cluster_secret");
-	assert_string_equal(c.names[45], "switchover_timeout");
-	assert_string_equal(c.names[46], "follower_retention_timeout");
-	assert_string_equal(c.names[47], "failover");
-	assert_string_equal(c.names[51], "failover_timeout");
+	assert_string_equal(c.names[6], "max_reader_threads");
+	assert_string_equal(c.names[10], "log_mode");
+	assert_string_equal(c.names[16], "max_slot_lag");
+	assert_string_equal(c.names[23], "admin_users");
+	assert_string_equal(c.names[24], "ssl");
+	assert_string_equal(c.names[30], "peer_ssl");
+	assert_string_equal(c.names[32], "port_file");
+	assert_string_equal(c.names[36], "peers");
+	assert_string_equal(c.names[38], "cluster_secret");
+	assert_string_equal(c.names[46], "switchover_timeout");
+	assert_string_equal(c.names[47], "follower_retention_timeout");
+	assert_string_equal(c.names[48], "failover");
+	assert_string_equal(c.names[52], "failover_timeout");
 
 	/* a secret is never shown, nor echoed when refused; a weak one is refused */
 	char shown[64];
