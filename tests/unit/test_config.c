@@ -586,7 +586,7 @@ static void test_show_roundtrip(void **state)
 	assert_int_equal(c.count, 54);
 	assert_memory_equal(&a, &b, sizeof(a));
 	assert_string_equal(c.names[0], "listen_address");
-	assert_string_equal(c.names[6], "max_reader_threads");
+	assert_string_equal(c.names[7], "max_reader_threads");
 	assert_string_equal(c.names[10], "log_mode");
 	assert_string_equal(c.names[16], "max_slot_lag");
 	assert_string_equal(c.names[23], "admin_users");
