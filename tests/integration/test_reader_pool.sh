@@ -14,14 +14,17 @@ source "$TOP_SRCDIR/tests/integration/lib.sh"
 # run_case NODE MAX: three long reads, then SELECT 1; prints "answered" when
 # it came while every long read still ran, else "waited"
 run_case() {
-	local n=$1 pids=() i out
+	local n=$1 pids=() i out before
+	before=$(grep -c 'session started' "$(node_log "$n")" || true)
 	for i in 1 2 3; do
 		psql_to "$n" -At -c "SELECT pg_sleep(8)" >/dev/null 2>&1 &
 		pids+=($!)
 		bg_track "$!"
 	done
-	# the three reads have started once each session shows in the log
-	sleep 1.5
+	# each read is under way a moment after its session started
+	wait_until "[ \$(grep -c 'session started' '$(node_log "$n")') -ge $((before + 3)) ]" 10 ||
+		fail "the three long reads did not connect"
+	sleep 1
 	if out=$(timeout 4 psql "$(node_conninfo "$n")" -X -At -c "SELECT 1" 2>&1) && [ "$out" = 1 ]; then
 		for i in "${pids[@]}"; do
 			proc_alive "$i" || { echo "a long read ended first"; return 0; }
