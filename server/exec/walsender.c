@@ -291,8 +291,13 @@ static void type_of(void *arg, const char *table, const char *column, struct dec
 {
 	struct stream_step *s = arg;
 	char err[128];
-	if (!s->types && !(s->types = dbpool_acquire(s->pool, err, sizeof(err))))
-		return;
+	if (!s->types) {
+		if (!(s->types = dbpool_acquire(s->pool, err, sizeof(err))))
+			return;
+		/* a statement checks the schema cookie: a pooled reader may hold
+		 * the schema as it was before a table was made */
+		sqlite3_exec(s->types->db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
+	}
 	const char *decl = NULL;
 	if (sqlite3_table_column_metadata(s->types->db, "main", table, column, &decl, NULL, NULL, NULL, NULL) !=
 		    SQLITE_OK ||

@@ -16,8 +16,9 @@
 # include-timestamp: compared with those fields aside); the outputs must be
 # the same. Then on sluice only:
 #   - a second --start with the same slot prints exactly the transactions
-#     committed since (the slot was confirmed), and a slot made with
-#     -P sluice prints sluice's own events;
+#     committed since (the slot was confirmed); a table made while a stream
+#     runs is named with its declared types; a slot made with -P sluice
+#     prints sluice's own events;
 #   - --drop-slot removes the slot (sluice_slots);
 #   - refusals: a physical replication connection (0A000), a replication
 #     command on an ordinary connection (42601), START_REPLICATION of a slot
@@ -135,6 +136,20 @@ expect_eq "$got" "BEGIN N
 table public.u: INSERT: k[integer]:8
 COMMIT N" "the second stream of slot td (only what came since)"
 expect_eq "$(q s1 "SELECT lag_bytes FROM sluice_slots WHERE slot_name = 'td'")" 0 "slot td's lag after --endpos"
+# a table made while a stream runs is named with its declared types (the
+# stream's reader connections see the new schema)
+pg_recvlogical -h 127.0.0.1 -p "$SL_PORT" -U sluice -d sluice --slot td --start -s 1 -f "$TEST_TMP/td3.sluice" &
+stream=$!
+bg_track "$stream"
+sl "INSERT INTO u VALUES (10)" >/dev/null
+wait_until "grep -q 'k\[integer\]:10' '$TEST_TMP/td3.sluice'" 30 || fail "the running stream did not show u's row"
+sl "CREATE TABLE u4(k int4 PRIMARY KEY, v varchar(5))" >/dev/null
+sl "INSERT INTO u4 VALUES (1, 'x')" >/dev/null
+wait_until "grep -q 'table public.u4' '$TEST_TMP/td3.sluice'" 30 || fail "the running stream did not show u4's row"
+kill -INT "$stream"
+wait "$stream" || true
+expect_eq "$(grep 'table public.u4' "$TEST_TMP/td3.sluice")" "table public.u4: INSERT: k[integer]:1 v[character varying]:'x'" \
+	"a row of a table made while the stream ran"
 recv_sl --slot own --create-slot -P sluice || fail "pg_recvlogical --create-slot -P sluice"
 sl "INSERT INTO u VALUES (9)" >/dev/null
 recv_sl --slot own --start -E "$(end_sl)" -f "$TEST_TMP/own.sluice" || fail "pg_recvlogical --start -P sluice"
