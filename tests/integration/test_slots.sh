@@ -111,6 +111,8 @@ while proc_alive "$writer"; do
 	elif [ "$pieces" = 16 ] && [ "$moved" = killed ]; then
 		log "restart of $old"
 		node_start "$old" --role=follower "--node_name=$old" "${COMMON[@]}"
+		cdc_cluster_init # it listens on a new port now
+		all_hosts="127.0.0.1:$(node_port n1),127.0.0.1:$(node_port n2),127.0.0.1:$(node_port n3)"
 		moved=restarted
 	fi
 done
