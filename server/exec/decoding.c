@@ -182,27 +182,12 @@ struct decode {
 	uint64_t next_lsn;
 	const struct decoding_options *o;
 	const struct decoding_output *out;
-	char time[48];   /* commit time as PostgreSQL prints a timestamptz */
+	char time[PGTYPES_TIME_MAX]; /* commit time as PostgreSQL prints a timestamptz */
 	struct buf msg;  /* the message being made */
 	bool begun;      /* BEGIN went out */
+	bool shown;      /* the record holds something not quiet (slots.h): it has a BEGIN and COMMIT */
 	bool failed;     /* out of memory */
 };
-
-/* "2026-12-06 03:25:15.687306+00", trailing zeros of the fraction cut. */
-static void pg_time(uint64_t us, char *out, size_t outlen)
-{
-	time_t s = (time_t)(us / 1000000);
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	size_t n = strftime(out, outlen, "%Y-%m-%d %H:%M:%S", &tm);
-	unsigned frac = (unsigned)(us % 1000000);
-	if (frac) {
-		n += (size_t)snprintf(out + n, outlen - n, ".%06u", frac);
-		while (out[n - 1] == '0')
-			n--;
-	}
-	snprintf(out + n, outlen - n, "+00");
-}
 
 static void emit(struct decode *d, uint64_t lsn)
 {
@@ -321,16 +306,11 @@ static void put_ident(struct buf *b, const char *name)
 	buf_put_u8(b, '"');
 }
 
-/* test_decoding's " name[type]:value"; v NULL: a column the record does not hold. */
-static void td_column(struct buf *b, const char *name, struct decoding_type ty, sqlite3_value *v)
+/* A value both plugins write bare: null, true or false, a finite number
+ * of a numeric type. True when it was written. */
+static bool put_bare(struct buf *b, sqlite3_value *v, uint32_t oid)
 {
-	uint32_t oid = ty.oid;
-	buf_put_u8(b, ' ');
-	put_ident(b, name);
-	buf_printf(b, "[%s]:", ty.name);
-	if (!v) {
-		buf_printf(b, "unchanged-toast-datum");
-	} else if (sqlite3_value_type(v) == SQLITE_NULL) {
+	if (sqlite3_value_type(v) == SQLITE_NULL) {
 		buf_printf(b, "null");
 	} else if (oid == OID_BOOL) {
 		struct buf t;
@@ -341,28 +321,44 @@ static void td_column(struct buf *b, const char *name, struct decoding_type ty, 
 	} else if (bare_number(v, oid)) {
 		pgtypes_put_text(b, v, oid);
 	} else {
-		struct buf t;
-		buf_init(&t);
-		pgtypes_put_text(&t, v, oid);
-		buf_put_u8(b, '\'');
-		for (size_t i = 0; i < t.len; i++) {
-			if (t.data[i] == '\'')
-				buf_put_u8(b, '\'');
-			buf_put_u8(b, t.data[i]);
-		}
-		buf_put_u8(b, '\'');
-		if (t.oom)
-			b->oom = true;
-		buf_free(&t);
+		return false;
 	}
+	return true;
 }
 
-/* wal2json's {"name":…,"type":…,"value":…}; a bytea's hex digits without
- * the \x, as wal2json writes them. */
+/* test_decoding's " name[type]:value"; v NULL: a column the record does
+ * not hold. Other values are quoted as literals ('' for '). */
+static void td_column(struct buf *b, const char *name, struct decoding_type ty, sqlite3_value *v)
+{
+	buf_put_u8(b, ' ');
+	put_ident(b, name);
+	buf_printf(b, "[%s]:", ty.name);
+	if (!v) {
+		buf_printf(b, "unchanged-toast-datum");
+		return;
+	}
+	if (put_bare(b, v, ty.oid))
+		return;
+	struct buf t;
+	buf_init(&t);
+	pgtypes_put_text(&t, v, ty.oid);
+	buf_put_u8(b, '\'');
+	for (size_t i = 0; i < t.len; i++) {
+		if (t.data[i] == '\'')
+			buf_put_u8(b, '\'');
+		buf_put_u8(b, t.data[i]);
+	}
+	buf_put_u8(b, '\'');
+	if (t.oom)
+		b->oom = true;
+	buf_free(&t);
+}
+
+/* wal2json's {"name":…,"type":…,"value":…}; other values are JSON
+ * strings, a bytea's hex digits without the \x, as wal2json writes them. */
 static void w2j_column(struct decode *d, const char *name, struct decoding_type ty, sqlite3_value *v, bool first)
 {
 	struct buf *b = &d->msg;
-	uint32_t oid = ty.oid;
 	if (!first)
 		buf_put_u8(b, ',');
 	buf_printf(b, "{\"name\":");
@@ -372,22 +368,11 @@ static void w2j_column(struct decode *d, const char *name, struct decoding_type 
 	if (d->o->include_type_oids)
 		buf_printf(b, ",\"typeoid\":%" PRIu32, ty.name_oid);
 	buf_printf(b, ",\"value\":");
-	if (sqlite3_value_type(v) == SQLITE_NULL) {
-		buf_printf(b, "null");
-	} else if (oid == OID_BOOL || bare_number(v, oid)) {
+	if (!put_bare(b, v, ty.oid)) {
 		struct buf t;
 		buf_init(&t);
-		pgtypes_put_text(&t, v, oid);
-		if (oid == OID_BOOL)
-			buf_printf(b, "%s", t.len && t.data[0] == 't' ? "true" : "false");
-		else
-			buf_append(b, t.data, t.len);
-		buf_free(&t);
-	} else {
-		struct buf t;
-		buf_init(&t);
-		pgtypes_put_text(&t, v, oid);
-		size_t skip = oid == OID_BYTEA && t.len >= 2 && t.data[0] == '\\' && t.data[1] == 'x' ? 2 : 0;
+		pgtypes_put_text(&t, v, ty.oid);
+		size_t skip = ty.oid == OID_BYTEA && t.len >= 2 && t.data[0] == '\\' && t.data[1] == 'x' ? 2 : 0;
 		json_put_string(b, t.data + skip, t.len - skip);
 		if (t.oom)
 			b->oom = true;
@@ -458,7 +443,10 @@ static bool key_changed(const struct txnrec_table *t, int ncol, sqlite3_changese
 static void on_change(void *arg, const struct txnrec_table *t, sqlite3_changeset_iter *it, int ncol, int op)
 {
 	struct decode *d = arg;
-	if (slots_is_table(t->name) || (d->o->plugin == DECODING_WAL2JSON && !w2j_wanted(d->o, t->name)))
+	if (slots_is_table(t->name))
+		return;
+	d->shown = true;
+	if (d->o->plugin == DECODING_WAL2JSON && !w2j_wanted(d->o, t->name))
 		return;
 	begin(d);
 	struct buf *b = &d->msg;
@@ -513,20 +501,29 @@ static int sluice_events(const struct record *rec, uint64_t next_lsn, const stru
 	return rc;
 }
 
+/* DDL is not decoded, but a transaction of other DDL than the slot
+ * table's own still shows as BEGIN and COMMIT (as in PostgreSQL). */
+static void on_ddl(void *arg, const uint8_t *sql, uint32_t len)
+{
+	struct decode *d = arg;
+	if (!slots_is_own_ddl(sql, len))
+		d->shown = true;
+}
+
 int decoding_record(const struct record *rec, uint64_t next_lsn, const struct decoding_options *o,
 		    const struct decoding_output *out)
 {
-	if (slots_record_quiet(rec))
-		return 0;
 	if (o->plugin == DECODING_SLUICE)
 		return sluice_events(rec, next_lsn, o, out);
 	struct decode d = { .rec = rec, .next_lsn = next_lsn, .o = o, .out = out };
-	pg_time(rec->commit_ts, d.time, sizeof(d.time));
+	pgtypes_timestamptz_text(rec->commit_ts, d.time, sizeof(d.time));
 	buf_init(&d.msg);
-	if (!(o->plugin == DECODING_TEST_DECODING && o->skip_empty_xacts))
-		begin(&d);
-	struct change_walk_ops ops = { NULL, on_change, &d }; /* DDL is not decoded */
+	/* one walk: BEGIN goes out with the first change shown, or at the end
+	 * when the record was not quiet (skip-empty-xacts aside) */
+	struct change_walk_ops ops = { on_ddl, on_change, &d };
 	int rc = change_walk(rec, &ops);
+	if (rc == 0 && d.shown && !d.begun && !(o->plugin == DECODING_TEST_DECODING && o->skip_empty_xacts))
+		begin(&d);
 	if (rc == 0 && d.begun)
 		commit(&d);
 	if (rc == 0 && (d.failed || d.msg.oom))

@@ -16,7 +16,9 @@
 #include "dbpool.h"
 #include "lsn.h"
 #include "nodestatus.h"
+#include "pgtypes.h"
 #include "session.h"
+#include "sl_time.h"
 #include "sqlstate.h"
 
 #define SLUICE_VERSION_STRING "PostgreSQL 15.0 (sluice " PACKAGE_VERSION ") on x86_64-pc-linux-gnu, 64-bit"
@@ -129,13 +131,8 @@ static void fn_wait_lsn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 static void fn_now(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-	struct timeval tv;
-	struct tm tm;
-	char out[64];
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	size_t n = strftime(out, sizeof(out), "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(out + n, sizeof(out) - n, ".%06ld+00", (long)tv.tv_usec);
+	char out[PGTYPES_TIME_MAX];
+	pgtypes_timestamptz_text(sl_wall_us(), out, sizeof(out));
 	sqlite3_result_text(ctx, out, -1, SQLITE_TRANSIENT);
 }
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "sqlstate.h"
 
@@ -147,6 +148,21 @@ const char *pgtypes_name(uint32_t oid)
 	case OID_VARCHAR: return "character varying";
 	default: return "unknown";
 	}
+}
+
+void pgtypes_timestamptz_text(uint64_t us, char *out, size_t outlen)
+{
+	time_t s = (time_t)(us / 1000000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	size_t n = strftime(out, outlen, "%Y-%m-%d %H:%M:%S", &tm);
+	unsigned frac = (unsigned)(us % 1000000);
+	if (frac && n + 8 < outlen) {
+		n += (size_t)snprintf(out + n, outlen - n, ".%06u", frac);
+		while (out[n - 1] == '0')
+			n--;
+	}
+	snprintf(out + n, outlen - n, "+00");
 }
 
 static void put_double_text(struct buf *out, double d)

@@ -54,6 +54,12 @@ const char *pgtypes_decltype_name(const char *decltype, uint32_t *pg_oid);
 int pgtypes_put_column(struct buf *row, sqlite3_stmt *st, int col, uint32_t oid, int format, char *err,
 		       size_t errlen, const char **sqlstate);
 
+/* A time (microseconds since the Unix epoch) as PostgreSQL writes a
+ * timestamptz in UTC: "2026-12-06 03:25:15.68731+00", the fraction's
+ * trailing zeros cut (none at all on a whole second). out: 40 bytes. */
+#define PGTYPES_TIME_MAX 40
+void pgtypes_timestamptz_text(uint64_t us, char *out, size_t outlen);
+
 /* Text output of a value as PostgreSQL writes it. */
 void pgtypes_put_text(struct buf *out, sqlite3_value *v, uint32_t oid);
 

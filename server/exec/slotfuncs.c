@@ -22,6 +22,7 @@
 #include "commitlog.h"
 #include "dbpool.h"
 #include "lsn.h"
+#include "pgtypes.h"
 #include "session.h"
 #include "sl_time.h"
 #include "slots.h"
@@ -229,15 +230,23 @@ static const char *name_arg(sqlite3_context *ctx, struct dbconn *c, sqlite3_valu
 	return name;
 }
 
-/* The slot named, or an error raised (42704, or SQLite's). */
-static bool slot_found(sqlite3_context *ctx, struct dbconn *c, const char *name, struct slot_row *r)
+/* For fn on an existing slot: the call may run (slot_call_ok), the name
+ * is valid, and the slot is there (into r); its name, or NULL with an
+ * error raised (42704 when there is no such slot). */
+static const char *existing_slot(sqlite3_context *ctx, struct dbconn *c, const char *fn, sqlite3_value *arg,
+				 struct slot_row *r)
 {
+	if (!slot_call_ok(ctx, c, fn))
+		return NULL;
+	const char *name = name_arg(ctx, c, arg);
+	if (!name)
+		return NULL;
 	int got = slot_get(c->db, name, r);
 	if (got < 0)
 		fail_sqlite(ctx, c, -got);
 	else if (got == 0)
 		fail(ctx, c, SQLSTATE_UNDEFINED_OBJECT, NULL, "replication slot \"%s\" does not exist%s", name, "");
-	return got == 1;
+	return got == 1 ? name : NULL;
 }
 
 static void retain(struct dbconn *c)
@@ -293,11 +302,9 @@ static void fn_drop(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	(void)argc;
 	struct dbconn *c = sqlite3_user_data(ctx);
-	if (!slot_call_ok(ctx, c, "sluice_slot_drop"))
-		return;
-	const char *name = name_arg(ctx, c, argv[0]);
 	struct slot_row r;
-	if (!name || !slot_found(ctx, c, name, &r))
+	const char *name = existing_slot(ctx, c, "sluice_slot_drop", argv[0], &r);
+	if (!name)
 		return;
 	int rc = slot_write(c, "DELETE FROM " SLOTS_TABLE " WHERE name = ?1", "s", name);
 	if (rc != SQLITE_OK) {
@@ -313,11 +320,9 @@ static void fn_confirm(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	(void)argc;
 	struct dbconn *c = sqlite3_user_data(ctx);
-	if (!slot_call_ok(ctx, c, "sluice_slot_confirm"))
-		return;
-	const char *name = name_arg(ctx, c, argv[0]);
 	struct slot_row r;
-	if (!name || !slot_found(ctx, c, name, &r))
+	const char *name = existing_slot(ctx, c, "sluice_slot_confirm", argv[0], &r);
+	if (!name)
 		return;
 	const char *text = (const char *)sqlite3_value_text(argv[1]);
 	uint64_t lsn;
@@ -492,19 +497,15 @@ static int vt_eof(sqlite3_vtab_cursor *cur)
 	return c->at >= c->nrows;
 }
 
-/* A time as PostgreSQL prints a timestamptz in UTC. */
+/* A time as PostgreSQL prints a timestamptz; NULL when there is none. */
 static void result_time(sqlite3_context *ctx, int64_t us)
 {
+	char out[PGTYPES_TIME_MAX];
 	if (us <= 0) {
 		sqlite3_result_null(ctx);
 		return;
 	}
-	time_t sec = (time_t)(us / 1000000);
-	struct tm tm;
-	gmtime_r(&sec, &tm);
-	char out[64];
-	size_t n = strftime(out, sizeof(out), "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(out + n, sizeof(out) - n, ".%06" PRId64 "+00", us % 1000000);
+	pgtypes_timestamptz_text((uint64_t)us, out, sizeof(out));
 	sqlite3_result_text(ctx, out, -1, SQLITE_TRANSIENT);
 }
 

@@ -63,6 +63,9 @@ expect_sqlstate n2 "SELECT sluice_slot_create('s2')" 25006
 expect_sqlstate n1 "SELECT sluice_slot_drop('nope')" 42704
 out=$("$SLUICE" slot list --host "$all_hosts") || fail "sluice slot list failed: $out"
 expect_match "$out" "s1 +sluice +$created +0 +0(\.0+)? +no +no" "sluice slot list"
+out=$("$SLUICE" slot list s1 --json --host "$all_hosts") || fail "sluice slot list s1 --json failed: $out"
+expect_eq "$out" "{\"slot_name\":\"s1\",\"plugin\":\"sluice\",\"confirmed_lsn\":\"$created\",\"lag_bytes\":0,\"lag_seconds\":0,\"active\":false,\"lost\":false}" \
+	"sluice slot list s1 --json"
 for n in n2 n3; do
 	wait_until "[ \"\$(status_try $n \"SELECT confirmed_lsn FROM sluice_slots WHERE slot_name = 's1'\")\" = $created ]" 30 ||
 		fail "$n does not hold slot s1 at $created: $(status_try "$n" "SELECT * FROM sluice_slots")"
