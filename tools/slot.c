@@ -122,7 +122,8 @@ static int list(const char *hosts, const char *name, bool json)
 		PQclear(res);
 		return tool_error("out of memory");
 	}
-	fwrite(out.data, 1, out.len, stdout);
+	if (out.len > 0) /* --json wrote its lines already */
+		fwrite(out.data, 1, out.len, stdout);
 	buf_free(&out);
 	PQclear(res);
 	return fflush(stdout) == 0 ? TOOL_EXIT_OK : tool_error("could not write the output");
