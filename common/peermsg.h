@@ -99,10 +99,11 @@ void peer_follow_put(struct buf *b, const struct peer_follow *m);
 int peer_follow_get(const uint8_t *p, size_t len, struct peer_follow *m);
 void peer_snap_begin_put(struct buf *b, const struct peer_snap_begin *m);
 int peer_snap_begin_get(const uint8_t *p, size_t len, struct peer_snap_begin *m);
-/* SNAP_DATA: offset, then the bytes to the end of the payload. */
+/* SNAP_DATA: offset, then the bytes to the end of the payload: whole
+ * pages, in any order (a page may come again; the last copy is right). */
 void peer_snap_data_put(struct buf *b, uint64_t offset, const void *data, uint32_t len);
 int peer_snap_data_get(const uint8_t *p, size_t len, struct peer_snap_data *m);
-/* SNAP_END: CRC32 of the whole snapshot. STREAM_START: the first LSN.
+/* SNAP_END: CRC32 of the SNAP_DATA bytes in the order sent. STREAM_START: the first LSN.
  * VISIBLE, TRUNCATE and PROMOTE: an LSN. */
 void peer_u64_put(struct buf *b, uint64_t v);
 int peer_u64_get(const uint8_t *p, size_t len, uint64_t *v);

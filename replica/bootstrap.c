@@ -2,9 +2,10 @@
  * bootstrap.c — a follower gets a snapshot from the leader and makes it
  * its database.
  *
- * The snapshot arrives in order (SNAP_DATA pieces, each at the offset
- * where the last ended) into data_dir/bootstrap.partial, and is checked
- * against SNAP_END's CRC and SNAP_BEGIN's size. Only then is it
+ * The snapshot arrives as runs of whole pages (SNAP_DATA pieces, mostly in
+ * order; page 1 comes last) into data_dir/bootstrap.partial, and is
+ * checked against SNAP_END's CRC and SNAP_BEGIN's size, with every page
+ * received (a bitmap, one bit a page). Only then is it
  * installed: db-position goes first, so a crash anywhere in between
  * leaves a directory that bootstraps again instead of serving a half
  * copy; then the file becomes the database (renamed at start-up; copied
@@ -33,6 +34,7 @@
 #include "sl_time.h"
 
 #define COPY_CHUNK (1u << 20)
+#define SQLITE_MAX_PAGES 4294967294u /* the most pages a database can have */
 #define WRITEBACK_EVERY (64u << 20)
 #define LOG_EVERY_MS 3000
 #define BAR_EVERY_MS 200
@@ -100,6 +102,12 @@ static int receive(struct replica *r, struct peerlink *pl, struct peer_snap_begi
 			 rc ? sl_strerror(rc) : peer_type_name(type));
 		return SL_EPROTO;
 	}
+	if (sb->page_size < 512 || sb->page_size > 65536 || sb->size % sb->page_size != 0 ||
+	    sb->size / sb->page_size > SQLITE_MAX_PAGES) {
+		snprintf(err, errlen, "the snapshot's page size %u does not fit its size %" PRIu64, sb->page_size,
+			 sb->size);
+		return SL_EPROTO;
+	}
 	int fd = open(r->partial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		snprintf(err, errlen, "could not create \"%s\": %s", r->partial_path, strerror(errno));
@@ -109,9 +117,13 @@ static int receive(struct replica *r, struct peerlink *pl, struct peer_snap_begi
 	log_info("replica", "receiving a snapshot lsn=%s bytes=%" PRIu64, lsn_format(sb->lsn, at), sb->size);
 	int64_t started = sl_monotonic_ms();
 	struct progress p = { sb->size, started, started, isatty(2) == 1 };
-	uint64_t got = 0;
+	uint64_t pages = sb->size / sb->page_size, have = 0, got = 0;
+	uint8_t *seen = calloc(pages / 8 + 1, 1);
 	uLong crc = crc32(0L, Z_NULL, 0);
-	for (;;) {
+	rc = seen ? 0 : SL_ENOMEM;
+	if (!seen)
+		snprintf(err, errlen, "out of memory for a snapshot of %" PRIu64 " pages", pages);
+	while (rc == 0) {
 		if (atomic_load(&r->stop)) {
 			rc = SL_EIO;
 			snprintf(err, errlen, "stopped");
@@ -126,39 +138,49 @@ static int receive(struct replica *r, struct peerlink *pl, struct peer_snap_begi
 		if (type == PEER_SNAP_END) {
 			uint64_t want;
 			if (peer_u64_get(pl->payload.data, pl->payload.len, &want) != 0 || want != (uint64_t)crc ||
-			    got != sb->size) {
-				snprintf(err, errlen, "snapshot does not check out (size %" PRIu64 " of %" PRIu64 ", CRC)",
-					 got, sb->size);
+			    have != pages) {
+				snprintf(err, errlen,
+					 "snapshot does not check out (%" PRIu64 " of %" PRIu64 " pages, CRC %s)", have,
+					 pages, want == (uint64_t)crc ? "right" : "wrong");
 				rc = SL_EPROTO;
 			}
 			break;
 		}
 		struct peer_snap_data d;
 		if (type != PEER_SNAP_DATA || peer_snap_data_get(pl->payload.data, pl->payload.len, &d) != 0 ||
-		    d.offset != got || d.len > sb->size - got) {
-			snprintf(err, errlen, "bad snapshot piece (%s at %" PRIu64 ")", peer_type_name(type), got);
+		    d.offset % sb->page_size != 0 || d.len % sb->page_size != 0 || d.offset > sb->size ||
+		    d.len > sb->size - d.offset) {
+			snprintf(err, errlen, "bad snapshot piece (%s after %" PRIu64 " bytes)", peer_type_name(type),
+				 got);
 			rc = SL_EPROTO;
 			break;
 		}
-		if (fileio_pwrite_all(fd, d.data, d.len, got) != 0) {
+		if (fileio_pwrite_all(fd, d.data, d.len, d.offset) != 0) {
 			snprintf(err, errlen, "could not write \"%s\": %s", r->partial_path, strerror(errno));
 			rc = SL_EIO;
 			break;
 		}
 		crc = crc32(crc, d.data, d.len);
+		for (uint64_t pg = d.offset / sb->page_size; pg < (d.offset + d.len) / sb->page_size; pg++) {
+			if (!(seen[pg / 8] & (1u << (pg % 8)))) {
+				seen[pg / 8] |= (uint8_t)(1u << (pg % 8));
+				have++;
+			}
+		}
 		got += d.len;
 		/* start writing back as it comes, so the fsync at the end is short */
 		if (got % WRITEBACK_EVERY < d.len)
 			sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-		progress_show(&p, got, false);
+		progress_show(&p, have * sb->page_size, false);
 	}
+	free(seen);
 	if (rc == 0 && fdatasync(fd) != 0) {
 		snprintf(err, errlen, "could not fsync \"%s\": %s", r->partial_path, strerror(errno));
 		rc = SL_EIO;
 	}
 	close(fd);
 	if (rc == 0)
-		progress_show(&p, got, true);
+		progress_show(&p, sb->size, true);
 	return rc;
 }
 
@@ -225,10 +247,6 @@ int bootstrap_run(struct replica *r, struct peerlink *pl, const struct peer_welc
 		return rc;
 	if (sb.lsn >= UINT64_MAX / 2) { /* LSNs grow from 0; this one could wrap */
 		snprintf(err, errlen, "the snapshot's LSN is out of range");
-		return SL_EPROTO;
-	}
-	if (sb.page_size < 512 || sb.page_size > 65536 || sb.size % sb.page_size != 0) {
-		snprintf(err, errlen, "the snapshot's page size %u does not fit its size", sb.page_size);
 		return SL_EPROTO;
 	}
 	/* from here until db-position is written again, this is no database */

@@ -49,7 +49,7 @@
 #define MAX_PENDING_LINKS 16         /* connections still in the handshake; the oldest makes room */
 #define HANDSHAKE_TIMEOUT_MS 3000    /* for HELLO, then for AUTH */
 #define BATCH_BYTES (8u << 20)      /* records per RECORDS frame, about (one fsync each on the follower) */
-#define SNAP_PIECE (1u << 20)       /* bytes of database per SNAP_DATA */
+#define SNAP_PIECE (256u << 10)     /* bytes of database per SNAP_DATA, at most */
 #define HEARTBEAT_MS 1000 /* a heartbeat at least this often */
 #define BEAT_MIN_MS 100   /* and when caught up, at most this often */
 #define ACK_POLL_MS 200
@@ -104,7 +104,6 @@ struct peers {
 	struct link *links;
 	uint64_t next_gen;
 	struct follower followers[MAX_FOLLOWERS];
-	pthread_mutex_t snap_mu; /* one snapshot in memory at a time */
 	/* on a follower (cl NULL): where its leader is, told to those who dial */
 	void (*leader_of)(void *arg, char *out, size_t outlen);
 	void *leader_of_arg;
@@ -307,58 +306,70 @@ static int handshake(struct peers *p, struct peerlink *pl, struct peer_hello *h,
 	return rc == 0 ? 0 : -1;
 }
 
-/* Sends a snapshot; *from gets its LSN. 0 or -1 (logged). */
+/* A snapshot on its way to one follower. */
+struct snap_out {
+	struct peerlink *pl;
+	struct buf msg;
+	uLong crc; /* of the pieces in the order sent */
+	int tmo;
+};
+
+static int send_piece(void *arg, uint64_t offset, const uint8_t *data, size_t len)
+{
+	struct snap_out *o = arg;
+	buf_reset(&o->msg);
+	peer_snap_data_put(&o->msg, offset, data, (uint32_t)len);
+	o->crc = crc32(o->crc, data, (uInt)len);
+	return o->msg.oom ? SL_ENOMEM : peerlink_send(o->pl, PEER_SNAP_DATA, o->msg.data, o->msg.len, o->tmo);
+}
+
+/*
+ * Sends a snapshot, streamed from one read transaction (each follower its
+ * own, at the same time if need be); *from gets its LSN. 0 or -1 (logged).
+ */
 static int send_snapshot(struct peers *p, struct peerlink *pl, struct follower *f, uint64_t *from)
 {
 	int tmo = (int)p->cfg->replication_timeout_ms;
 	char err[512];
-	pthread_mutex_lock(&p->snap_mu);
 	/* keep the log from here on for this follower: the snapshot's LSN is
 	 * at least this (a commit in flight is waited for) */
 	replog_retain(p->log, f->info.name, replog_end_lsn(p->log));
 	struct snapshot snap;
 	int64_t t0 = sl_monotonic_ms();
-	if (snapshot_take(p->cl, p->db_path, &snap, err, sizeof(err)) != 0) {
-		pthread_mutex_unlock(&p->snap_mu);
+	if (snapshot_begin(p->cl, p->db_path, &snap, err, sizeof(err)) != 0) {
+		snapshot_end(&snap);
 		log_error("peers", "%s", err);
 		peerlink_send_text(pl, PEER_ERROR, "the leader could not take a snapshot", tmo);
 		return -1;
 	}
 	char at[LSN_TEXT_MAX];
-	log_info("peers", "sending a snapshot name=%s lsn=%s bytes=%" PRId64, f->info.name, lsn_format(snap.lsn, at),
+	log_info("peers", "sending a snapshot name=%s lsn=%s bytes=%" PRIu64, f->info.name, lsn_format(snap.lsn, at),
 		 snap.size);
 	replog_retain(p->log, f->info.name, snap.lsn);
-	struct buf b;
-	buf_init(&b);
-	struct peer_snap_begin sb = { snap.lsn, (uint64_t)snap.size, snap.page_size };
-	peer_snap_begin_put(&b, &sb);
-	int rc = b.oom ? SL_ENOMEM : peerlink_send(pl, PEER_SNAP_BEGIN, b.data, b.len, tmo);
-	uLong crc = crc32(0L, Z_NULL, 0);
-	for (int64_t off = 0; rc == 0 && off < snap.size && !atomic_load(&p->stop); off += SNAP_PIECE) {
-		uint32_t n = snap.size - off < SNAP_PIECE ? (uint32_t)(snap.size - off) : SNAP_PIECE;
-		buf_reset(&b);
-		peer_snap_data_put(&b, (uint64_t)off, snap.data + off, n);
-		crc = crc32(crc, snap.data + off, n);
-		rc = b.oom ? SL_ENOMEM : peerlink_send(pl, PEER_SNAP_DATA, b.data, b.len, tmo);
-	}
-	if (rc == 0 && atomic_load(&p->stop))
-		rc = SL_EIO;
+	struct snap_out o = { pl, { 0 }, crc32(0L, Z_NULL, 0), tmo };
+	buf_init(&o.msg);
+	struct peer_snap_begin sb = { snap.lsn, snap.size, snap.page_size };
+	peer_snap_begin_put(&o.msg, &sb);
+	int rc = o.msg.oom ? SL_ENOMEM : peerlink_send(pl, PEER_SNAP_BEGIN, o.msg.data, o.msg.len, tmo);
 	if (rc == 0) {
-		buf_reset(&b);
-		peer_u64_put(&b, (uint64_t)crc);
-		rc = peerlink_send(pl, PEER_SNAP_END, b.data, b.len, tmo);
+		rc = snapshot_stream(&snap, SNAP_PIECE, send_piece, &o, &p->stop, err, sizeof(err));
+		if (rc != 0)
+			log_warn("peers", "%s", err);
 	}
-	buf_free(&b);
-	int64_t size = snap.size;
+	if (rc == 0) {
+		buf_reset(&o.msg);
+		peer_u64_put(&o.msg, (uint64_t)o.crc);
+		rc = peerlink_send(pl, PEER_SNAP_END, o.msg.data, o.msg.len, tmo);
+	}
+	buf_free(&o.msg);
 	*from = snap.lsn;
-	snapshot_free(&snap);
-	pthread_mutex_unlock(&p->snap_mu);
+	snapshot_end(&snap);
 	if (rc != 0) {
 		log_warn("peers", "snapshot transfer cut name=%s reason=\"%s\"", f->info.name, sl_strerror(rc));
 		return -1;
 	}
 	int64_t ms = sl_monotonic_ms() - t0;
-	log_info("peers", "snapshot sent name=%s bytes=%" PRId64 " ms=%" PRId64, f->info.name, size, ms);
+	log_info("peers", "snapshot sent name=%s bytes=%" PRIu64 " ms=%" PRId64, f->info.name, snap.size, ms);
 	return 0;
 }
 
@@ -1032,7 +1043,6 @@ int peers_start(struct peers **out, const struct config *cfg, struct commitlog *
 	snprintf(p->client_addr, sizeof(p->client_addr), "%s", client_addr);
 	snprintf(p->node_name, sizeof(p->node_name), "%.255s", cfg->node_name[0] ? cfg->node_name : client_addr);
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_mutex_init(&p->snap_mu, NULL);
 	*out = p;
 	if (pipe2(p->wake, O_CLOEXEC) != 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
@@ -1071,6 +1081,5 @@ void peers_stop(struct peers *p)
 		if (p->wake[i] >= 0)
 			close(p->wake[i]);
 	pthread_mutex_destroy(&p->mu);
-	pthread_mutex_destroy(&p->snap_mu);
 	free(p);
 }
