@@ -143,6 +143,8 @@ int applier_recover(struct replica *r, uint64_t *applied, char *err, size_t errl
 			return SL_ECORRUPT;
 		}
 	}
+	replay_ahead_free(&r->reapply);
+	r->reapply_end = r->log ? replog_end_lsn(r->log) : 0;
 	static const struct capture_hooks hooks_template = { on_apply_commit, on_apply_wal_reset, NULL, NULL };
 	struct capture_hooks hooks = hooks_template;
 	hooks.arg = r;
@@ -262,13 +264,20 @@ static int apply_physical_run(struct replica *r, struct replog_reader *rd, struc
 	int rc = 0, n = 0;
 	char at[LSN_TEXT_MAX];
 	for (;;) {
-		if ((rc = replay_physical(r->db_fd, &it->t)) != 0) {
+		struct replay_ahead *ahead = it->rec.lsn < r->reapply_end ? &r->reapply : NULL;
+		if ((rc = replay_physical(r->db_fd, &it->t, ahead)) != 0) {
 			snprintf(err, errlen, "could not write the pages of the record at %s: %s",
-				 lsn_format(it->rec.lsn, at), sl_strerror(rc));
+				 lsn_format(it->rec.lsn, at),
+				 rc == SL_ECORRUPT ? "a page delta does not fit the page it is for" : sl_strerror(rc));
 			break;
 		}
 		db_pages = it->t.db_pages;
 		end = it->rec.lsn + record_size(&it->rec);
+		if (ahead && end >= r->reapply_end) { /* every record applied before is applied again */
+			r->reapply_end = 0;
+			if ((rc = replay_ahead_check(r->db_fd, it->t.page_size, &r->reapply, err, errlen)) != 0)
+				break;
+		}
 		if (++n >= RUN_MAX || atomic_load(&r->apply_stop))
 			break;
 		/* the next record, if one is there now and is physical too */

@@ -121,6 +121,8 @@ int replica_reset_log(struct replica *r, uint64_t lsn, const struct peer_welcome
 		r->log = NULL;
 	}
 	epochs_free(&r->history);
+	replay_ahead_free(&r->reapply); /* a new database: nothing was applied before */
+	r->reapply_end = 0;
 	if (clear_log_dir(r->log_dir) != 0) {
 		snprintf(err, errlen, "could not empty \"%s\": %s", r->log_dir, strerror(errno));
 		return SL_EIO;
@@ -521,6 +523,7 @@ void replica_close(struct replica *r)
 	pthread_mutex_destroy(&r->elected_mu);
 	pthread_mutex_destroy(&r->send_mu);
 	pthread_mutex_destroy(&r->sync_mu);
+	replay_ahead_free(&r->reapply);
 	free(r);
 }
 

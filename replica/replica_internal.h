@@ -18,6 +18,7 @@
 #include "members.h"
 #include "peerlink.h"
 #include "replica.h"
+#include "replay.h"
 #include "replog.h"
 #include "txnrec.h"
 
@@ -75,6 +76,11 @@ struct replica {
 	uint64_t commit_lsn[2];
 	uint64_t pending_lsn;   /* end of the logical apply transaction committing now */
 	atomic_bool pages_dirty; /* pages written since the database file was last fsynced */
+	/* after a restart, the records before reapply_end may have been
+	 * applied already: page deltas met ahead of their base are set aside
+	 * in reapply and checked once apply has passed reapply_end */
+	uint64_t reapply_end;
+	struct replay_ahead reapply;
 	/* while serving, records are applied up to here only: what the leader
 	 * has made visible (PEER_VISIBLE), so no reader here sees a commit
 	 * before the leader's readers may */

@@ -22,11 +22,14 @@
 #include "capture.h"
 #include "epochrec.h"
 #include "epochs.h"
+#include "lastpages.h"
 #include "log.h"
 #include "lsn.h"
 #include "recovery.h"
 #include "sl_error.h"
 #include "sl_time.h"
+
+#define LASTPAGES_BYTES (4u << 20) /* last page images kept for deltas */
 
 struct commitlog {
 	struct replog *log;
@@ -38,6 +41,7 @@ struct commitlog {
 	struct buf items; /* staged logical items of the commit under way */
 	uint32_t nitems;
 	struct buf payload;
+	struct lastpages *lastpages; /* physical: pages go as deltas against these */
 	uint64_t last_txn_end; /* the WAL holds every TXN record before this */
 	atomic_uint_fast64_t last_commit_lsn;
 	atomic_bool failed;
@@ -129,17 +133,23 @@ static int log_commit(struct commitlog *cl, const struct capture_commit *cc)
 	if (cl->mode & TXNREC_PHYSICAL) {
 		txnrec_put_physical(b, cc->page_size, cc->db_pages, (uint32_t)cc->npages);
 		for (size_t i = 0; i < cc->npages; i++)
-			txnrec_put_page(b, cc->pages[i].pgno, cc->pages[i].data, cc->page_size);
+			lastpages_put(cl->lastpages, b, cc->pages[i].pgno, cc->pages[i].data, cc->page_size);
 	}
 	if (cl->mode & TXNREC_LOGICAL) {
 		txnrec_put_logical(b, cl->nitems);
 		buf_append(b, cl->items.data, cl->items.len);
 	}
 	commitlog_unstage(cl);
-	if (b->oom)
+	if (b->oom) {
+		lastpages_abort(cl->lastpages);
 		return SL_ENOMEM;
+	}
 	uint64_t lsn;
 	int rc = replog_append(cl->log, cl->epoch, sl_wall_us(), RECORD_TXN, b->data, b->len, &lsn);
+	if (rc == 0)
+		lastpages_commit(cl->lastpages, cc->db_pages);
+	else
+		lastpages_abort(cl->lastpages);
 	if (rc == SL_ETOOBIG) {
 		log_error("commitlog", "transaction too large for one log record bytes=%zu", b->len);
 		return rc; /* nothing was written: this commit fails, later ones may not */
@@ -223,6 +233,10 @@ int commitlog_open(struct commitlog **out, const struct commitlog_options *opt, 
 	pthread_mutex_init(&cl->fence_mu, NULL);
 	buf_init(&cl->items);
 	buf_init(&cl->payload);
+	if ((cl->mode & TXNREC_PHYSICAL) && !(cl->lastpages = lastpages_new(LASTPAGES_BYTES))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	char dir[3800], path[4000];
 	snprintf(dir, sizeof(dir), "%s/log", opt->data_dir);
 	snprintf(cl->base_path, sizeof(cl->base_path), "%s/db-position", dir);
@@ -269,6 +283,7 @@ void commitlog_close(struct commitlog *cl)
 	epochs_free(&cl->history);
 	buf_free(&cl->items);
 	buf_free(&cl->payload);
+	lastpages_free(cl->lastpages);
 	pthread_mutex_destroy(&cl->publish_mu);
 	pthread_mutex_destroy(&cl->fence_mu);
 	free(cl);

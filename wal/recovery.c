@@ -297,6 +297,9 @@ static int redo_physical(struct pending *p, const char *db_path, uint64_t *redon
 		snprintf(err, errlen, "could not open \"%s\": %s", db_path, strerror(errno));
 		return SL_EIO;
 	}
+	/* a redo cut short by a crash may have written some of these pages */
+	struct replay_ahead ahead = { 0 };
+	uint32_t page_size = 0;
 	char at[LSN_TEXT_MAX];
 	do {
 		if (!(p->t.sections & TXNREC_PHYSICAL)) {
@@ -305,13 +308,17 @@ static int redo_physical(struct pending *p, const char *db_path, uint64_t *redon
 			rc = SL_ECORRUPT;
 			break;
 		}
-		if ((rc = replay_physical(fd, &p->t)) != 0) {
+		page_size = p->t.page_size;
+		if ((rc = replay_physical(fd, &p->t, &ahead)) != 0) {
 			snprintf(err, errlen, "could not replay the record at LSN %s: %s", lsn_format(p->lsn, at),
 				 sl_strerror(rc));
 			break;
 		}
 		(*redone)++;
 	} while ((rc = next_txn(p, err, errlen)) == 1);
+	if (rc == 0)
+		rc = replay_ahead_check(fd, page_size, &ahead, err, errlen);
+	replay_ahead_free(&ahead);
 	if (rc == 0 && fsync(fd) != 0) {
 		snprintf(err, errlen, "could not fsync \"%s\": %s", db_path, strerror(errno));
 		rc = SL_EIO;

@@ -37,6 +37,7 @@
 
 #include "fileio.h"
 #include "lsn.h"
+#include "pagedelta.h"
 #include "record.h"
 #include "replog.h"
 #include "sl_error.h"
@@ -70,7 +71,120 @@ static int file_page_size(int fd, uint32_t *page_size)
 	return 0;
 }
 
-int replay_physical(int db_fd, const struct txnrec *t)
+static struct replay_ahead_page *ahead_slot(struct replay_ahead *a, uint32_t pgno)
+{
+	size_t i = (pgno * 2654435761u) & (a->cap - 1);
+	while (a->v[i].pgno != 0 && a->v[i].pgno != pgno)
+		i = (i + 1) & (a->cap - 1);
+	return &a->v[i];
+}
+
+static struct replay_ahead_page *ahead_find(struct replay_ahead *a, uint32_t pgno)
+{
+	if (a->n == 0)
+		return NULL;
+	struct replay_ahead_page *e = ahead_slot(a, pgno);
+	return e->pgno ? e : NULL;
+}
+
+static int ahead_set(struct replay_ahead *a, uint32_t pgno, uint32_t crc)
+{
+	if ((a->n + 1) * 2 > a->cap) {
+		struct replay_ahead old = *a;
+		a->cap = old.cap ? old.cap * 2 : 64;
+		a->v = calloc(a->cap, sizeof(*a->v));
+		if (!a->v) {
+			*a = old;
+			return SL_ENOMEM;
+		}
+		a->n = 0;
+		for (size_t i = 0; i < old.cap; i++)
+			if (old.v[i].pgno)
+				*ahead_slot(a, old.v[i].pgno) = old.v[i], a->n++;
+		free(old.v);
+	}
+	struct replay_ahead_page *e = ahead_slot(a, pgno);
+	if (!e->pgno)
+		a->n++;
+	e->pgno = pgno;
+	e->crc = crc;
+	return 0;
+}
+
+/* Removes a page (open addressing: the entries after it move up). */
+static void ahead_drop(struct replay_ahead *a, uint32_t pgno)
+{
+	struct replay_ahead_page *e = ahead_find(a, pgno);
+	if (!e)
+		return;
+	size_t i = (size_t)(e - a->v);
+	a->v[i].pgno = 0;
+	a->n--;
+	for (size_t j = (i + 1) & (a->cap - 1); a->v[j].pgno; j = (j + 1) & (a->cap - 1)) {
+		struct replay_ahead_page moved = a->v[j];
+		a->v[j].pgno = 0;
+		*ahead_slot(a, moved.pgno) = moved;
+	}
+}
+
+void replay_ahead_free(struct replay_ahead *a)
+{
+	free(a->v);
+	memset(a, 0, sizeof(*a));
+}
+
+static int read_page(int fd, uint8_t *page, uint32_t page_size, uint32_t pgno)
+{
+	size_t got;
+	if (fileio_pread_all(fd, page, page_size, (uint64_t)(pgno - 1) * page_size, &got) != 0)
+		return SL_EIO;
+	memset(page + got, 0, page_size - got); /* past the end: no base */
+	return 0;
+}
+
+int replay_ahead_check(int db_fd, uint32_t page_size, struct replay_ahead *a, char *err, size_t errlen)
+{
+	uint8_t *page = malloc(page_size ? page_size : 1);
+	int rc = page ? 0 : SL_ENOMEM;
+	for (size_t i = 0; rc == 0 && i < a->cap; i++) {
+		if (!a->v[i].pgno)
+			continue;
+		if ((rc = read_page(db_fd, page, page_size, a->v[i].pgno)) == 0 &&
+		    pagedelta_crc(a->v[i].pgno, page, page_size) != a->v[i].crc) {
+			snprintf(err, errlen, "page %u of the database is not what the log made it", a->v[i].pgno);
+			rc = SL_ECORRUPT;
+		}
+	}
+	free(page);
+	replay_ahead_free(a);
+	return rc;
+}
+
+/* One delta onto the file's page (read into buf). */
+static int replay_delta(int db_fd, const struct txnrec_page *pg, uint32_t page_size, uint8_t *buf,
+			struct replay_ahead *ahead)
+{
+	int rc = read_page(db_fd, buf, page_size, pg->pgno);
+	if (rc != 0)
+		return rc;
+	uint32_t crc = pagedelta_crc(pg->pgno, buf, page_size);
+	if (crc != pg->base_crc) {
+		if (crc != pg->crc) /* not its base, nor what it makes */
+			return ahead ? ahead_set(ahead, pg->pgno, pg->crc) : SL_ECORRUPT;
+		if (ahead) /* already what the record makes it */
+			ahead_drop(ahead, pg->pgno);
+		return 0;
+	}
+	/* (checked first: page 1's CRC leaves out its change counter, which
+	 * a delta may change alone) */
+	if (txnrec_page_apply(pg, buf, page_size) != 0)
+		return SL_ECORRUPT;
+	if (ahead)
+		ahead_drop(ahead, pg->pgno);
+	return fileio_pwrite_all(db_fd, buf, page_size, (uint64_t)(pg->pgno - 1) * page_size);
+}
+
+int replay_physical(int db_fd, const struct txnrec *t, struct replay_ahead *ahead)
 {
 	if (!(t->sections & TXNREC_PHYSICAL))
 		return SL_EINVAL;
@@ -80,14 +194,30 @@ int replay_physical(int db_fd, const struct txnrec *t)
 		return rc;
 	if (have != 0 && have != t->page_size)
 		return SL_EINVAL;
-	for (uint32_t i = 0; i < t->npages; i++) {
-		uint32_t pgno;
-		const uint8_t *data;
-		txnrec_page(t, i, &pgno, &data);
-		rc = fileio_pwrite_all(db_fd, data, t->page_size, (uint64_t)(pgno - 1) * t->page_size);
-		if (rc != 0)
-			return rc;
+	uint8_t *buf = NULL;
+	struct txnrec_page_iter it;
+	struct txnrec_page pg;
+	txnrec_pages(t, &it);
+	while (rc == 0 && txnrec_next_page(&it, &pg)) {
+		uint64_t at = (uint64_t)(pg.pgno - 1) * t->page_size;
+		if (pg.kind == TXNREC_IMAGE) {
+			rc = fileio_pwrite_all(db_fd, pg.image, t->page_size, at);
+			if (ahead)
+				ahead_drop(ahead, pg.pgno);
+			continue;
+		}
+		if (!buf && !(buf = malloc(t->page_size)))
+			rc = SL_ENOMEM;
+		else
+			rc = replay_delta(db_fd, &pg, t->page_size, buf, ahead);
 	}
+	free(buf);
+	if (rc != 0)
+		return rc;
+	if (ahead) /* pages past the new end are gone */
+		for (size_t i = 0; i < ahead->cap; i++)
+			if (ahead->v[i].pgno > t->db_pages)
+				ahead_drop(ahead, ahead->v[i].pgno), i = (size_t)-1;
 	if (ftruncate(db_fd, (off_t)t->db_pages * t->page_size) != 0)
 		return SL_EIO;
 	return 0;
@@ -397,14 +527,14 @@ static int target_apply_logical(struct target *g, const struct txnrec *t, char *
 static bool physical_fits_empty(int fd, const struct txnrec *t)
 {
 	struct stat st;
-	uint32_t pgno;
-	const uint8_t *data;
 	if (fstat(fd, &st) != 0 || st.st_size > 0)
 		return true; /* a failing fstat is reported by replay_physical */
 	if (t->npages == 0)
 		return t->db_pages == 0;
-	txnrec_page(t, 0, &pgno, &data);
-	return pgno == 1;
+	struct txnrec_page_iter it;
+	struct txnrec_page pg;
+	txnrec_pages(t, &it);
+	return txnrec_next_page(&it, &pg) && pg.pgno == 1;
 }
 
 static int target_apply(struct target *g, uint64_t lsn, const struct txnrec *t, char *err, size_t errlen)
@@ -432,11 +562,16 @@ static int target_apply(struct target *g, uint64_t lsn, const struct txnrec *t, 
 			 at, g->path);
 		return SL_EINVAL;
 	}
-	int rc = replay_physical(g->fd, t);
+	int rc = replay_physical(g->fd, t, NULL);
 	if (rc == SL_EINVAL)
 		snprintf(err, errlen,
 			 "record at LSN %s: %s is not a SQLite database with the record's page size (%u bytes)", at,
 			 g->path, t->page_size);
+	else if (rc == SL_ECORRUPT)
+		snprintf(err, errlen,
+			 "record at LSN %s: a page delta does not fit %s's page (its base is another): replay "
+			 "from the start of the log, or into a copy of the database as of that LSN",
+			 at, g->path);
 	else if (rc != 0)
 		snprintf(err, errlen, "record at LSN %s: could not write %s: %s", at, g->path, strerror(errno));
 	return rc;

@@ -14,12 +14,34 @@
 #include "txnrec.h"
 
 /*
+ * Pages met ahead of a delta's base while records that may have been
+ * applied before are applied again (after a crash): each such delta is
+ * skipped, and the page must stand at the CRC of the last record that
+ * touched it once all those records are applied again (replay_ahead_check).
+ */
+struct replay_ahead_page {
+	uint32_t pgno; /* 0: a free slot */
+	uint32_t crc;
+};
+struct replay_ahead {
+	struct replay_ahead_page *v; /* open addressing, a power of two */
+	size_t n, cap;
+};
+/* Checks the pages left ahead against the file; 0, or SL_ECORRUPT with
+ * err naming a page that is not what the log made it. Empties a. */
+int replay_ahead_check(int db_fd, uint32_t page_size, struct replay_ahead *a, char *err, size_t errlen);
+void replay_ahead_free(struct replay_ahead *a);
+
+/*
  * Writes the record's pages into an open database file (no WAL may hold
  * newer pages, and no connection may be open on it) and sets the file size
- * to db_pages pages. Does not fsync. 0, SL_EINVAL (no physical section, or
- * a page size that differs from the file's) or SL_EIO.
+ * to db_pages pages. A delta is applied to its base only (a page already
+ * at its result is left as it is); with ahead NULL any other page is
+ * SL_ECORRUPT, else it is noted in ahead and skipped. Does not fsync. 0,
+ * SL_EINVAL (no physical section, or a page size that differs from the
+ * file's), SL_ECORRUPT, SL_ENOMEM or SL_EIO.
  */
-int replay_physical(int db_fd, const struct txnrec *t);
+int replay_physical(int db_fd, const struct txnrec *t, struct replay_ahead *ahead);
 
 /*
  * Applies the record's logical items in order (DDL with sqlite3_exec,

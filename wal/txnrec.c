@@ -18,10 +18,14 @@
  *
  *   u32  page_size     a power of two, 512..65536
  *   u32  db_pages      the database size in pages after the commit
- *   u32  npages        how many page images follow (may be 0)
+ *   u32  npages        how many pages follow (may be 0)
  *   npages times:
  *     u32  pgno        1 <= pgno <= db_pages, strictly ascending
- *     page_size bytes  the page's content after the commit
+ *     u8   kind        0 IMAGE, 1 DELTA (enum txnrec_page_kind)
+ *     IMAGE: page_size bytes, the page's content after the commit
+ *     DELTA: u32 base_crc  CRC32 of the page before (the delta's base)
+ *            u32 crc       CRC32 of the page after
+ *            the ranges that differ (pagedelta.c), consumed exactly
  *
  * The logical section, if bit 1 is set (after the physical one):
  *
@@ -56,11 +60,13 @@
 
 #include <string.h>
 
+#include "pagedelta.h"
 #include "sl_error.h"
 
 #define WALPOS_SIZE 16
 #define PAGE_SIZE_MIN 512u
 #define PAGE_SIZE_MAX 65536u
+#define MIN_PAGE_ENTRY 15 /* pgno, kind, two CRCs, no range */
 
 /* ---------------------------------------------------------------- building */
 
@@ -86,7 +92,22 @@ void txnrec_put_physical(struct buf *b, uint32_t page_size, uint32_t db_pages, u
 void txnrec_put_page(struct buf *b, uint32_t pgno, const void *data, uint32_t page_size)
 {
 	buf_put_u32(b, pgno);
+	buf_put_u8(b, TXNREC_IMAGE);
 	buf_append(b, data, page_size);
+}
+
+bool txnrec_put_page_delta(struct buf *b, uint32_t pgno, const uint8_t *base, uint32_t base_crc, const uint8_t *data,
+			   uint32_t crc, uint32_t page_size)
+{
+	size_t at = b->len;
+	buf_put_u32(b, pgno);
+	buf_put_u8(b, TXNREC_DELTA);
+	buf_put_u32(b, base_crc);
+	buf_put_u32(b, crc);
+	if (pagedelta_put(b, pgno, base, data, page_size))
+		return true;
+	b->len = at < b->len ? at : b->len; /* not worth it: nothing written */
+	return false;
 }
 
 void txnrec_put_logical(struct buf *b, uint32_t nitems) { buf_put_u32(b, nitems); }
@@ -186,19 +207,32 @@ static int physical_decode(struct cursor *c, struct txnrec *t)
 	t->npages = cursor_u32(c);
 	if (c->bad || !page_size_valid(t->page_size))
 		return SL_ECORRUPT;
-	/* Checked by division, so that no product of untrusted values is formed. */
-	size_t entry = 4 + (size_t)t->page_size;
-	if (t->npages > c->len / entry)
+	if (t->npages > c->len / MIN_PAGE_ENTRY)
 		return SL_ECORRUPT;
 	t->pages = c->p;
+	size_t start = c->len;
 	uint32_t prev = 0;
 	for (uint32_t i = 0; i < t->npages; i++) {
 		uint32_t pgno = cursor_u32(c);
-		cursor_bytes(c, t->page_size);
+		uint8_t kind = cursor_u8(c);
 		if (c->bad || pgno <= prev || pgno > t->db_pages)
+			return SL_ECORRUPT;
+		if (kind == TXNREC_IMAGE) {
+			cursor_bytes(c, t->page_size);
+		} else if (kind == TXNREC_DELTA) {
+			size_t len;
+			cursor_bytes(c, 8);
+			if (c->bad || pagedelta_check(c->p, c->len, t->page_size, &len) != 0)
+				return SL_ECORRUPT;
+			cursor_bytes(c, len);
+		} else {
+			return SL_ECORRUPT;
+		}
+		if (c->bad)
 			return SL_ECORRUPT;
 		prev = pgno;
 	}
+	t->pages_len = start - c->len;
 	return 0;
 }
 
@@ -245,11 +279,51 @@ fail:
 	return SL_ECORRUPT;
 }
 
-void txnrec_page(const struct txnrec *t, uint32_t i, uint32_t *pgno, const uint8_t **data)
+void txnrec_pages(const struct txnrec *t, struct txnrec_page_iter *it)
 {
-	const uint8_t *e = t->pages + (size_t)i * (4 + (size_t)t->page_size);
-	*pgno = get_u32(e);
-	*data = e + 4;
+	cursor_init(&it->c, t->pages, t->pages_len);
+	it->left = t->npages;
+	it->page_size = t->page_size;
+}
+
+int txnrec_next_page(struct txnrec_page_iter *it, struct txnrec_page *pg)
+{
+	if (it->left == 0)
+		return 0;
+	memset(pg, 0, sizeof(*pg));
+	pg->pgno = cursor_u32(&it->c);
+	pg->kind = cursor_u8(&it->c);
+	if (pg->kind == TXNREC_IMAGE) {
+		pg->image = cursor_bytes(&it->c, it->page_size);
+	} else {
+		pg->base_crc = cursor_u32(&it->c);
+		pg->crc = cursor_u32(&it->c);
+		size_t len = 0;
+		if (!it->c.bad && pagedelta_check(it->c.p, it->c.len, it->page_size, &len) == 0) {
+			pg->ranges = cursor_bytes(&it->c, len);
+			pg->ranges_len = len;
+		}
+		else
+			it->c.bad = true;
+	}
+	if (it->c.bad) { /* decode checked it all: cannot happen */
+		it->left = 0;
+		return 0;
+	}
+	it->left--;
+	return 1;
+}
+
+int txnrec_page_apply(const struct txnrec_page *pg, uint8_t *page, uint32_t page_size)
+{
+	if (pg->kind == TXNREC_IMAGE) {
+		memcpy(page, pg->image, page_size);
+		return 0;
+	}
+	if (pagedelta_crc(pg->pgno, page, page_size) != pg->base_crc)
+		return SL_ECORRUPT;
+	pagedelta_apply(pg->ranges, page);
+	return pagedelta_crc(pg->pgno, page, page_size) == pg->crc ? 0 : SL_ECORRUPT;
 }
 
 void txnrec_items(const struct txnrec *t, struct txnrec_iter *it)

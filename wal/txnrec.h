@@ -31,9 +31,14 @@ struct txnrec_walpos {
 
 /* pos may be NULL: a zero walpos. */
 void txnrec_put_header(struct buf *b, unsigned sections, const struct txnrec_walpos *pos);
-/* Physical section: then exactly npages txnrec_put_page calls, ascending pgno. */
+/* Physical section: then exactly npages pages, ascending pgno, each put
+ * as a delta (if that is smaller) or as an image. */
 void txnrec_put_physical(struct buf *b, uint32_t page_size, uint32_t db_pages, uint32_t npages);
 void txnrec_put_page(struct buf *b, uint32_t pgno, const void *data, uint32_t page_size);
+/* The page as the ranges that differ from base (whose CRC32 is base_crc;
+ * crc is data's); false, and nothing put, if an image would be as small. */
+bool txnrec_put_page_delta(struct buf *b, uint32_t pgno, const uint8_t *base, uint32_t base_crc, const uint8_t *data,
+			   uint32_t crc, uint32_t page_size);
 /* Logical section (after the physical one, if any): then exactly nitems items. */
 void txnrec_put_logical(struct buf *b, uint32_t nitems);
 void txnrec_put_item(struct buf *b, uint8_t kind, const void *data, uint32_t len);
@@ -48,7 +53,8 @@ struct txnrec {
 	uint32_t page_size; /* physical: 512..65536, a power of two */
 	uint32_t db_pages;  /* physical: database size in pages after the commit */
 	uint32_t npages;
-	const uint8_t *pages; /* npages entries of (u32 pgno, page_size bytes) */
+	const uint8_t *pages; /* npages entries (txnrec_pages) */
+	size_t pages_len;
 	uint32_t nitems;
 	const uint8_t *items; /* nitems entries of (u8 kind, u32 len, bytes) */
 	size_t items_len;
@@ -56,8 +62,34 @@ struct txnrec {
 
 /* Checks every length and field; 0 or SL_ECORRUPT. The view points into p. */
 int txnrec_decode(const uint8_t *p, size_t len, struct txnrec *t);
-/* Page i (< npages) of a decoded record. */
-void txnrec_page(const struct txnrec *t, uint32_t i, uint32_t *pgno, const uint8_t **data);
+enum txnrec_page_kind {
+	TXNREC_IMAGE = 0, /* the whole page */
+	TXNREC_DELTA = 1, /* the bytes that differ from the page before */
+};
+
+struct txnrec_page {
+	uint32_t pgno;
+	uint8_t kind;
+	const uint8_t *image;  /* IMAGE: page_size bytes */
+	uint32_t base_crc, crc; /* DELTA: CRC32 of the page before and after */
+	const uint8_t *ranges; /* DELTA: checked ranges (pagedelta.h) */
+	size_t ranges_len;
+};
+
+struct txnrec_page_iter {
+	struct cursor c;
+	uint32_t left, page_size;
+};
+void txnrec_pages(const struct txnrec *t, struct txnrec_page_iter *it);
+/* 1 and the next page, 0 at the end (decode already checked them). */
+int txnrec_next_page(struct txnrec_page_iter *it, struct txnrec_page *pg);
+/*
+ * Makes page (page_size bytes, the page as it is) the record's page: an
+ * image is copied; a delta is applied only to its base, and the result
+ * must be the page it made. 0, or SL_ECORRUPT with page unchanged (wrong
+ * base) or garbled (wrong result).
+ */
+int txnrec_page_apply(const struct txnrec_page *pg, uint8_t *page, uint32_t page_size);
 
 struct txnrec_iter {
 	struct cursor c;

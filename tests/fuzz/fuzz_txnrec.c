@@ -3,8 +3,9 @@
  * payload codec.
  *
  * The input is one payload, in an exact-size allocation so that ASan
- * reports any read past it. When txnrec_decode accepts it, every page and
- * item of the view must lie inside the input, the items must walk to the
+ * reports any read past it. When txnrec_decode accepts it, every page,
+ * delta and item of the view must lie inside the input (a delta's ranges
+ * applied to a page must stay inside it), the items must walk to the
  * end of the logical section, each TABLE item must decode, and encoding
  * the view again with the txnrec_put_* builders must give back the input
  * byte for byte (the format is canonical). When it refuses, the result
@@ -19,6 +20,7 @@
 
 #include "buf.h"
 #include "fuzz.h"
+#include "pagedelta.h"
 #include "sl_error.h"
 #include "txnrec.h"
 
@@ -52,15 +54,32 @@ static void reencode_pages(const struct txnrec *t, struct buf *out)
 {
 	txnrec_put_physical(out, t->page_size, t->db_pages, t->npages);
 	uint32_t prev = 0;
+	struct txnrec_page_iter it;
+	struct txnrec_page pg;
+	txnrec_pages(t, &it);
 	for (uint32_t i = 0; i < t->npages; i++) {
-		uint32_t pgno;
-		const uint8_t *page;
-		txnrec_page(t, i, &pgno, &page);
-		in_input(page, t->page_size);
-		CHECK(pgno > prev && pgno <= t->db_pages);
-		prev = pgno;
-		txnrec_put_page(out, pgno, page, t->page_size);
+		CHECK(txnrec_next_page(&it, &pg) == 1);
+		CHECK(pg.pgno > prev && pg.pgno <= t->db_pages);
+		prev = pg.pgno;
+		buf_put_u32(out, pg.pgno);
+		buf_put_u8(out, pg.kind);
+		if (pg.kind == TXNREC_IMAGE) {
+			in_input(pg.image, t->page_size);
+			buf_append(out, pg.image, t->page_size);
+		} else {
+			/* the ranges lie in the input and, applied, within the
+			 * page (ASan: an exact-size page) */
+			in_input(pg.ranges, pg.ranges_len);
+			buf_put_u32(out, pg.base_crc);
+			buf_put_u32(out, pg.crc);
+			buf_append(out, pg.ranges, pg.ranges_len);
+			uint8_t *page = calloc(1, t->page_size);
+			CHECK(page != NULL);
+			pagedelta_apply(pg.ranges, page);
+			free(page);
+		}
 	}
+	CHECK(txnrec_next_page(&it, &pg) == 0);
 }
 
 static void reencode_items(const struct txnrec *t, struct buf *out)

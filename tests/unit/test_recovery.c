@@ -341,13 +341,14 @@ static void read_log(struct fixture *f, struct log_summary *s)
 		if (t.sections & TXNREC_PHYSICAL) {
 			assert_true(t.db_pages > 0 && t.npages > 0);
 			uint32_t prev = 0;
+			struct txnrec_page_iter it;
+			struct txnrec_page pg;
+			txnrec_pages(&t, &it);
 			for (uint32_t i = 0; i < t.npages; i++) {
-				uint32_t pgno;
-				const uint8_t *data;
-				txnrec_page(&t, i, &pgno, &data);
-				assert_true(pgno > prev); /* ascending, each page once */
-				assert_true(pgno <= t.db_pages);
-				prev = pgno;
+				assert_int_equal(txnrec_next_page(&it, &pg), 1);
+				assert_true(pg.pgno > prev); /* ascending, each page once */
+				assert_true(pg.pgno <= t.db_pages);
+				prev = pg.pgno;
 			}
 		}
 		if (t.sections & TXNREC_LOGICAL)

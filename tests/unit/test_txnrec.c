@@ -24,6 +24,7 @@
 
 #include "buf.h"
 #include "epochrec.h"
+#include "pagedelta.h"
 #include "replay.h"
 #include "sl_error.h"
 #include "txnrec.h"
@@ -110,14 +111,17 @@ static void test_round_trip(void **state)
 	assert_int_equal(t.npages, 3);
 	static const uint32_t pgnos[] = { 1, 2, 5 };
 	uint8_t want[PS];
+	struct txnrec_page_iter pit;
+	struct txnrec_page pg;
+	txnrec_pages(&t, &pit);
 	for (uint32_t i = 0; i < 3; i++) {
-		uint32_t pgno;
-		const uint8_t *data;
-		txnrec_page(&t, i, &pgno, &data);
-		assert_int_equal(pgno, pgnos[i]);
-		page_fill(want, PS, pgno, 1);
-		assert_memory_equal(data, want, PS);
+		assert_int_equal(txnrec_next_page(&pit, &pg), 1);
+		assert_int_equal(pg.pgno, pgnos[i]);
+		assert_int_equal(pg.kind, TXNREC_IMAGE);
+		page_fill(want, PS, pg.pgno, 1);
+		assert_memory_equal(pg.image, want, PS);
 	}
+	assert_int_equal(txnrec_next_page(&pit, &pg), 0);
 	assert_int_equal(t.nitems, 4);
 	struct txnrec_iter it;
 	uint8_t kind;
@@ -465,7 +469,7 @@ static void test_replay_physical(void **state)
 	static const uint32_t first[] = { 1, 2, 3, 4 };
 	build_pages(&b, PS, 4, 4, first, 1);
 	decode_buf(&b, &t);
-	assert_int_equal(replay_physical(fd, &t), 0);
+	assert_int_equal(replay_physical(fd, &t, NULL), 0);
 	assert_int_equal(fstat(fd, &st), 0);
 	assert_int_equal(st.st_size, 4 * PS);
 	for (uint32_t p = 1; p <= 4; p++)
@@ -475,7 +479,7 @@ static void test_replay_physical(void **state)
 	static const uint32_t second[] = { 2 };
 	build_pages(&b, PS, 3, 1, second, 2);
 	decode_buf(&b, &t);
-	assert_int_equal(replay_physical(fd, &t), 0);
+	assert_int_equal(replay_physical(fd, &t, NULL), 0);
 	assert_int_equal(fstat(fd, &st), 0);
 	assert_int_equal(st.st_size, 3 * PS);
 	expect_page(fd, PS, 1, 1);
@@ -486,13 +490,13 @@ static void test_replay_physical(void **state)
 	static const uint32_t third[] = { 4, 5 };
 	build_pages(&b, PS, 5, 2, third, 3);
 	decode_buf(&b, &t);
-	assert_int_equal(replay_physical(fd, &t), 0);
+	assert_int_equal(replay_physical(fd, &t, NULL), 0);
 	expect_page(fd, PS, 5, 3);
 
 	/* Another page size than the file's. */
 	build_pages(&b, 1024, 1, 1, first, 1);
 	decode_buf(&b, &t);
-	assert_int_equal(replay_physical(fd, &t), SL_EINVAL);
+	assert_int_equal(replay_physical(fd, &t, NULL), SL_EINVAL);
 	expect_page(fd, PS, 1, 1); /* untouched */
 
 	/* No physical section. */
@@ -500,7 +504,7 @@ static void test_replay_physical(void **state)
 	txnrec_put_header(&b, TXNREC_LOGICAL, NULL);
 	txnrec_put_logical(&b, 0);
 	decode_buf(&b, &t);
-	assert_int_equal(replay_physical(fd, &t), SL_EINVAL);
+	assert_int_equal(replay_physical(fd, &t, NULL), SL_EINVAL);
 	close(fd);
 
 	/* A non-empty file that is not a database. */
@@ -510,7 +514,7 @@ static void test_replay_physical(void **state)
 	assert_int_equal(write(fd, "hello, world, not a db", 22), 22);
 	build_pages(&b, PS, 1, 1, first, 1);
 	decode_buf(&b, &t);
-	assert_int_equal(replay_physical(fd, &t), SL_EINVAL);
+	assert_int_equal(replay_physical(fd, &t, NULL), SL_EINVAL);
 	close(fd);
 
 	/* Page size 65536 is stored as 1 in the header. */
@@ -519,8 +523,8 @@ static void test_replay_physical(void **state)
 	assert_true(fd >= 0);
 	build_pages(&b, 65536, 1, 1, first, 4);
 	decode_buf(&b, &t);
-	assert_int_equal(replay_physical(fd, &t), 0);
-	assert_int_equal(replay_physical(fd, &t), 0);
+	assert_int_equal(replay_physical(fd, &t, NULL), 0);
+	assert_int_equal(replay_physical(fd, &t, NULL), 0);
 	expect_page(fd, 65536, 1, 4);
 	close(fd);
 	buf_free(&b);
@@ -563,7 +567,7 @@ static void test_replay_physical_sqlite(void **state)
 	decode_buf(&b, &t);
 	int fd = open(dst, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	assert_true(fd >= 0);
-	assert_int_equal(replay_physical(fd, &t), 0);
+	assert_int_equal(replay_physical(fd, &t, NULL), 0);
 	close(fd);
 	buf_free(&b);
 
@@ -749,6 +753,193 @@ static void test_replay_logical_schema(void **state)
 	sqlite3_close(dst);
 }
 
+/* ------------------------------------------------------------- deltas */
+
+/* A record of one page as a delta of after against before. */
+static bool build_delta(struct buf *b, uint32_t pgno, const uint8_t *before, const uint8_t *after)
+{
+	buf_reset(b);
+	txnrec_put_header(b, TXNREC_PHYSICAL, NULL);
+	txnrec_put_physical(b, PS, 4, 1);
+	return txnrec_put_page_delta(b, pgno, before, pagedelta_crc(pgno, before, PS), after, pagedelta_crc(pgno, after, PS), PS);
+}
+
+static void test_delta(void **state)
+{
+	(void)state;
+	uint8_t before[PS], after[PS], page[PS];
+	page_fill(before, PS, 2, 1);
+	memcpy(after, before, PS);
+	after[10] ^= 0xFF; /* two ranges: 10..13 and 300 */
+	after[13] ^= 0x01;
+	after[300] = 0;
+	struct buf b;
+	buf_init(&b);
+	assert_true(build_delta(&b, 2, before, after));
+	assert_true(b.len < 64);
+	struct txnrec t;
+	uint8_t *copy;
+	assert_int_equal(decode_copy(b.data, b.len, &t, &copy), 0);
+	struct txnrec_page_iter it;
+	struct txnrec_page pg;
+	txnrec_pages(&t, &it);
+	assert_int_equal(txnrec_next_page(&it, &pg), 1);
+	assert_int_equal(pg.pgno, 2);
+	assert_int_equal(pg.kind, TXNREC_DELTA);
+	memcpy(page, before, PS);
+	assert_int_equal(txnrec_page_apply(&pg, page, PS), 0);
+	assert_memory_equal(page, after, PS);
+	/* on anything but its base it is refused, the page left as it was */
+	page_fill(page, PS, 2, 9);
+	uint8_t other[PS];
+	memcpy(other, page, PS);
+	assert_int_equal(txnrec_page_apply(&pg, page, PS), SL_ECORRUPT);
+	assert_memory_equal(page, other, PS);
+	/* a byte of the delta changed in the log: the result does not check out */
+	copy[b.len - 1] ^= 0x55;
+	assert_int_equal(txnrec_decode(copy, b.len, &t), 0);
+	txnrec_pages(&t, &it);
+	assert_int_equal(txnrec_next_page(&it, &pg), 1);
+	memcpy(page, before, PS);
+	assert_int_equal(txnrec_page_apply(&pg, page, PS), SL_ECORRUPT);
+	free(copy);
+	/* every truncation is refused */
+	for (size_t n = 0; n < b.len; n++)
+		assert_int_equal(decode_status(b.data, n), SL_ECORRUPT);
+	/* page 1 whose only change is its file change counter: the delta
+	 * carries it, and fits a copy whose counter is another */
+	page_fill(before, PS, 1, 1);
+	memcpy(after, before, PS);
+	after[27] = 0x42;
+	after[95] = 0x42;
+	assert_true(build_delta(&b, 1, before, after));
+	assert_int_equal(decode_copy(b.data, b.len, &t, &copy), 0);
+	txnrec_pages(&t, &it);
+	assert_int_equal(txnrec_next_page(&it, &pg), 1);
+	memcpy(page, before, PS);
+	page[27] = 0x07; /* the follower's own counter */
+	assert_int_equal(txnrec_page_apply(&pg, page, PS), 0);
+	assert_memory_equal(page, after, PS);
+	free(copy);
+	/* a page that changed all over is put whole: nothing written */
+	page_fill(after, PS, 2, 7);
+	buf_reset(&b);
+	assert_false(txnrec_put_page_delta(&b, 2, before, 0, after, 0, PS));
+	assert_int_equal(b.len, 0);
+	buf_free(&b);
+}
+
+/* Ranges that overlap, touch, are empty or leave the page are refused. */
+static void test_delta_ranges(void **state)
+{
+	(void)state;
+	static const uint16_t bad[][4] = {
+		{ 10, 4, 12, 1 },   /* overlap */
+		{ 10, 4, 14, 1 },   /* touching: one range */
+		{ 10, 0, 20, 1 },   /* empty */
+		{ 500, 13, 0, 0 },  /* past the end of a 512-byte page */
+		{ 20, 1, 10, 1 },   /* descending */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct buf b;
+		buf_init(&b);
+		txnrec_put_header(&b, TXNREC_PHYSICAL, NULL);
+		txnrec_put_physical(&b, PS, 4, 1);
+		buf_put_u32(&b, 2);
+		buf_put_u8(&b, TXNREC_DELTA);
+		buf_put_u32(&b, 0);
+		buf_put_u32(&b, 0);
+		int n = bad[i][3] ? 2 : 1;
+		buf_put_u16(&b, (uint16_t)n);
+		for (int k = 0; k < n; k++) {
+			buf_put_u16(&b, bad[i][2 * k]);
+			buf_put_u16(&b, bad[i][2 * k + 1]);
+			for (int j = 0; j < bad[i][2 * k + 1]; j++)
+				buf_put_u8(&b, 0xAB);
+		}
+		assert_int_equal(decode_status(b.data, b.len), SL_ECORRUPT);
+		buf_free(&b);
+	}
+}
+
+/* Applying deltas to a file: strictly, and again after a crash (ahead). */
+static void test_replay_deltas(void **state)
+{
+	(void)state;
+	char path[300];
+	tmp_path(path, sizeof(path), "delta.db");
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	struct buf b1, b2, b3;
+	buf_init(&b1);
+	buf_init(&b2);
+	buf_init(&b3);
+	struct txnrec t1, t2, t3;
+	static const uint32_t all[] = { 1, 2, 3, 4 };
+	build_pages(&b3, PS, 4, 4, all, 1);
+	decode_buf(&b3, &t3);
+	assert_int_equal(replay_physical(fd, &t3, NULL), 0);
+	/* page 2: v1 (as written) → v2 → v3, each a delta of the one before */
+	uint8_t v1[PS], v2[PS], v3[PS], got[PS];
+	page_fill(v1, PS, 2, 1);
+	memcpy(v2, v1, PS);
+	v2[100] = 1;
+	memcpy(v3, v2, PS);
+	v3[200] = 2;
+	assert_true(build_delta(&b1, 2, v1, v2));
+	assert_true(build_delta(&b2, 2, v2, v3));
+	decode_buf(&b1, &t1);
+	decode_buf(&b2, &t2);
+	assert_int_equal(replay_physical(fd, &t1, NULL), 0);
+	assert_int_equal(replay_physical(fd, &t2, NULL), 0);
+	assert_int_equal(pread(fd, got, PS, PS), PS);
+	assert_memory_equal(got, v3, PS);
+	/* the last one again: already there, nothing to do */
+	assert_int_equal(replay_physical(fd, &t2, NULL), 0);
+	/* the first again, strictly: the page is not its base */
+	assert_int_equal(replay_physical(fd, &t1, NULL), SL_ECORRUPT);
+	/* after a crash both are applied again: the first is set aside, the
+	 * second finds its result there, and the check agrees */
+	struct replay_ahead ahead = { 0 };
+	char err[200] = "";
+	assert_int_equal(replay_physical(fd, &t1, &ahead), 0);
+	assert_int_equal(ahead.n, 1);
+	assert_int_equal(replay_physical(fd, &t2, &ahead), 0);
+	assert_int_equal(replay_ahead_check(fd, PS, &ahead, err, sizeof(err)), 0);
+	/* the page was lost meanwhile (another image): set aside, never
+	 * caught up, and the check says which page */
+	page_fill(got, PS, 2, 5);
+	assert_int_equal(pwrite(fd, got, PS, PS), PS);
+	assert_int_equal(replay_physical(fd, &t1, &ahead), 0);
+	assert_int_equal(replay_physical(fd, &t2, &ahead), 0);
+	assert_int_equal(replay_ahead_check(fd, PS, &ahead, err, sizeof(err)), SL_ECORRUPT);
+	assert_non_null(strstr(err, "page 2"));
+	assert_int_equal(ahead.n, 0);
+	/* page 1 with a new change counter only: the file gets it (its CRC
+	 * leaves the counter out, so base and result CRCs are the same) */
+	uint8_t p1[PS], p1new[PS];
+	page_fill(p1, PS, 1, 1);
+	memcpy(p1new, p1, PS);
+	p1new[27] = 0x99;
+	p1new[95] = 0x99;
+	assert_true(build_delta(&b1, 1, p1, p1new));
+	decode_buf(&b1, &t1);
+	assert_int_equal(replay_physical(fd, &t1, NULL), 0);
+	assert_int_equal(pread(fd, got, PS, 0), PS);
+	assert_memory_equal(got, p1new, PS);
+	assert_true(build_delta(&b1, 2, v1, v2)); /* t1 as it was */
+	decode_buf(&b1, &t1);
+	/* a whole image clears a page set aside */
+	assert_int_equal(replay_physical(fd, &t1, &ahead), 0);
+	assert_int_equal(replay_physical(fd, &t3, &ahead), 0);
+	assert_int_equal(ahead.n, 0);
+	replay_ahead_free(&ahead);
+	close(fd);
+	buf_free(&b1);
+	buf_free(&b2);
+	buf_free(&b3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -766,6 +957,9 @@ int main(void)
 		cmocka_unit_test(test_replay_physical_sqlite),
 		cmocka_unit_test(test_replay_logical),
 		cmocka_unit_test(test_replay_logical_schema),
+		cmocka_unit_test(test_delta),
+		cmocka_unit_test(test_delta_ranges),
+		cmocka_unit_test(test_replay_deltas),
 	};
 	return cmocka_run_group_tests(tests, setup_tmpdir, teardown_tmpdir);
 }
