@@ -11,6 +11,7 @@ import struct
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "txnrec")
 
 PHYSICAL, LOGICAL = 1, 2
+IMAGE, DELTA = 0, 1
 CHANGESET, DDL, TABLE = 1, 2, 3
 
 
@@ -33,7 +34,13 @@ def page(page_size, pgno):
 
 def physical(page_size, db_pages, pgnos):
     return u32(page_size) + u32(db_pages) + u32(len(pgnos)) + b"".join(
-        u32(p) + page(page_size, p) for p in pgnos)
+        u32(p) + u8(IMAGE) + page(page_size, p) for p in pgnos)
+
+
+def delta(pgno, ranges, base_crc=0x01020304, crc=0x05060708):
+    """A DELTA page entry: ranges is [(offset, bytes)]."""
+    return (u32(pgno) + u8(DELTA) + u32(base_crc) + u32(crc) + u16(len(ranges))
+            + b"".join(u16(o) + u16(len(b)) + b for o, b in ranges))
 
 
 def item(kind, body): return u8(kind) + u32(len(body)) + body
@@ -64,7 +71,13 @@ SEEDS = {
     "trailing": FULL + b"\0",
     "bad_sections": header(4) + logical(),
     "bad_page_size": header(PHYSICAL) + u32(1000) + u32(1) + u32(0),
-    "descending_pgno": header(PHYSICAL) + u32(512) + u32(4) + u32(2) + u32(3) + page(512, 3) + u32(2) + page(512, 2),
+    "descending_pgno": (header(PHYSICAL) + u32(512) + u32(4) + u32(2) + u32(3) + u8(IMAGE) + page(512, 3)
+                        + u32(2) + u8(IMAGE) + page(512, 2)),
+    "deltas": (header(PHYSICAL) + u32(512) + u32(4) + u32(3) + delta(1, [(24, b"\0\0\0\x09"), (92, b"\0\0\0\x09")])
+               + u32(2) + u8(IMAGE) + page(512, 2) + delta(4, [(0, b"\x0d"), (500, b"x" * 12)])),
+    "delta_past_page": header(PHYSICAL) + u32(512) + u32(4) + u32(1) + delta(2, [(510, b"abc")]),
+    "delta_overlap": header(PHYSICAL) + u32(512) + u32(4) + u32(1) + delta(2, [(10, b"abcd"), (12, b"x")]),
+    "bad_page_kind": header(PHYSICAL) + u32(512) + u32(1) + u32(1) + u32(1) + u8(2) + page(512, 1),
     "pgno_past_end": header(PHYSICAL) + physical(512, 1, [2]),
     "huge_npages": header(PHYSICAL) + u32(65536) + u32(0xFFFFFFFF) + u32(0xFFFFFFFF) + u32(1),
     "huge_nitems": header(LOGICAL) + u32(0xFFFFFFFF) + item(DDL, b"x"),
