@@ -1,9 +1,9 @@
 # lib.sh — what the side-by-side benchmarks share: where things are, the
 # packages they need, building sluiced, starting and stopping processes,
-# PostgreSQL as its own OS user. Sourced by bench/pgbench-compare,
-# bench/replication-compare and bench/cdc-compare, each of which sets
-# BENCH_NAME (for messages) before sourcing it and PACKAGES before
-# calling install_missing.
+# PostgreSQL as its own OS user, peak RSS. Sourced by
+# bench/pgbench-compare, bench/replication-compare, bench/cdc-compare and
+# bench/compare-all, each of which sets BENCH_NAME (for messages) before
+# sourcing it and PACKAGES before calling install_missing.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd) || exit 1
 BENCH=$ROOT/bench
@@ -119,4 +119,21 @@ free_port() {
 		fi
 	done
 	return 1
+}
+
+# Peak RSS per benchmark row: rss_reset PID... sets each process's peak
+# RSS (VmHWM) back to its current RSS (/proc/PID/clear_refs, Linux 4.0 and
+# later); rss_peak_mb PID prints the peak since then in MB ("-" for a
+# process that is gone).
+rss_reset() {
+	local p
+	for p in "$@"; do
+		[ -n "$p" ] && echo 5 >"/proc/$p/clear_refs" 2>/dev/null
+	done
+	return 0
+}
+rss_peak_mb() {
+	local v=""
+	[ -n "${1:-}" ] && alive "$1" && v=$(awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null)
+	echo "${v:--}"
 }
